@@ -1,0 +1,103 @@
+"""Speed and memory of ``calmline analyze`` against ffmpeg's ebur128 pass.
+
+Builds a long two-party 16 kHz call from the demo call (in benchmarks/.work,
+git-ignored), then in one run:
+
+* times ffmpeg's ``ebur128`` filter over the file (the reference);
+* times ``calmline analyze`` over the same file, in a fresh process;
+* measures the peak memory (max RSS) of ``calmline analyze`` on a file twice as long.
+
+Goals (issue 2): analysis time at most 4x ffmpeg's for 60 minutes; peak memory
+at most 300 MB for 2 hours. Run: ``.venv/bin/python benchmarks/analysis_speed.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / ".work"
+sys.path.insert(0, str(ROOT))
+
+from ui.demo_call import render_call  # noqa: E402
+
+
+def long_call(minutes: int, sr_hz: int = 16000) -> Path:
+    """A two-party call of ``minutes`` minutes: the demo call over and over, with varied gains."""
+    path = WORK / f"call_{minutes}min_{sr_hz}.wav"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    demo = render_call(sr_hz=sr_hz)
+    rng = np.random.default_rng(0)
+    total = minutes * 60 * sr_hz
+    tmp = path.with_suffix(".part.wav")
+    with sf.SoundFile(tmp, "w", sr_hz, 2, "PCM_16", format="WAV") as out:
+        written = 0
+        while written < total:
+            gain = 10 ** (rng.uniform(-4, 4) / 20)
+            piece = np.clip(demo[: total - written] * gain, -1, 1)
+            out.write(piece)
+            written += len(piece)
+    tmp.replace(path)
+    return path
+
+
+def timed(cmd: list[str]) -> float:
+    """Wall time of a child process in seconds."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"benchmark: {' '.join(cmd[:3])} failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def peak_rss_mb(cmd: list[str]) -> float:
+    """Peak resident memory of a child process in MB (via wait4)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"benchmark: {' '.join(cmd[:3])} failed: {proc.stderr.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=int, default=60, help="length of the speed test call")
+    parser.add_argument("--memory-minutes", type=int, default=120, help="length of the memory test call")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("ffmpeg") is None:
+        sys.exit("benchmark: ffmpeg is needed as the reference (apt-get install ffmpeg)")
+
+    call = long_call(args.minutes)
+    print(f"call: {call.name} ({args.minutes} min, two parties, 16 kHz)")
+    ffmpeg_s = timed(["ffmpeg", "-nostats", "-hide_banner", "-i", str(call),
+                         "-filter_complex", "ebur128", "-f", "null", "-"])
+    calmline = [sys.executable, "-m", "ui.cli", "analyze", str(call), "--json", str(WORK / "out.json")]
+    ours_s = timed(calmline)
+    print(f"ffmpeg ebur128:   {ffmpeg_s:6.2f} s")
+    print(f"calmline analyze: {ours_s:6.2f} s  ({args.minutes * 60 / ours_s:.0f}x real time)")
+    ratio = ours_s / ffmpeg_s
+    print(f"ratio to ffmpeg:  {ratio:6.2f}x  (goal <= 4x) {'OK' if ratio <= 4 else 'OVER'}")
+
+    if not args.skip_memory:
+        longer = long_call(args.memory_minutes)
+        rss_mb = peak_rss_mb([sys.executable, "-m", "ui.cli", "analyze", str(longer),
+                              "--json", str(WORK / "out_long.json")])
+        print(f"peak memory, {args.memory_minutes} min with --json: {rss_mb:.0f} MB "
+              f"(goal <= 300 MB) {'OK' if rss_mb <= 300 else 'OVER'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

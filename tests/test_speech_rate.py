@@ -1,0 +1,125 @@
+"""Speech rate: accuracy on real read speech, tempo scaling, streaming behaviour."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monitor.speech_rate import NucleusDetector, SpeechRateEstimator, count_nuclei, detect_nuclei
+from tests.audio_fixtures import POCKETSPHINX_DATA, espeak, have
+from tests.rate_eval import (accuracy, ours, real_concatenations, real_items, speech_hops,
+                             tempo_errors)
+
+needs_real = pytest.mark.skipif(not POCKETSPHINX_DATA.exists(), reason="pocketsphinx-testdata not installed")
+needs_sox = pytest.mark.skipif(not have("sox"), reason="sox not installed")
+needs_espeak = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng not installed")
+
+
+@needs_real
+def test_mean_absolute_error_on_real_speech_within_15_percent() -> None:
+    acc = accuracy(ours, real_items())
+    assert acc.mae_rel <= 0.15, f"MAE {acc.mae_rel:.3f}"
+
+
+@needs_real
+@pytest.mark.xfail(strict=True, reason="goal not reached: correlation 0.894 on the 12 real clips "
+                   "(peer de Jong & Wempe: see benchmarks/speech_rate_accuracy.py)")
+def test_correlation_with_true_rate_on_real_speech_at_least_095() -> None:
+    acc = accuracy(ours, real_items())
+    assert acc.correlation >= 0.95, f"correlation {acc.correlation:.3f}"
+
+
+@needs_real
+def test_correlation_on_real_speech_no_worse_than_measured() -> None:
+    # Guards the figure reached so far against regressions while the 0.95 goal is open.
+    assert accuracy(ours, real_items()).correlation >= 0.88
+
+
+@needs_real
+@needs_sox
+def test_rate_scales_with_tempo_on_real_speech() -> None:
+    err = np.abs(tempo_errors(ours, real_concatenations()))
+    assert np.median(err) <= 0.05, f"median tempo error {np.median(err):.3f}"
+    assert err.max() <= 0.15, f"worst tempo error {err.max():.3f}"
+
+
+@needs_espeak
+def test_rate_rises_with_words_per_minute() -> None:
+    text = "Could you please read me the number printed on the back of your card?"
+    rates = []
+    for wpm in (120, 200, 280):
+        x = espeak(text, wpm)
+        rates.append(count_nuclei(x, 16000) / speech_hops(x, 16000).sum())
+    assert rates[0] < rates[1] < rates[2]
+
+
+def _hop_audio(x: np.ndarray, hop_len: int) -> list[np.ndarray]:
+    return [x[i:i + hop_len] for i in range(0, x.size - hop_len + 1, hop_len)]
+
+
+def _run(x: np.ndarray, speech: np.ndarray, rng: np.random.Generator | None) -> list[float | None]:
+    est = SpeechRateEstimator(window_speech_s=2.0, min_speech_s=1.0)
+    rates = []
+    for k, hop in enumerate(_hop_audio(x, 1600)):
+        if rng is None:
+            est.process(hop)
+        else:
+            cuts = np.sort(rng.integers(0, hop.size + 1, size=rng.integers(0, 6)))
+            for part in np.split(hop, cuts):  # includes empty and 1-sample blocks
+                est.process(part)
+        rates.append(est.rate_for_hop(k, bool(speech[k])))
+    return rates
+
+
+@needs_real
+def test_results_do_not_depend_on_block_split() -> None:
+    clip = real_items()[1]
+    x = clip.audio
+    speech = speech_hops(x, 16000)
+    whole = _run(x, speech, None)
+    split = _run(x, speech, np.random.default_rng(1))
+    assert whole == split
+    assert any(r is not None for r in whole)
+
+    tiny = NucleusDetector(16000)
+    single = np.concatenate([tiny.process(x[i:i + 1]) for i in range(8000)])
+    ref = NucleusDetector(16000).process(x[:8000])
+    assert np.array_equal(single, ref)
+    assert np.allclose(detect_nuclei(x, 16000, block_len=333), detect_nuclei(x, 16000))
+
+
+def test_none_until_min_speech_and_pauses_not_counted() -> None:
+    est = SpeechRateEstimator(16000, 0.1, window_speech_s=3.0, min_speech_s=1.5)
+    rng = np.random.default_rng(0)
+    results = []
+    for k in range(40):
+        est.process(0.01 * rng.standard_normal(1600).astype(np.float32))
+        results.append(est.rate_for_hop(k, speech=(k % 2 == 0)))
+    first = next(k for k, r in enumerate(results) if r is not None)
+    assert first == 28  # the 15th speech hop: hops 0, 2, ..., 28
+    assert all(r is None for r in results[:first])
+    assert results[first] == pytest.approx(0.0)
+
+
+def test_rate_counts_nuclei_in_speech_hops_only() -> None:
+    # Tone bursts of 60 ms every 250 ms are voiced, clearly separated "syllables": 4 per second.
+    sr = 16000
+    t = np.arange(sr * 8) / sr
+    gate = ((t % 0.25) < 0.06).astype(np.float32)
+    x = (0.3 * np.sin(2 * np.pi * 150 * t) * gate).astype(np.float32)
+    est = SpeechRateEstimator(sr, 0.1, window_speech_s=4.0, min_speech_s=1.0)
+    rate = None
+    for k, hop in enumerate(_hop_audio(x, 1600)):
+        est.process(hop)
+        rate = est.rate_for_hop(k, speech=k < 60)  # the last 2 s are marked non-speech
+    assert est.nuclei_count >= 30
+    assert rate == pytest.approx(4.0, rel=0.1)
+
+
+def test_empty_and_silent_input() -> None:
+    est = SpeechRateEstimator()
+    est.process(np.zeros(0, np.float32))
+    for k in range(30):
+        est.process(np.zeros(1600, np.float32))
+        rate = est.rate_for_hop(k, True)
+    assert rate == 0.0
+    assert est.nuclei_count == 0

@@ -1,0 +1,193 @@
+"""The ``calmline`` command line.
+
+Every failure the user can cause (a missing file, a bad option, an
+unwritable output) ends with one line on stderr and exit code 2; nothing
+prints a traceback unless ``--verbose`` asks for it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import IO
+
+from platformdirs import user_cache_path
+
+from models.report import write_events_csv
+from models.settings import RuleSettings, SettingsError
+from monitor.analysis import analyze_recording
+from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
+from ui.demo_call import DemoUnavailable, write_demo_call
+from ui.output_files import OutputError, write_text_output
+from ui.summary_text import format_summary
+
+logger = logging.getLogger("calmline")
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"calmline: {message} (see 'calmline {self.prog.split()[-1]} --help')\n"
+                  if " " in self.prog else f"calmline: {message} (see 'calmline --help')\n")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("calmline")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _channel(text: str) -> int:
+    names = {"left": 1, "right": 2}
+    try:
+        number = names.get(text.lower()) or int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a channel (use 1, 2, ... or left/right)") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"channels are numbered from 1, not {number}")
+    return number - 1
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--customer", metavar="FILE", type=Path,
+                   help="a separate recording of the customer's side")
+    p.add_argument("--agent-channel", metavar="N", type=_channel,
+                   help="channel of the agent (1-based, or left/right; default: left)")
+    p.add_argument("--customer-channel", metavar="N", type=_channel,
+                   help="channel of the customer (default: right)")
+    p.add_argument("--swap", action="store_true", help="agent on the right, customer on the left")
+    p.add_argument("--mono", action="store_true",
+                   help="analyse the agent only (customer cues are then off)")
+    p.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
+    p.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
+    p.add_argument("--set", metavar="NAME=VALUE", type=_setting, action="append", default=[],
+                   help="override a rule setting, e.g. --set raised_voice_lu=8")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``calmline`` command."""
+    parser = _Parser(prog="calmline", description="CalmLine: a quiet coach for phone calls.")
+    parser.add_argument("--version", action="version", version=f"calmline {_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    analyze = sub.add_parser("analyze", help="analyse a call recording",
+                             description="Analyse a recorded call and summarise the coaching cues.")
+    analyze.add_argument("file", metavar="FILE", type=Path,
+                         help="the recording: stereo (agent left, customer right) or mono (agent only)")
+    _add_analysis_options(analyze)
+    demo = sub.add_parser("demo", help="analyse the bundled demo call",
+                          description="Render the scripted demo call (espeak-ng) and analyse it.")
+    demo.add_argument("--out", metavar="PATH", type=Path,
+                      help="where to keep the demo call (default: the user cache folder)")
+    demo.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
+    demo.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
+    return parser
+
+
+def _settings_from(overrides: list[tuple[str, str]]) -> RuleSettings:
+    defaults = RuleSettings().to_dict()
+    values = dict(defaults)
+    for name, raw in overrides:
+        if name not in defaults:
+            raise SettingsError(f"unknown setting '{name}'")
+        values[name] = _parse_value(name, raw, defaults[name])
+    settings = RuleSettings.from_dict(values)
+    settings.validate()
+    return settings
+
+
+def _parse_value(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return raw.lower() in ("true", "1", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"setting '{name}' needs a {type(default).__name__}, not '{raw}'") from None
+    return raw
+
+
+def _run_analysis(path: Path, choice: ChannelChoice, customer: Path | None,
+                  settings: RuleSettings, json_target: str | None, csv_target: str | None) -> int:
+    with CallRecording(path, choice, customer) as recording:
+        report = analyze_recording(recording, settings)
+    if json_target:
+        write_text_output(json_target, lambda f: _dump_json(report.to_json(), f))
+    if csv_target:
+        write_text_output(csv_target, lambda f: write_events_csv(report.events, f))
+    text = format_summary(report)
+    stdout_taken = "-" in (json_target, csv_target)
+    print(text, file=sys.stderr if stdout_taken else sys.stdout)
+    return EXIT_OK
+
+
+def _dump_json(data: dict, stream: IO[str]) -> None:
+    json.dump(data, stream, separators=(",", ":"), allow_nan=False)
+    stream.write("\n")
+
+
+def _command_analyze(args: argparse.Namespace) -> int:
+    choice = ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono)
+    return _run_analysis(args.file, choice, args.customer, _settings_from(args.set),
+                         args.json, args.csv)
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    path = args.out or user_cache_path("calmline") / "demo_call.wav"
+    if not path.exists():
+        logger.info("rendering the demo call to %s", path)
+        write_demo_call(path)
+    return _run_analysis(path, ChannelChoice(), None, RuleSettings(), args.json, args.csv)
+
+
+COMMANDS = {"analyze": _command_analyze, "demo": _command_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``calmline`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="calmline: %(levelname)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return COMMANDS[args.command](args)
+    except (AudioInputError, OutputError, SettingsError, DemoUnavailable) as exc:
+        print(f"calmline: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("calmline: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: never a traceback for the user
+        logger.debug("internal error", exc_info=True)
+        print(f"calmline: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The human-readable summary that ``calmline analyze`` prints."""
+from __future__ import annotations
+
+from models.events import EventKind
+from models.report import AnalysisReport
+
+EVENT_LABELS = {
+    EventKind.RAISED_VOICE: "raised voice",
+    EventKind.FAST_SPEECH: "fast speech",
+    EventKind.INTERRUPTION: "interruption",
+    EventKind.MONOLOGUE: "monologue",
+    EventKind.BREATHING_PROMPT: "breathing prompt",
+}
+
+
+def clock(seconds: float) -> str:
+    """Format seconds as ``m:ss.s`` (or ``h:mm:ss`` past an hour)."""
+    if seconds >= 3600:
+        h, rest = divmod(int(seconds), 3600)
+        return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def _event_detail(kind: EventKind, value: float, threshold: float) -> str:
+    if kind is EventKind.RAISED_VOICE:
+        return f"+{value:.1f} LU over your baseline"
+    if kind is EventKind.FAST_SPEECH:
+        return f"{value:.1f} syllables/s (threshold {threshold:.1f})"
+    if kind is EventKind.INTERRUPTION:
+        return f"talked over the customer for {value:.1f} s"
+    if kind is EventKind.MONOLOGUE:
+        return f"{value:.0f} s without a customer turn"
+    return "offered a short breathing exercise"
+
+
+def format_summary(report: AnalysisReport) -> str:
+    """A short plain-text summary: talk share, interruptions, raised voice, pace, events."""
+    s = report.summary
+    lines = [f"CalmLine analysis of {report.source} ({clock(report.duration_s)})"]
+    agent = s.agent
+    share = f"you {agent.talk_share:.0%} ({agent.talk_s:.0f} s)"
+    if s.customer is not None:
+        share += f", customer {s.customer.talk_share:.0%} ({s.customer.talk_s:.0f} s)"
+        share += f", both at once {s.overtalk_s:.1f} s"
+    lines.append(f"  Talk share     {share}")
+    if s.customer is not None:
+        lines.append(f"  Interruptions  {s.interruptions}")
+    lines.append(f"  Raised voice   {s.raised_voice_s:.1f} s")
+    pace = f"{agent.rate_sps:.1f} syllables/s" if agent.rate_sps is not None else "not enough speech"
+    if report.baseline.rate_sps is not None:
+        pace += f" (your baseline {report.baseline.rate_sps:.1f})"
+    lines.append(f"  Pace           {pace}")
+    if report.events:
+        lines.append("  Events")
+        for e in report.events:
+            lines.append(f"    {clock(e.start_s):>7} - {clock(e.end_s):<7} "
+                         f"{EVENT_LABELS[e.kind]:<17}{_event_detail(e.kind, e.value, e.threshold)}"
+                         f"{'' if e.kind is not EventKind.RAISED_VOICE else f' ({e.severity.value})'}")
+    else:
+        lines.append("  Events         none: a calm call")
+    lines.extend(f"  Note: {note}" for note in report.notes)
+    return "\n".join(lines)

@@ -31,10 +31,14 @@ ANALYSIS_SR_HZ = 16000
 
 VAD_FRAME_S = 0.01
 DC_CUTOFF_HZ = 60.0
+SILENCE_FLOOR_LUFS = -120.0
+"""Loudness below this is reported as silence (None): after sound stops, the
+K-weighting filter's tail decays through hundreds of dB before it is exactly
+zero. ffmpeg's ebur128 uses the same floor."""
 
 
 def _lufs_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
+    return float(value) if value >= SILENCE_FLOOR_LUFS else None
 
 
 class _PartyChain:

@@ -56,7 +56,8 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         if progress is not None and progress(min(1.0, done_s / duration_s)) is False:
             raise AnalysisCancelled()
     pipeline.finish()
-    assert pipeline.frames is not None
+    session = pipeline.session
+    assert session.frames is not None
     layout = recording.layout
     name = recording.path.name
     channels = {
@@ -70,16 +71,16 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         notes.append("agent only (no customer channel): interruption, overtalk and monologue cues are off")
     if recording.non_finite_samples:
         notes.append(f"{recording.non_finite_samples} NaN or infinite samples were treated as silence")
-    if not pipeline.rules.baseline.calibrated:
+    if not session.baseline.calibrated:
         notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
     return AnalysisReport(
         source=str(recording.path),
         channels=channels,
         duration_s=duration_s,
         sample_rate=recording.agent_sr_hz,
-        baseline=pipeline.rules.baseline,
-        frames=pipeline.frames,
-        events=list(pipeline.rules.events),
-        summary=pipeline.result(),
+        baseline=session.baseline,
+        frames=session.frames,
+        events=list(session.events),
+        summary=session.result(),
         notes=notes,
     )

@@ -1,8 +1,8 @@
 """The call pipeline: audio blocks in, feature frames and coaching events out.
 
-Live monitoring and offline analysis both drive this one class, block by
-block, so a recording replayed through the live path yields exactly the
-events that ``calmline analyze`` reports for it.
+Offline analysis drives this class block by block over a whole recording;
+live monitoring drives the same feature extractor and call sessions from
+its engine thread. Either way a recording yields the same events.
 """
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.baseline import Baseline
+from models.call_session import CallSession
 from models.events import EventUpdate
 from models.frames import HOP_S, FeatureFrame
-from models.report import FrameTable
-from models.rules import CallRules
 from models.settings import RuleSettings
-from models.summary import CallSummary, SummaryAccumulator
 from monitor.features import CallFeatureExtractor
 
 
@@ -37,7 +35,7 @@ class PipelineStep:
 
 
 class CallPipeline:
-    """Features, rules and the running summary of one call.
+    """Features and one call session over a whole stream.
 
     Parameters
     ----------
@@ -45,23 +43,20 @@ class CallPipeline:
         Sample rate of the agent's audio in Hz.
     customer_sr_hz : int or None
         Sample rate of the customer's audio in Hz; None for mic-only mode.
-    settings : RuleSettings
+    settings : RuleSettings, optional
         Thresholds of the coaching rules.
     profile : Baseline, optional
         A saved baseline; without one the agent is calibrated from the call itself.
     record_frames : bool
-        Keep every frame in :attr:`frames` (for reports); live monitoring turns it off.
+        Keep every frame (for reports).
     """
 
     def __init__(self, agent_sr_hz: int, customer_sr_hz: int | None,
                  settings: RuleSettings | None = None, profile: Baseline | None = None,
                  record_frames: bool = True) -> None:
-        settings = settings or RuleSettings()
-        has_customer = customer_sr_hz is not None
         self.extractor = CallFeatureExtractor(agent_sr_hz, customer_sr_hz, HOP_S)
-        self.rules = CallRules(settings, profile, customer_present=has_customer)
-        self.summary = SummaryAccumulator(HOP_S, has_customer)
-        self.frames = FrameTable(HOP_S, has_customer) if record_frames else None
+        self.session = CallSession(settings or RuleSettings(), customer_sr_hz is not None,
+                                   profile, record_frames)
 
     @property
     def has_customer(self) -> bool:
@@ -73,20 +68,11 @@ class CallPipeline:
         return self._consume(self.extractor.process(agent, customer), final=False)
 
     def finish(self) -> PipelineStep:
-        """End the call: flush the signal path and close open episodes."""
+        """End the stream: flush the signal path and close open episodes."""
         return self._consume(self.extractor.flush(), final=True)
 
-    def result(self) -> CallSummary:
-        """The call summary so far."""
-        return self.summary.result(self.rules.events)
-
     def _consume(self, frames: list[FeatureFrame], final: bool) -> PipelineStep:
-        updates: list[EventUpdate] = []
-        for frame in frames:
-            updates.extend(self.rules.push(frame))
-            self.summary.push(frame)
-            if self.frames is not None:
-                self.frames.append(frame)
+        updates = [update for frame in frames for update in self.session.push(frame)]
         if final:
-            updates.extend(self.rules.finish())
+            updates.extend(self.session.finish())
         return PipelineStep(frames, updates)

@@ -21,11 +21,18 @@ slower and when it arrives a block at a time:
 Voicing is the peak of the normalised autocorrelation in the 75-400 Hz pitch
 range, computed only at candidate peaks, with the 60-1500 Hz band selected in
 the spectrum so no extra filter has to run over every sample.
+
+Every nucleus carries the sample count at which it is confirmed (its dip has
+been seen and the audio for its voicing check has arrived). The rate for a
+hop counts only nuclei confirmed by the end of that hop, so it is a function
+of the audio up to there, whatever the block size and however far the
+detector has read ahead.
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import signal
@@ -61,6 +68,10 @@ class NucleusConfig:
         Spectral band kept for the voicing autocorrelation, in Hz.
     min_voicing : float
         Minimum normalised autocorrelation (0-1) for a peak to count as voiced.
+    max_peak_to_dip_s : float
+        A peak whose following dip comes later than this, in seconds, is a
+        held tone or steady noise rather than a syllable. The limit also
+        bounds the audio kept for the voicing check.
     """
 
     band_hz: tuple[float, float] = (300.0, 2500.0)
@@ -73,6 +84,67 @@ class NucleusConfig:
     pitch_range_hz: tuple[float, float] = (75.0, 400.0)
     voicing_band_hz: tuple[float, float] = (60.0, 1500.0)
     min_voicing: float = 0.45
+    max_peak_to_dip_s: float = 1.0
+
+
+class Nuclei(NamedTuple):
+    """Syllable nuclei reported by :meth:`NucleusDetector.process`.
+
+    Attributes
+    ----------
+    peak_sample : np.ndarray, shape (k,), int64
+        Sample positions (from the start of the stream) of the contour peaks.
+    confirm_sample : np.ndarray, shape (k,), int64
+        For each nucleus, the number of samples from the start of the stream
+        that the detector needs to confirm it: the nucleus is found by any
+        :meth:`NucleusDetector.process` call that brings the stream to at
+        least this many samples, whatever the block split.
+    """
+
+    peak_sample: np.ndarray
+    confirm_sample: np.ndarray
+
+
+class _Tail:
+    """The latest samples of a stream, kept in an array reused between calls.
+
+    ``data[:size]`` holds stream samples ``start`` to ``start + size - 1``.
+    Reusing the array instead of concatenating keeps the per-call cost of
+    small blocks down.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.zeros(max(1, capacity))
+        self.size = 0
+        self.start = 0
+
+    @property
+    def end(self) -> int:
+        """Stream index one past the last sample held."""
+        return self.start + self.size
+
+    @property
+    def values(self) -> np.ndarray:
+        """View of the samples held (invalidated by the next append or trim)."""
+        return self.data[:self.size]
+
+    def append(self, x: np.ndarray) -> None:
+        """Add samples at the end, growing the array if they do not fit."""
+        n = self.size + x.size
+        if n > self.data.size:
+            grown = np.zeros(2 * n)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size:n] = x
+        self.size = n
+
+    def keep_last(self, n: int) -> None:
+        """Forget all but the last ``n`` samples."""
+        drop = self.size - n
+        if drop > 0:
+            self.data[:n] = self.data[drop:self.size]
+            self.size = n
+            self.start += drop
 
 
 class NucleusDetector:
@@ -88,9 +160,10 @@ class NucleusDetector:
     Notes
     -----
     A nucleus is confirmed once the contour has fallen ``min_dip_db`` below
-    it, typically 20-150 ms after the peak, and reported with the sample
-    position of the peak. Results do not depend on how the audio is split
-    into blocks.
+    it, typically 20-150 ms after the peak, and once the audio its voicing
+    check needs has arrived. The sample count at which that happens is fixed
+    by the audio, so what is found, and when, does not depend on how the
+    audio is split into blocks.
     """
 
     def __init__(self, sr_hz: int = 16000, config: NucleusConfig | None = None) -> None:
@@ -102,19 +175,17 @@ class NucleusDetector:
         # third of sosfilt's per-call overhead, which dominates at 100 ms blocks.
         self._b, self._a = signal.butter(2, (cfg.band_hz[0], high_hz), btype="bandpass", fs=self.sr_hz)
         self._zi = np.zeros(max(self._a.size, self._b.size) - 1)
-        self._frame_len = max(1, round(cfg.frame_s * self.sr_hz))
+        self._frame_len = frame_len = max(1, round(cfg.frame_s * self.sr_hz))
         n_smooth = max(1, round(cfg.smooth_s / cfg.frame_s))
         window = np.hanning(n_smooth + 2)[1:-1]
         self._smooth_w = window / window.sum()
-        # Centre of smoothed frame j, in samples, is j * frame_len + _centre_offset.
-        self._centre_offset = (0.5 + 0.5 * (n_smooth - 1)) * self._frame_len
-        self._frame_dt_s = self._frame_len / self.sr_hz
+        # Smoothed frame j averages frames j .. j + n_smooth - 1; its centre, in samples:
+        self._centre_offset = (0.5 + 0.5 * (n_smooth - 1)) * frame_len
+        self._max_delay_frames = round(cfg.max_peak_to_dip_s / cfg.frame_s)
 
-        self._partial = np.zeros(0)  # squared band samples of the unfinished frame
-        self._energy_hist = np.zeros(0)  # last n_smooth - 1 frame energies
-        self._n_frames = 0  # finished frames so far
-        self._context = np.zeros(0)  # last two smoothed dB values
-        self._context_start = 0  # smoothed-frame index of _context[0]
+        self._squared = _Tail(2 * self.sr_hz)  # squared band samples of the unfinished frame
+        self._energy = _Tail(self.sr_hz)  # the last n_smooth - 1 frame energies
+        self._contour = _Tail(self.sr_hz)  # the last two smoothed dB values
 
         # Hysteresis peak picker: seeking a maximum after a confirmed dip, or a dip after a peak.
         # The stream may start mid-syllable, so the first peak needs a dip before it.
@@ -129,17 +200,25 @@ class NucleusDetector:
         self._win_len = win_len
         self._nfft = 1 << int(np.ceil(np.log2(2 * win_len)))
         self._hann = np.hanning(win_len)
+        self._win_offsets = np.arange(win_len)
         win_ac = np.fft.irfft(np.abs(np.fft.rfft(self._hann, self._nfft)) ** 2, self._nfft)
         self._lag_lo = max(1, int(np.floor(self.sr_hz / cfg.pitch_range_hz[1])))
         self._lag_hi = min(win_len // 2, int(np.ceil(self.sr_hz / cfg.pitch_range_hz[0])))
         self._win_ac_norm = win_ac[self._lag_lo:self._lag_hi + 1] / win_ac[0]
         f_hz = np.fft.rfftfreq(self._nfft, 1.0 / self.sr_hz)
-        self._voicing_bins = (f_hz >= cfg.voicing_band_hz[0]) & (f_hz <= cfg.voicing_band_hz[1])
+        bins = np.flatnonzero((f_hz >= cfg.voicing_band_hz[0]) & (f_hz <= cfg.voicing_band_hz[1]))
+        self._voicing_bins = slice(int(bins[0]), int(bins[-1]) + 1)
+        # The autocorrelation is the inverse FFT of the band's power spectrum; only
+        # lag 0 and the pitch lags are read, so a cosine sum over the band's bins
+        # (a small matrix product) replaces the full inverse FFT.
+        lags = np.concatenate(([0], np.arange(self._lag_lo, self._lag_hi + 1)))
+        self._ac_basis = np.cos(2.0 * np.pi / self._nfft * np.outer(bins, lags))
 
-        # Raw audio kept for the voicing check, from absolute sample _audio_start on.
-        self._audio = np.zeros(0, dtype=np.float64)
-        self._audio_start = 0
-        self._pending: list[int] = []  # peak sample positions awaiting enough audio for voicing
+        # Raw audio for the voicing check. A peak's window is needed at the latest
+        # when its dip arrives, at most max_peak_to_dip_s plus the smoothing delay later.
+        self._audio_keep = (self._max_delay_frames + n_smooth + 2) * frame_len + win_len
+        self._audio = _Tail(self._audio_keep + 2 * self.sr_hz)
+        self._pending: list[tuple[int, int]] = []  # (peak, confirm) samples awaiting audio for voicing
         self._nuclei_count = 0
 
     @property
@@ -150,9 +229,9 @@ class NucleusDetector:
     @property
     def samples_seen(self) -> int:
         """Number of samples given to :meth:`process` so far."""
-        return self._audio_start + self._audio.size
+        return self._audio.end
 
-    def process(self, block: np.ndarray) -> np.ndarray:
+    def process(self, block: np.ndarray) -> Nuclei:
         """Feed audio and return the nuclei confirmed by it.
 
         Parameters
@@ -162,66 +241,72 @@ class NucleusDetector:
 
         Returns
         -------
-        np.ndarray, shape (k,), int64
-            Sample positions (from the start of the stream) of the syllable
-            nuclei confirmed while processing this block, in increasing order.
+        Nuclei
+            The syllable nuclei confirmed while processing this block, in
+            increasing order, with the stream positions (in samples) of their
+            peaks and of their confirmation.
         """
         x = np.asarray(block, dtype=np.float64).reshape(-1)
-        if x.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        self._audio = np.concatenate((self._audio, x))
-        band, self._zi = signal.lfilter(self._b, self._a, x, zi=self._zi)
-        power = np.concatenate((self._partial, band * band))
-        n_new = power.size // self._frame_len
-        cut = n_new * self._frame_len
-        self._partial = power[cut:]
-        if n_new:
-            energy = power[:cut].reshape(n_new, self._frame_len).mean(axis=1)
-            self._n_frames += n_new
-            self._add_frames(energy)
-        nuclei = self._check_voicing()
-        self._trim_audio()
-        return nuclei
+        if x.size:
+            self._audio.append(x)
+            band, self._zi = signal.lfilter(self._b, self._a, x, zi=self._zi)
+            self._add_squared(np.multiply(band, band, out=band))
+        found = self._check_voicing()
+        if self._audio.size > self._audio_keep + self.sr_hz:  # trim seldom: each trim copies
+            self._audio.keep_last(self._audio_keep)
+        return found
+
+    def _add_squared(self, squared: np.ndarray) -> None:
+        tail = self._squared
+        tail.append(squared)
+        n_frames = tail.size // self._frame_len
+        if not n_frames:
+            return
+        cut = n_frames * self._frame_len
+        # Summing each frame's samples in one call keeps the energies independent of the block split.
+        energy = tail.values[:cut].reshape(n_frames, self._frame_len).sum(axis=1)
+        energy /= self._frame_len
+        tail.keep_last(tail.size - cut)
+        self._add_frames(energy)
 
     def _add_frames(self, energy: np.ndarray) -> None:
-        hist = np.concatenate((self._energy_hist, energy))
+        tail = self._energy
+        tail.append(energy)
         n_w = self._smooth_w.size
-        n_out = hist.size - n_w + 1
-        if n_out <= 0:
-            self._energy_hist = hist
+        if tail.size < n_w:
             return
+        first = tail.start  # smoothed frame j averages frames j .. j + n_w - 1
         # np.convolve is a direct sum per output, so outputs do not depend on the block split.
-        smooth = np.convolve(hist, self._smooth_w, mode="valid")
-        self._energy_hist = hist[n_out:]
-        first_index = self._n_frames - n_out
-        self._add_smoothed(10.0 * np.log10(smooth + _EPS_POWER), first_index - (n_w - 1))
+        smooth = np.convolve(tail.values, self._smooth_w, mode="valid")
+        tail.keep_last(n_w - 1)
+        smooth += _EPS_POWER
+        db = np.log10(smooth, out=smooth)
+        db *= 10.0
+        self._add_smoothed(db, first)
 
-    def _add_smoothed(self, db: np.ndarray, first_index: int) -> None:
-        if self._context.size == 0:
-            self._context_start = first_index
-        v = np.concatenate((self._context, db))
-        start = self._context_start
+    def _add_smoothed(self, db: np.ndarray, first: int) -> None:
+        tail = self._contour
+        if tail.size == 0:
+            tail.start = first
+        tail.append(db)
+        v = tail.values
         if v.size >= 3:
-            mid = v[1:-1]
-            is_max = (mid > v[:-2]) & (mid >= v[2:])
-            is_min = (mid < v[:-2]) & (mid <= v[2:])
-            turning = np.flatnonzero(is_max | is_min) + 1
-            self._pick_peaks(v[turning], turning + start, is_max[turning - 1])
-        keep = min(2, v.size)
-        self._context = v[-keep:]
-        self._context_start = start + v.size - keep
+            mid, left, right = v[1:-1], v[:-2], v[2:]
+            is_max = (mid > left) & (mid >= right)
+            turning = np.flatnonzero(is_max | ((mid < left) & (mid <= right)))
+            self._pick_peaks(mid[turning].tolist(), (turning + (tail.start + 1)).tolist(),
+                             is_max[turning].tolist())
+        tail.keep_last(2)
 
-    def _pick_peaks(self, values: np.ndarray, frames: np.ndarray, maxima: np.ndarray) -> None:
-        cfg = self.config
-        dip = cfg.min_dip_db
-        decay_per_frame = cfg.level_decay_db_per_s * self._frame_dt_s
-        for v, j, is_max in zip(values.tolist(), frames.tolist(), maxima.tolist()):
+    def _pick_peaks(self, values: list[float], frames: list[int], maxima: list[bool]) -> None:
+        dip = self.config.min_dip_db
+        for v, j, is_max in zip(values, frames, maxima):
             if self._seek_max:
                 if is_max:
                     if v > self._max_db:
                         self._max_db, self._max_frame = v, j
                 elif v <= self._max_db - dip:
-                    self._accept_peak(self._max_db, self._max_frame, decay_per_frame)
+                    self._accept_peak(self._max_db, self._max_frame, j)
                     self._seek_max = False
                     self._trough_db = v
             elif is_max:
@@ -231,45 +316,46 @@ class NucleusDetector:
             elif v < self._trough_db:
                 self._trough_db = v
 
-    def _accept_peak(self, peak_db: float, frame: int, decay_per_frame: float) -> None:
-        level = self._level_db - decay_per_frame * (frame - self._level_frame)
+    def _accept_peak(self, peak_db: float, frame: int, dip_frame: int) -> None:
+        cfg = self.config
+        level = self._level_db - cfg.level_decay_db_per_s * cfg.frame_s * (frame - self._level_frame)
         if peak_db >= level:
             self._level_db, self._level_frame = peak_db, frame
             level = peak_db
-        if peak_db < level - self.config.level_drop_db:
+        if peak_db < level - cfg.level_drop_db or dip_frame - frame > self._max_delay_frames:
             return
-        self._pending.append(int(round(frame * self._frame_len + self._centre_offset)))
+        peak = int(round(frame * self._frame_len + self._centre_offset))
+        # The dip is a turning point once the next smoothed frame exists, which
+        # needs energy frames up to dip_frame + n_smooth.
+        dip_known = (dip_frame + self._smooth_w.size + 1) * self._frame_len
+        voicing_end = max(peak - self._win_len // 2, 0) + self._win_len
+        self._pending.append((peak, max(dip_known, voicing_end)))
 
-    def _check_voicing(self) -> np.ndarray:
-        half = self._win_len // 2
+    def _check_voicing(self) -> Nuclei:
         end = self.samples_seen
-        ready = [p for p in self._pending if p + self._win_len - half <= end]
-        if not ready:
-            return np.zeros(0, dtype=np.int64)
-        self._pending = self._pending[len(ready):]
-        pos = np.asarray(ready, dtype=np.int64)
-        starts = np.clip(pos - half - self._audio_start, 0, None)
-        idx = starts[:, None] + np.arange(self._win_len)[None, :]
-        frames = self._audio[np.clip(idx, 0, self._audio.size - 1)]
-        frames = (frames - frames.mean(axis=1, keepdims=True)) * self._hann
-        spec = np.fft.rfft(frames, self._nfft, axis=1)
-        power = np.where(self._voicing_bins, spec.real ** 2 + spec.imag ** 2, 0.0)
-        ac = np.fft.irfft(power, self._nfft, axis=1)
-        lags = ac[:, self._lag_lo:self._lag_hi + 1] / np.maximum(ac[:, :1], 1e-30)
-        voicing = (lags / self._win_ac_norm).max(axis=1)
-        voiced = pos[voicing >= self.config.min_voicing]
-        self._nuclei_count += int(voiced.size)
-        return voiced
+        n_ready = 0
+        while n_ready < len(self._pending) and self._pending[n_ready][1] <= end:
+            n_ready += 1
+        if not n_ready:
+            return _NO_NUCLEI
+        ready = np.array(self._pending[:n_ready], dtype=np.int64)
+        del self._pending[:n_ready]
+        peaks = ready[:, 0]
+        starts = np.maximum(peaks - self._win_len // 2 - self._audio.start, 0)
+        frames = self._audio.data[starts[:, None] + self._win_offsets]
+        frames -= frames.mean(axis=1, keepdims=True)
+        frames *= self._hann
+        spec = np.fft.rfft(frames, self._nfft, axis=1)[:, self._voicing_bins]
+        ac = (spec.real ** 2 + spec.imag ** 2) @ self._ac_basis
+        lags = ac[:, 1:] / np.maximum(ac[:, :1], 1e-30)
+        voiced = (lags / self._win_ac_norm).max(axis=1) >= self.config.min_voicing
+        self._nuclei_count += int(np.count_nonzero(voiced))
+        return Nuclei(peaks[voiced], ready[voiced, 1])
 
-    def _trim_audio(self) -> None:
-        # Keep enough audio for the oldest pending peak, or else one voicing window.
-        keep_from = self.samples_seen - 2 * self._win_len
-        if self._pending:
-            keep_from = min(keep_from, self._pending[0] - self._win_len)
-        drop = keep_from - self._audio_start
-        if drop > self.sr_hz:  # trim in chunks so small blocks do not copy every call
-            self._audio = self._audio[drop:]
-            self._audio_start += drop
+
+_NO_NUCLEI = Nuclei(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+_NO_NUCLEI.peak_sample.flags.writeable = False
+_NO_NUCLEI.confirm_sample.flags.writeable = False
 
 
 class SpeechRateEstimator:
@@ -292,10 +378,11 @@ class SpeechRateEstimator:
 
     Notes
     -----
-    Nuclei are confirmed up to a few hundred milliseconds after their peak.
-    A late nucleus is credited to the hop of its peak if that hop is still
-    in the window (or not yet classified), so the rate for a hop can rise a
-    little once the following audio has arrived.
+    The rate for hop ``k`` depends only on the audio up to the end of hop
+    ``k``, however much more has been given to :meth:`process`: a nucleus
+    counts from the hop in which it is confirmed (typically 20-150 ms after
+    its peak), and is credited to the hop of its peak if that hop is a
+    speech hop still in the window.
     """
 
     def __init__(self, sr_hz: int = 16000, hop_s: float = 0.1, *, window_speech_s: float = 6.0,
@@ -307,16 +394,17 @@ class SpeechRateEstimator:
         self._detector = NucleusDetector(self.sr_hz, config)
         self._max_hops = max(1, round(window_speech_s / hop_s))
         self._min_hops = max(1, int(np.ceil(min_speech_s / hop_s - 1e-9)))
-        self._unclassified: dict[int, int] = {}  # hop -> nuclei, for hops not yet classified
+        self._found: deque[tuple[int, int]] = deque()  # (peak, confirm) samples not yet counted
         self._window: deque[int] = deque()  # speech hops in the window, oldest first
         self._window_nuclei: dict[int, int] = {}  # hop -> nuclei, for hops in the window
         self._window_total = 0
         self._last_hop = -1
+        self._nuclei_count = 0
 
     @property
     def nuclei_count(self) -> int:
-        """Total syllable nuclei detected so far, in speech and non-speech hops."""
-        return self._detector.nuclei_count
+        """Syllable nuclei confirmed up to the end of the last hop classified, in any hop."""
+        return self._nuclei_count
 
     def process(self, block: np.ndarray) -> None:
         """Feed audio.
@@ -326,21 +414,18 @@ class SpeechRateEstimator:
         block : np.ndarray, shape (n,)
             Mono float audio at ``sr_hz``, any length including 0.
         """
-        for pos in self._detector.process(block).tolist():
-            hop = self._hop_of(pos)
-            if hop > self._last_hop:
-                self._unclassified[hop] = self._unclassified.get(hop, 0) + 1
-            elif hop in self._window_nuclei:
-                self._window_nuclei[hop] += 1
-                self._window_total += 1
+        found = self._detector.process(block)
+        if found.peak_sample.size:
+            self._found.extend(zip(found.peak_sample.tolist(), found.confirm_sample.tolist()))
 
     def rate_for_hop(self, hop_index: int, speech: bool) -> float | None:
-        """Classify a hop and return the current speech rate.
+        """Classify a hop and return the speech rate up to its end.
 
         Parameters
         ----------
         hop_index : int
-            Hop number; hops must be given in order, once each.
+            Hop number; hops must be given in order, once each, after the
+            audio up to the hop's end has been given to :meth:`process`.
         speech : bool
             Whether the hop is speech (from the VAD).
 
@@ -350,19 +435,30 @@ class SpeechRateEstimator:
             Syllables per second of speech over the last ``window_speech_s``
             seconds of speech hops, or None until ``min_speech_s`` of speech
             has been heard.
+
+        Raises
+        ------
+        ValueError
+            If hops are given out of order or before their audio.
         """
         if hop_index <= self._last_hop:
             raise ValueError(f"hop {hop_index} given after hop {self._last_hop}")
-        for hop in [h for h in self._unclassified if h < hop_index]:
-            del self._unclassified[hop]  # skipped hops: no rate was asked for them
+        end = hop_end_sample(hop_index, self.sr_hz, self.hop_s)
+        if self._detector.samples_seen < end:
+            raise ValueError(f"hop {hop_index} ends at sample {end}, but only "
+                             f"{self._detector.samples_seen} samples have been processed")
         self._last_hop = hop_index
-        count = self._unclassified.pop(hop_index, 0)
         if speech:
             self._window.append(hop_index)
-            self._window_nuclei[hop_index] = count
-            self._window_total += count
+            self._window_nuclei[hop_index] = 0
             if len(self._window) > self._max_hops:
                 self._window_total -= self._window_nuclei.pop(self._window.popleft())
+        while self._found and self._found[0][1] <= end:
+            hop = self._hop_of(self._found.popleft()[0])
+            self._nuclei_count += 1
+            if hop in self._window_nuclei:
+                self._window_nuclei[hop] += 1
+                self._window_total += 1
         if len(self._window) < self._min_hops:
             return None
         return self._window_total / (len(self._window) * self.hop_s)
@@ -399,7 +495,7 @@ def detect_nuclei(x: np.ndarray, sr_hz: int, config: NucleusConfig | None = None
     """
     det = NucleusDetector(sr_hz, config)
     padded = np.concatenate((np.asarray(x, dtype=np.float64).reshape(-1), np.zeros(sr_hz // 2)))
-    found = [det.process(padded[i:i + block_len]) for i in range(0, padded.size, block_len)]
+    found = [det.process(padded[i:i + block_len]).peak_sample for i in range(0, padded.size, block_len)]
     pos = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     return pos[pos < np.asarray(x).size] / sr_hz
 

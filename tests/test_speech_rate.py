@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from monitor.framing import hop_end_sample
 from monitor.speech_rate import NucleusDetector, SpeechRateEstimator, count_nuclei, detect_nuclei
 from tests.audio_fixtures import POCKETSPHINX_DATA, espeak, have
 from tests.rate_eval import (accuracy, ours, real_concatenations, real_items, speech_hops,
@@ -81,10 +82,49 @@ def test_results_do_not_depend_on_block_split() -> None:
     assert any(r is not None for r in whole)
 
     tiny = NucleusDetector(16000)
-    single = np.concatenate([tiny.process(x[i:i + 1]) for i in range(8000)])
+    single = [tiny.process(x[i:i + 1]) for i in range(8000)]
     ref = NucleusDetector(16000).process(x[:8000])
-    assert np.array_equal(single, ref)
+    assert np.array_equal(np.concatenate([n.peak_sample for n in single]), ref.peak_sample)
+    assert np.array_equal(np.concatenate([n.confirm_sample for n in single]), ref.confirm_sample)
+    # Each nucleus is reported by the call that brings the stream to its confirmation sample.
+    for i, n in enumerate(single):
+        assert np.all(n.confirm_sample == i + 1)
     assert np.allclose(detect_nuclei(x, 16000, block_len=333), detect_nuclei(x, 16000))
+
+
+def _pipeline_rates(x: np.ndarray, speech: np.ndarray, block_lens: list[int]) -> list[float | None]:
+    # As monitor.features drives it: process a block, then ask for every hop whose end it covers.
+    est = SpeechRateEstimator(16000, 0.1)
+    rates: list[float | None] = []
+    fed = 0
+    for n in block_lens:
+        est.process(x[fed:fed + n])
+        fed += n
+        while len(rates) < speech.size and hop_end_sample(len(rates), 16000, 0.1) <= fed:
+            rates.append(est.rate_for_hop(len(rates), bool(speech[len(rates)])))
+    return rates
+
+
+@needs_real
+def test_rate_for_hop_does_not_depend_on_look_ahead() -> None:
+    # 1 s blocks give the detector up to a second of audio past the hop asked
+    # for; 1-400 sample blocks almost none. The rates must still be identical.
+    items = real_items()
+    x = np.concatenate([i.audio for i in items[:6]])
+    speech = speech_hops(x, 16000)[: x.size // 1600]
+    big = _pipeline_rates(x, speech, [16000] * (x.size // 16000 + 1))
+    rng = np.random.default_rng(7)
+    small = _pipeline_rates(x, speech, rng.integers(1, 400, size=x.size).tolist())
+    assert len(big) == len(small) == speech.size
+    assert big == small
+    assert sum(r is not None for r in big) > 100
+
+
+def test_rate_for_hop_before_its_audio_is_an_error() -> None:
+    est = SpeechRateEstimator(16000, 0.1)
+    est.process(np.zeros(1599, np.float32))
+    with pytest.raises(ValueError):
+        est.rate_for_hop(0, True)
 
 
 def test_none_until_min_speech_and_pauses_not_counted() -> None:

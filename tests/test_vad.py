@@ -32,41 +32,65 @@ def _run(x: np.ndarray, reference: np.ndarray | None, block: int = SR_HZ, **kwar
     return np.concatenate(parts)
 
 
-# Floors are what the detector reaches on this track (measured, minus ~1 point of slack);
-# the issue's goal is 0.95 everywhere, which telephone and combined do not reach (see below).
-@pytest.mark.parametrize("name, min_accuracy", [
-    ("clean", 0.94), ("telephone", 0.92), ("neighbour", 0.93), ("bleed", 0.94), ("combined", 0.90),
+# Floors are what the detector reaches on this track (measured, minus ~1 point of slack).
+@pytest.mark.parametrize("name, min_accuracy, max_neighbour_fa", [
+    ("clean", 0.96, None), ("telephone", 0.945, None), ("neighbour", 0.945, 0.065),
+    ("bleed", 0.955, None), ("combined", 0.91, 0.125),
 ])
-def test_agent_accuracy_per_condition(name: str, min_accuracy: float) -> None:
+def test_agent_accuracy_per_condition(name: str, min_accuracy: float,
+                                      max_neighbour_fa: float | None) -> None:
     cond = _condition(name)
     s = score(_run(cond.agent_mic, cond.customer_line), cond)
     assert s.accuracy >= min_accuracy, s
     if cond.bleed:
         assert s.bleed_false_accept <= 0.04, s
-    if cond.neighbour_labels.any():
-        assert s.neighbour_false_accept <= 0.12, s
+    if max_neighbour_fa is not None:
+        assert s.neighbour_false_accept <= max_neighbour_fa, s
 
 
-@pytest.mark.parametrize("name", ["clean", "bleed"])
+@pytest.mark.parametrize("name", ["clean", "telephone", "neighbour", "bleed"])
 def test_agent_goal_accuracy(name: str) -> None:
     cond = _condition(name)
     assert score(_run(cond.agent_mic, cond.customer_line), cond).accuracy >= 0.95
 
 
-@pytest.mark.xfail(reason="goal not reached: telephone 20 dB SNR buries the oracle's weak frames "
-                          "(0.93-0.95); the neighbour's peaks and hangover cost 0.94-0.95",
+@pytest.mark.xfail(reason="goal not reached: all degradations at once reach 0.92 on this track "
+                          "(0.94 pooled over 5 x 300 s): neighbour, bleed and office noise all sit "
+                          "~20 dB under the agent, where the agent's own weak frames are",
                    strict=False)
-@pytest.mark.parametrize("name", ["telephone", "neighbour", "combined"])
-def test_agent_goal_accuracy_not_yet_reached(name: str) -> None:
-    cond = _condition(name)
+def test_agent_goal_accuracy_combined() -> None:
+    cond = _condition("combined")
     assert score(_run(cond.agent_mic, cond.customer_line), cond).accuracy >= 0.95
 
 
-@pytest.mark.parametrize("name", ["clean", "bleed"])
+@pytest.mark.xfail(reason="goal not reached: 0.057 of neighbour-only frames flagged on this track "
+                          "(0.035 / 0.049 pooled over 300 s tracks, seeds 0-1 / 2-4), nearly all "
+                          "of it the 140 ms hangover after the agent's utterances",
+                   strict=False)
+def test_neighbour_false_accept_goal() -> None:
+    cond = _condition("neighbour")
+    assert score(_run(cond.agent_mic, cond.customer_line), cond).neighbour_false_accept <= 0.03
+
+
+@pytest.mark.parametrize("name", ["clean", "telephone", "bleed"])
 def test_agent_detected_during_double_talk(name: str) -> None:
     cond = _condition(name)
     s = score(_run(cond.agent_mic, cond.customer_line), cond)
-    assert s.double_talk_recall >= 0.8, s
+    assert s.double_talk_recall >= 0.85, s
+
+
+def test_noisy_mic_without_bleed_learns_no_bleed() -> None:
+    """Office noise on the mic must not read as leakage, or double talk is gated away."""
+    cond = _condition("telephone")
+    vad = VoiceActivityDetector(SR_HZ)
+    vad.process(cond.agent_mic, cond.customer_line)
+    frames = cond.agent_mic[:len(cond.agent_labels) * 160].reshape(-1, 160).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1))
+    silent = ~cond.agent_labels & ~cond.customer_labels
+    assert vad.noise_floor_dbfs is not None
+    assert abs(vad.noise_floor_dbfs - np.percentile(level[silent], 10)) < 3.0
+    # The line is ~20 dB over the mic's noise: an unnoticed floor would read as about -20 dB.
+    assert vad.bleed_gain_db < -28.0
 
 
 def test_strong_bleed_needs_the_reference() -> None:

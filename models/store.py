@@ -1,0 +1,1091 @@
+"""The call log: calls, their coaching events and breathing prompts, in SQLite.
+
+One file, by default in the user data folder (:func:`default_store_path`).
+No audio is stored here; when recording is on, the recorder writes each call
+to its own file and the store keeps that file's path, deleting the file with
+the call.
+
+Durability
+----------
+The database runs in WAL mode with ``synchronous=NORMAL`` and every write is
+its own small transaction, so a killed process (``kill -9``) loses nothing
+that was committed and at most the write in flight, and the file is never
+left corrupt. (A power cut may lose the last few commits but still leaves a
+consistent file.) Calls that were still open when the process died are closed
+as ``interrupted`` the next time a writing store opens the file.
+
+Threads
+-------
+A :class:`CallStore` holds one connection and must be used only from the
+thread that opened it; sqlite3's ``check_same_thread`` is left on so that a
+mistake fails at once instead of corrupting state. The engine thread opens
+the writing store; the UI opens its own with ``read_only=True``. WAL lets the
+reader see every committed call and event while the writer goes on writing.
+Only one writing store should be open on a file at a time (the app is single
+instance): it closes every open call it finds as interrupted.
+
+Privacy
+-------
+The store's folder is made user-only (0700), so give the store a folder of its
+own; the database file is created user-only (0600), and SQLite gives its
+``-wal`` and ``-shm`` files the database file's permissions. Exports are
+written user-only too.
+
+Times
+-----
+Wall-clock times are given as timezone-aware datetimes or ISO 8601 text with
+a UTC offset (:data:`WallTime`), stored as UTC ISO 8601 text with
+microseconds (so that they sort as text), and read back as UTC datetimes. A
+time without a zone is refused: it would be ambiguous. Stream times (``*_s``) are
+seconds from the start of the monitored stream, like the frames' ``t_s``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from platformdirs import user_data_path
+
+from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
+from models.summary import CallSummary, PartySummary
+
+logger = logging.getLogger(__name__)
+
+APPLICATION_ID = 0x436C6D4C
+"""SQLite ``application_id`` of a CalmLine store ("ClmL")."""
+
+EXPORT_SCHEMA = "calmline.calls/1"
+"""The ``schema`` of the JSON export."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_BUSY_TIMEOUT_S = 5.0
+_USER_ONLY_FILE = 0o600
+_USER_ONLY_FOLDER = 0o700
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # v1: the first schema.
+    (
+        f"PRAGMA application_id = {APPLICATION_ID}",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            start_s REAL NOT NULL,
+            end_s REAL,
+            mode TEXT NOT NULL CHECK (mode IN ('two_party', 'mic_only')),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'ended', 'interrupted')),
+            duration_s REAL,
+            agent_talk_s REAL,
+            agent_talk_share REAL,
+            agent_rate_sps REAL,
+            customer_talk_s REAL,
+            customer_talk_share REAL,
+            customer_rate_sps REAL,
+            overtalk_s REAL,
+            interruptions INTEGER,
+            raised_voice_s REAL,
+            fast_speech_s REAL,
+            monologues INTEGER,
+            breathing_prompts INTEGER,
+            recording_path TEXT
+        )""",
+        "CREATE INDEX calls_by_start ON calls (started_at)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            start_s REAL NOT NULL,
+            end_s REAL NOT NULL,
+            value REAL NOT NULL,
+            threshold REAL NOT NULL,
+            severity TEXT NOT NULL,
+            final INTEGER NOT NULL DEFAULT 1 CHECK (final IN (0, 1)),
+            emitted_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_call ON events (call_id, start_s)",
+        """CREATE TABLE breathing_prompts (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER REFERENCES calls (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            "trigger" TEXT NOT NULL,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('shown', 'started', 'completed', 'dismissed')),
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
+    ),
+)
+"""Schema migrations in order: entry ``n`` upgrades version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version this code writes (``PRAGMA user_version``)."""
+
+_CALL_COLUMNS = (
+    "id", "started_at", "ended_at", "start_s", "end_s", "mode", "status",
+    "duration_s", "agent_talk_s", "agent_talk_share", "agent_rate_sps",
+    "customer_talk_s", "customer_talk_share", "customer_rate_sps",
+    "overtalk_s", "interruptions", "raised_voice_s", "fast_speech_s", "monologues",
+    "breathing_prompts", "recording_path",
+)
+_EVENT_COLUMNS = ("id", "call_id", "kind", "start_s", "end_s", "value", "threshold",
+                  "severity", "final", "emitted_at")
+_PROMPT_COLUMNS = ("id", "call_id", "at", "trigger", "outcome", "updated_at")
+_PROMPT_SELECT = 'id, call_id, at, "trigger", outcome, updated_at'
+
+
+WallTime = datetime | str
+"""A wall-clock time: a timezone-aware datetime, or ISO 8601 text with a UTC offset."""
+
+
+class StoreError(Exception):
+    """The call log cannot be opened, read or written; the message is one line for the user."""
+
+
+class CallMode(str, Enum):
+    """Which sides of the call were monitored."""
+
+    TWO_PARTY = "two_party"
+    MIC_ONLY = "mic_only"
+
+
+class CallStatus(str, Enum):
+    """Where a call's record stands."""
+
+    OPEN = "open"
+    """In progress."""
+    ENDED = "ended"
+    """Ended normally, with a summary."""
+    INTERRUPTED = "interrupted"
+    """Left open by a crash; closed at the last thing recorded, without a summary."""
+
+
+class PromptOutcome(str, Enum):
+    """What became of a breathing exercise offer.
+
+    An offer is shown, may be started, and ends completed or dismissed; the
+    outcome only moves forward along that path.
+    """
+
+    SHOWN = "shown"
+    STARTED = "started"
+    COMPLETED = "completed"
+    DISMISSED = "dismissed"
+
+
+_NEXT_OUTCOMES = {
+    PromptOutcome.SHOWN: {PromptOutcome.STARTED, PromptOutcome.COMPLETED,
+                          PromptOutcome.DISMISSED},
+    PromptOutcome.STARTED: {PromptOutcome.COMPLETED, PromptOutcome.DISMISSED},
+    PromptOutcome.COMPLETED: set(),
+    PromptOutcome.DISMISSED: set(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call in the log.
+
+    Attributes
+    ----------
+    id : int
+        The call's key.
+    started_at, ended_at : datetime
+        Wall-clock start and end (UTC); ``ended_at`` is None while the call is open.
+    start_s, end_s : float
+        Start and end in seconds from the start of the monitored stream;
+        ``end_s`` is None while the call is open.
+    mode : CallMode
+        Two-party or mic-only.
+    status : CallStatus
+        Open, ended, or interrupted by a crash.
+    summary : CallSummary or None
+        The call's totals; None unless the call ended normally.
+    recording_path : Path or None
+        The call's recording, if recording was on.
+    """
+
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    start_s: float
+    end_s: float | None
+    mode: CallMode
+    status: CallStatus
+    summary: CallSummary | None
+    recording_path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One coaching event in the log.
+
+    Attributes
+    ----------
+    id : int
+        The event's key.
+    call_id : int
+        The call it belongs to.
+    event : Event
+        The event; while ``final`` is False its ``end_s`` is where it stood
+        when last written.
+    emitted_at : datetime
+        Wall-clock time (UTC) of its last update.
+    final : bool
+        False for an event that was still open when last written (and, after
+        a crash, never closed).
+    """
+
+    id: int
+    call_id: int
+    event: Event
+    emitted_at: datetime
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRecord:
+    """One breathing exercise offer.
+
+    Attributes
+    ----------
+    id : int
+        The prompt's key.
+    call_id : int or None
+        The call it was offered in; None outside a call.
+    at : datetime
+        Wall-clock time (UTC) of the offer.
+    trigger : str
+        What led to it, such as ``raised_voice`` or ``interruption``.
+    outcome : PromptOutcome
+        What became of it so far.
+    updated_at : datetime
+        Wall-clock time (UTC) of the latest outcome.
+    """
+
+    id: int
+    call_id: int | None
+    at: datetime
+    trigger: str
+    outcome: PromptOutcome
+    updated_at: datetime
+
+
+def default_store_path() -> Path:
+    """Where the call log lives unless the user says otherwise.
+
+    Returns
+    -------
+    Path
+        ``calmline.sqlite3`` in the user data folder for CalmLine (not created here).
+    """
+    return user_data_path("calmline", appauthor=False) / "calmline.sqlite3"
+
+
+class CallStore:
+    """The call log in one SQLite file.
+
+    Opening creates the file and its folder (user-only) if needed and brings
+    the schema up to date. See the module notes for durability, threads and
+    privacy.
+
+    Parameters
+    ----------
+    path : Path
+        The database file.
+    read_only : bool
+        Open for reading only (the UI's store). A read-only store does not
+        close calls left open by a crash, since the writer may be running.
+
+    Raises
+    ------
+    StoreError
+        If the file is not a CalmLine database, is damaged, was written by a
+        newer CalmLine, or cannot be created. The file is left as it was.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self._read_only = False
+        _prepare_file(self.path)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S,
+                                         isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the call log ({_one_line(exc)})") from None
+        try:
+            self._open()
+            if read_only:
+                self._conn.execute("PRAGMA query_only = ON")
+                self._read_only = True
+            else:
+                self._close_interrupted_calls()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- life cycle
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        self._conn.close()
+
+    def __enter__(self) -> CallStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        return int(self._query("read the schema version", "PRAGMA user_version")[0][0])
+
+    # --- calls
+
+    def begin_call(self, started_at: WallTime, start_s: float, mode: CallMode | str) -> int:
+        """Record that a call has started.
+
+        Parameters
+        ----------
+        started_at : datetime or str
+            Wall-clock start, timezone-aware.
+        start_s : float
+            Start in seconds from the start of the monitored stream.
+        mode : CallMode or str
+            Two-party or mic-only (``"two_party"``, ``"mic_only"``).
+
+        Returns
+        -------
+        int
+            The call's id.
+
+        Raises
+        ------
+        ValueError
+            If ``mode`` is unknown or ``started_at`` has no time zone.
+        """
+        row = (_iso(started_at), start_s, CallMode(mode).value)
+        with self._write("record the call's start") as conn:
+            cursor = conn.execute(
+                "INSERT INTO calls (started_at, start_s, mode) VALUES (?, ?, ?)", row)
+        return _row_id(cursor)
+
+    def end_call(self, call_id: int, ended_at: WallTime, end_s: float, summary: CallSummary,
+                 recording_path: Path | None = None) -> None:
+        """Record that a call has ended, with its totals.
+
+        Parameters
+        ----------
+        call_id : int
+            The open call.
+        ended_at : datetime or str
+            Wall-clock end, timezone-aware.
+        end_s : float
+            End in seconds from the start of the monitored stream.
+        summary : CallSummary
+            The call's totals.
+        recording_path : Path, optional
+            The call's recording; None keeps any path set earlier.
+
+        Raises
+        ------
+        StoreError
+            If the call does not exist or is not open.
+        """
+        customer = summary.customer
+        values = {
+            "ended_at": _iso(ended_at), "end_s": end_s, "status": CallStatus.ENDED.value,
+            "duration_s": summary.duration_s,
+            "agent_talk_s": summary.agent.talk_s,
+            "agent_talk_share": summary.agent.talk_share,
+            "agent_rate_sps": summary.agent.rate_sps,
+            "customer_talk_s": customer.talk_s if customer else None,
+            "customer_talk_share": customer.talk_share if customer else None,
+            "customer_rate_sps": customer.rate_sps if customer else None,
+            "overtalk_s": summary.overtalk_s, "interruptions": summary.interruptions,
+            "raised_voice_s": summary.raised_voice_s, "fast_speech_s": summary.fast_speech_s,
+            "monologues": summary.monologues, "breathing_prompts": summary.breathing_prompts,
+        }
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        with self._write("record the call's end") as conn:
+            self._require_open_call(conn, call_id)
+            conn.execute(f"UPDATE calls SET {assignments}, "
+                         "recording_path = COALESCE(:recording_path, recording_path) "
+                         "WHERE id = :id",
+                         {**values, "id": call_id,
+                          "recording_path": _path_text(recording_path)})
+
+    def set_recording(self, call_id: int, path: Path) -> None:
+        """Remember a call's recording, so that it is deleted with the call.
+
+        Parameters
+        ----------
+        call_id : int
+            The call.
+        path : Path
+            The recording file (made absolute).
+
+        Raises
+        ------
+        StoreError
+            If the call does not exist.
+        """
+        with self._write("remember the recording") as conn:
+            cursor = conn.execute("UPDATE calls SET recording_path = ? WHERE id = ?",
+                                  (_path_text(path), call_id))
+            if cursor.rowcount == 0:
+                raise StoreError(f"call {call_id} is not in the call log")
+
+    def calls(self, limit: int = 100, offset: int = 0,
+              since: WallTime | None = None) -> list[CallRecord]:
+        """Calls, newest first.
+
+        Parameters
+        ----------
+        limit : int
+            At most this many.
+        offset : int
+            Skip this many of the newest first (for paging).
+        since : datetime or str, optional
+            Only calls started at or after this time (timezone-aware).
+
+        Returns
+        -------
+        list of CallRecord
+        """
+        sql = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls"
+        params: list[Any] = []
+        if since is not None:
+            sql += " WHERE started_at >= ?"
+            params.append(_iso(since))
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
+        rows = self._query("read the calls", sql, (*params, limit, offset))
+        return [_call_record(row) for row in rows]
+
+    def call(self, call_id: int) -> CallRecord | None:
+        """One call.
+
+        Parameters
+        ----------
+        call_id : int
+            The call's id.
+
+        Returns
+        -------
+        CallRecord or None
+            None if there is no such call.
+        """
+        rows = self._query("read the call",
+                           f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE id = ?",
+                           (call_id,))
+        return _call_record(rows[0]) if rows else None
+
+    def delete_call(self, call_id: int) -> bool:
+        """Delete a call with its events, prompts and recording file.
+
+        The recording is deleted first: if the process dies in between, a
+        call record without its audio is left rather than audio without a record.
+
+        Parameters
+        ----------
+        call_id : int
+            The call's id.
+
+        Returns
+        -------
+        bool
+            Whether there was such a call.
+        """
+        return self._delete_calls("delete the call", "id = ?", (call_id,)) > 0
+
+    def apply_retention(self, days: float, now: WallTime) -> int:
+        """Delete calls (with their events, prompts and recordings) older than ``days``.
+
+        A call's age is counted from its start; open calls are kept. Prompts
+        offered outside a call are deleted on the same terms.
+
+        Parameters
+        ----------
+        days : float
+            How long calls are kept, in days; greater than 0.
+        now : datetime or str
+            The current time, timezone-aware.
+
+        Returns
+        -------
+        int
+            How many calls were deleted.
+
+        Raises
+        ------
+        ValueError
+            If ``days`` is not greater than 0.
+        """
+        if not days > 0:
+            raise ValueError(f"retention must be more than 0 days, got {days!r}")
+        cutoff = _iso(_aware(now) - timedelta(days=days))
+        deleted = self._delete_calls("apply the retention period",
+                                     "started_at < ? AND status != 'open'", (cutoff,))
+        with self._write("apply the retention period") as conn:
+            conn.execute("DELETE FROM breathing_prompts WHERE call_id IS NULL AND at < ?",
+                         (cutoff,))
+        if deleted:
+            logger.info("deleted %d calls older than %g days", deleted, days)
+        return deleted
+
+    # --- events
+
+    def add_event(self, call_id: int, event: Event, emitted_at: WallTime) -> int:
+        """Record a closed coaching event, in its own transaction.
+
+        Parameters
+        ----------
+        call_id : int
+            The call it belongs to.
+        event : Event
+            The final event.
+        emitted_at : datetime or str
+            When it was emitted, timezone-aware.
+
+        Returns
+        -------
+        int
+            The event's id.
+
+        Raises
+        ------
+        StoreError
+            If the call does not exist.
+        """
+        with self._write("record the event") as conn:
+            return self._insert_event(conn, call_id, event, emitted_at, final=True)
+
+    def record_update(self, call_id: int, update: EventUpdate,
+                      emitted_at: WallTime) -> int:
+        """Record an event update as it happens, in its own transaction.
+
+        An OPEN update is stored at once (not final), so a long event survives
+        a crash; its CLOSE update completes that row, found by kind and
+        ``start_s``, which do not change over an event's life. A CLOSE without
+        an earlier OPEN (an instantaneous event) is stored as a new final event.
+
+        Parameters
+        ----------
+        call_id : int
+            The call it belongs to.
+        update : EventUpdate
+            The update.
+        emitted_at : datetime or str
+            When it was emitted, timezone-aware.
+
+        Returns
+        -------
+        int
+            The event's id.
+
+        Raises
+        ------
+        StoreError
+            If the call does not exist.
+        """
+        event = update.event
+        with self._write("record the event") as conn:
+            if update.phase is EventPhase.OPEN:
+                return self._insert_event(conn, call_id, event, emitted_at, final=False)
+            row = conn.execute("SELECT id FROM events WHERE call_id = ? AND kind = ? "
+                               "AND start_s = ? AND final = 0 ORDER BY id DESC LIMIT 1",
+                               (call_id, event.kind.value, event.start_s)).fetchone()
+            if row is None:
+                return self._insert_event(conn, call_id, event, emitted_at, final=True)
+            conn.execute("UPDATE events SET end_s = ?, value = ?, threshold = ?, severity = ?, "
+                         "final = 1, emitted_at = ? WHERE id = ?",
+                         (event.end_s, event.value, event.threshold, event.severity.value,
+                          _iso(emitted_at), row[0]))
+            return int(row[0])
+
+    def events(self, call_id: int) -> list[EventRecord]:
+        """A call's events in order of start.
+
+        Parameters
+        ----------
+        call_id : int
+            The call's id.
+
+        Returns
+        -------
+        list of EventRecord
+        """
+        rows = self._query("read the events",
+                           f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE call_id = ? "
+                           "ORDER BY start_s, id", (call_id,))
+        return [_event_record(row) for row in rows]
+
+    # --- breathing prompts
+
+    def record_prompt(self, call_id: int | None, at: WallTime, trigger: str,
+                      outcome: PromptOutcome = PromptOutcome.SHOWN) -> int:
+        """Record a breathing exercise offer.
+
+        Parameters
+        ----------
+        call_id : int or None
+            The call it was offered in; None outside a call.
+        at : datetime or str
+            When it was offered, timezone-aware.
+        trigger : str
+            What led to it, such as ``raised_voice`` or ``interruption``.
+        outcome : PromptOutcome
+            What has become of it so far.
+
+        Returns
+        -------
+        int
+            The prompt's id.
+
+        Raises
+        ------
+        StoreError
+            If the call does not exist.
+        """
+        stamp = _iso(at)
+        with self._write("record the breathing prompt") as conn:
+            if call_id is not None:
+                self._require_call(conn, call_id)
+            cursor = conn.execute(
+                'INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at) '
+                "VALUES (?, ?, ?, ?, ?)",
+                (call_id, stamp, trigger, PromptOutcome(outcome).value, stamp))
+        return _row_id(cursor)
+
+    def update_prompt_outcome(self, prompt_id: int, outcome: PromptOutcome,
+                              updated_at: WallTime) -> None:
+        """Record what has become of a breathing exercise offer.
+
+        Parameters
+        ----------
+        prompt_id : int
+            The prompt's id.
+        outcome : PromptOutcome
+            The new outcome; it must follow the current one (shown, then
+            started, then completed or dismissed). Repeating the current
+            outcome changes nothing.
+        updated_at : datetime or str
+            When, timezone-aware.
+
+        Raises
+        ------
+        StoreError
+            If there is no such prompt or the outcome would move backwards.
+        """
+        new = PromptOutcome(outcome)
+        with self._write("update the breathing prompt") as conn:
+            row = conn.execute("SELECT outcome FROM breathing_prompts WHERE id = ?",
+                               (prompt_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"breathing prompt {prompt_id} is not in the call log")
+            current = PromptOutcome(row[0])
+            if new is current:
+                return
+            if new not in _NEXT_OUTCOMES[current]:
+                raise StoreError(f"breathing prompt {prompt_id} is already {current.value}; "
+                                 f"it cannot become {new.value}")
+            conn.execute("UPDATE breathing_prompts SET outcome = ?, updated_at = ? WHERE id = ?",
+                         (new.value, _iso(updated_at), prompt_id))
+
+    def prompts(self, call_id: int | None) -> list[PromptRecord]:
+        """Breathing exercise offers in order.
+
+        Parameters
+        ----------
+        call_id : int or None
+            The call; None for the offers made outside any call.
+
+        Returns
+        -------
+        list of PromptRecord
+        """
+        sql = f"SELECT {_PROMPT_SELECT} FROM breathing_prompts WHERE call_id IS ? ORDER BY at, id"
+        return [_prompt_record(row) for row in self._query("read the breathing prompts", sql,
+                                                            (call_id,))]
+
+    # --- export
+
+    def export_json(self, dest: Path | IO[str], call_ids: Sequence[int] | None = None) -> int:
+        """Write calls with their events and prompts as JSON.
+
+        The document is ``{"schema": "calmline.calls/1", "calls": [...]}``;
+        each call holds its columns (times as UTC ISO 8601 text, durations in
+        seconds, shares 0 to 1, rates in syllables/s, missing values null)
+        and its ``events`` and ``prompts``. Exporting everything adds
+        ``prompts_outside_calls``.
+
+        Parameters
+        ----------
+        dest : Path or text stream
+            A file (written user-only, complete or not at all) or an open stream.
+        call_ids : sequence of int, optional
+            The calls to export, in that order (unknown ids are skipped); all
+            of them, oldest first, by default.
+
+        Returns
+        -------
+        int
+            How many calls were exported.
+
+        Raises
+        ------
+        StoreError
+            If the file cannot be written.
+        """
+        with self._snapshot("export the calls"):
+            calls = self._call_rows(call_ids)
+            for call in calls:
+                call["events"] = self._rows_as_dicts(
+                    f"SELECT {', '.join(_EVENT_COLUMNS[2:])} FROM events WHERE call_id = ? "
+                    "ORDER BY start_s, id", (call["id"],), _EVENT_COLUMNS[2:])
+                for event in call["events"]:
+                    event["final"] = bool(event["final"])
+                call["prompts"] = self._prompt_dicts(call["id"])
+            document: dict[str, Any] = {"schema": EXPORT_SCHEMA, "calls": calls}
+            if call_ids is None:
+                document["prompts_outside_calls"] = self._prompt_dicts(None)
+
+        def write(stream: IO[str]) -> None:
+            json.dump(document, stream, indent=2)
+            stream.write("\n")
+
+        if isinstance(dest, (str, os.PathLike)):
+            _write_private(Path(dest), write)
+        else:
+            write(dest)
+        return len(calls)
+
+    def export_csv(self, calls_path: Path, events_path: Path,
+                   call_ids: Sequence[int] | None = None) -> int:
+        """Write calls and their events as two CSV files (user-only).
+
+        The calls file has one row per call with the JSON export's call
+        columns; the events file one row per event, keyed by ``call_id``.
+        Missing values are empty cells.
+
+        Parameters
+        ----------
+        calls_path, events_path : Path
+            The files to write, each complete or not at all.
+        call_ids : sequence of int, optional
+            The calls to export, in that order (unknown ids are skipped); all
+            of them, oldest first, by default.
+
+        Returns
+        -------
+        int
+            How many calls were exported.
+
+        Raises
+        ------
+        StoreError
+            If a file cannot be written.
+        """
+        with self._snapshot("export the calls"):
+            calls = self._call_rows(call_ids)
+            events = [event for call in calls for event in self._rows_as_dicts(
+                f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE call_id = ? "
+                "ORDER BY start_s, id", (call["id"],), _EVENT_COLUMNS[1:])]
+        _write_private(Path(calls_path), _csv_writer(_CALL_COLUMNS, calls))
+        _write_private(Path(events_path), _csv_writer(_EVENT_COLUMNS[1:], events))
+        return len(calls)
+
+    # --- internals
+
+    def _open(self) -> None:
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            application_id = int(self._conn.execute("PRAGMA application_id").fetchone()[0])
+            tables = self._conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a CalmLine call log, or damaged "
+                             f"({_one_line(exc)})") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer CalmLine (schema version "
+                             f"{version}, this version reads up to {SCHEMA_VERSION}); "
+                             "update CalmLine to open it")
+        if (version > 0 and application_id != APPLICATION_ID) or (version == 0 and tables):
+            raise StoreError(f"{self.path}: an SQLite database, but not a CalmLine call log")
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot set up the call log ({_one_line(exc)})") \
+                from None
+        if mode != "wal":
+            # Some network file systems cannot share memory for WAL; the log still works.
+            logger.warning("%s: WAL journal unavailable (%s); a crash may lose more",
+                           self.path, mode)
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        with self._write("upgrade the call log") as conn:
+            # Read again under the write lock: another store may have upgraded meanwhile.
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for number, statements in enumerate(_MIGRATIONS[current:], start=current + 1):
+                for sql in statements:
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA user_version = {number}")
+                logger.info("%s: upgraded the call log to schema version %d",
+                            self.path, number)
+
+    def _close_interrupted_calls(self) -> None:
+        with self._write("close interrupted calls") as conn:
+            cursor = conn.execute(
+                "UPDATE calls SET status = 'interrupted', "
+                "ended_at = COALESCE((SELECT max(emitted_at) FROM events "
+                "                     WHERE events.call_id = calls.id), started_at), "
+                "end_s = COALESCE((SELECT max(end_s) FROM events "
+                "                  WHERE events.call_id = calls.id), start_s) "
+                "WHERE status = 'open'")
+        if cursor.rowcount:
+            logger.warning("%s: closed %d calls left open by a crash as interrupted",
+                           self.path, cursor.rowcount)
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        if self._read_only:
+            raise StoreError(f"cannot {what}: the call log is open read-only")
+        conn = self._conn
+        try:
+            # IMMEDIATE takes the write lock up front, so a busy database waits
+            # here (busy timeout) rather than failing half-way through.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+
+    @contextmanager
+    def _snapshot(self, what: str) -> Iterator[None]:
+        # One read transaction, so a multi-query read sees one consistent state.
+        try:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+
+    def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+
+    def _rows_as_dicts(self, sql: str, params: Sequence[Any],
+                       columns: Sequence[str]) -> list[dict[str, Any]]:
+        return [dict(zip(columns, row)) for row in self._conn.execute(sql, params)]
+
+    def _call_rows(self, call_ids: Sequence[int] | None) -> list[dict[str, Any]]:
+        select = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls"
+        if call_ids is None:
+            return self._rows_as_dicts(f"{select} ORDER BY started_at, id", (), _CALL_COLUMNS)
+        return [row for call_id in call_ids
+                for row in self._rows_as_dicts(f"{select} WHERE id = ?", (call_id,),
+                                               _CALL_COLUMNS)]
+
+    def _prompt_dicts(self, call_id: int | None) -> list[dict[str, Any]]:
+        return self._rows_as_dicts(f"SELECT {_PROMPT_SELECT} FROM breathing_prompts "
+                                   "WHERE call_id IS ? ORDER BY at, id", (call_id,),
+                                   _PROMPT_COLUMNS)
+
+    def _insert_event(self, conn: sqlite3.Connection, call_id: int, event: Event,
+                      emitted_at: WallTime, final: bool) -> int:
+        self._require_call(conn, call_id)
+        cursor = conn.execute(
+            "INSERT INTO events (call_id, kind, start_s, end_s, value, threshold, severity, "
+            "final, emitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, event.kind.value, event.start_s, event.end_s, event.value,
+             event.threshold, event.severity.value, int(final), _iso(emitted_at)))
+        return _row_id(cursor)
+
+    @staticmethod
+    def _require_call(conn: sqlite3.Connection, call_id: int) -> None:
+        # Checked explicitly so that the message names the call, not a foreign key.
+        if conn.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone() is None:
+            raise StoreError(f"call {call_id} is not in the call log")
+
+    @staticmethod
+    def _require_open_call(conn: sqlite3.Connection, call_id: int) -> None:
+        row = conn.execute("SELECT status FROM calls WHERE id = ?", (call_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"call {call_id} is not in the call log")
+        if row[0] != CallStatus.OPEN.value:
+            raise StoreError(f"call {call_id} has already {row[0]}")
+
+    def _delete_calls(self, what: str, where: str, params: Sequence[Any]) -> int:
+        rows = self._query(what, f"SELECT id, recording_path FROM calls WHERE {where}", params)
+        for _, recording in rows:
+            if recording is not None:
+                _remove_recording(Path(recording))
+        with self._write(what) as conn:
+            conn.executemany("DELETE FROM calls WHERE id = ?", [(row[0],) for row in rows])
+        return len(rows)
+
+
+def _prepare_file(path: Path) -> None:
+    # Folder and file are made user-only before SQLite opens the file, because
+    # SQLite creates the -wal and -shm files with the database file's permissions.
+    try:
+        _make_private_folder(path.parent)
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder; give a file name for the call log")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _USER_ONLY_FILE)
+        except FileExistsError:
+            with path.open("rb") as existing:
+                header = existing.read(len(_SQLITE_HEADER))
+            if header and header != _SQLITE_HEADER:
+                raise StoreError(f"{path}: not a CalmLine call log (not an SQLite "
+                                 "database); move it away or choose another file") from None
+            os.chmod(path, _USER_ONLY_FILE)
+        else:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
+
+
+def _make_private_folder(folder: Path) -> None:
+    # Missing parents are made user-only too (Path.mkdir gives parents the default mode).
+    missing = []
+    ancestor = folder
+    while not ancestor.exists():
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    for each in reversed(missing):
+        each.mkdir(mode=_USER_ONLY_FOLDER)
+    # An existing folder (made by another part of the app, say) is tightened too,
+    # and mkdir's mode is subject to the umask.
+    os.chmod(folder, _USER_ONLY_FOLDER)
+
+
+def _write_private(path: Path, write: Callable[[IO[str]], None]) -> None:
+    # mkstemp creates the file 0600; replacing makes the export complete or absent.
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write here ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            write(stream)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write ({exc.strerror})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_writer(columns: Sequence[str],
+                rows: list[dict[str, Any]]) -> Callable[[IO[str]], None]:
+    def write(stream: IO[str]) -> None:
+        writer = csv.DictWriter(stream, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    return write
+
+
+def _remove_recording(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        # The record goes anyway so that one stuck file cannot block retention;
+        # the warning names the file so that the user can remove it.
+        logger.warning("%s: cannot delete the recording (%s)", path, exc.strerror)
+
+
+def _aware(moment: WallTime) -> datetime:
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{moment!r} has no time zone; wall-clock times must be aware")
+    return parsed
+
+
+def _iso(moment: WallTime) -> str:
+    # One zone and one precision, so that the stored text sorts in time order.
+    return _aware(moment).astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _path_text(path: Path | None) -> str | None:
+    return None if path is None else str(Path(path).absolute())
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _call_record(row: Sequence[Any]) -> CallRecord:
+    c = dict(zip(_CALL_COLUMNS, row))
+    summary = None
+    if c["status"] == CallStatus.ENDED.value:
+        customer = None
+        if c["customer_talk_s"] is not None:
+            customer = PartySummary(c["customer_talk_s"], c["customer_talk_share"],
+                                    c["customer_rate_sps"])
+        summary = CallSummary(
+            duration_s=c["duration_s"],
+            agent=PartySummary(c["agent_talk_s"], c["agent_talk_share"], c["agent_rate_sps"]),
+            customer=customer, overtalk_s=c["overtalk_s"], interruptions=c["interruptions"],
+            raised_voice_s=c["raised_voice_s"], fast_speech_s=c["fast_speech_s"],
+            monologues=c["monologues"], breathing_prompts=c["breathing_prompts"])
+    return CallRecord(
+        id=c["id"], started_at=_from_iso(c["started_at"]),
+        ended_at=None if c["ended_at"] is None else _from_iso(c["ended_at"]),
+        start_s=c["start_s"], end_s=c["end_s"], mode=CallMode(c["mode"]),
+        status=CallStatus(c["status"]), summary=summary,
+        recording_path=None if c["recording_path"] is None else Path(c["recording_path"]))
+
+
+def _event_record(row: Sequence[Any]) -> EventRecord:
+    e = dict(zip(_EVENT_COLUMNS, row))
+    return EventRecord(
+        id=e["id"], call_id=e["call_id"],
+        event=Event(EventKind(e["kind"]), e["start_s"], e["end_s"], e["value"], e["threshold"],
+                    Severity(e["severity"])),
+        emitted_at=_from_iso(e["emitted_at"]), final=bool(e["final"]))
+
+
+def _prompt_record(row: Sequence[Any]) -> PromptRecord:
+    p = dict(zip(_PROMPT_COLUMNS, row))
+    return PromptRecord(id=p["id"], call_id=p["call_id"], at=_from_iso(p["at"]),
+                        trigger=p["trigger"], outcome=PromptOutcome(p["outcome"]),
+                        updated_at=_from_iso(p["updated_at"]))

@@ -1,0 +1,916 @@
+"""Live capture: audio devices and file replays behind one source interface.
+
+Data path (as in Friture): backend callback -> :class:`RingBuffer` -> engine.
+Every source owns one ring. Its producer is the audio callback (or the replay
+thread); its consumer is the engine thread, which calls :meth:`CaptureSource.read`
+and, regularly (every 50-200 ms), :meth:`CaptureSource.poll`.
+
+Callback contract (:class:`SoundDeviceSource`)
+----------------------------------------------
+The PortAudio callback only copies ``indata`` (or a one-channel slice view of
+it) into the preallocated ring and counts status flags in plain int
+attributes. It never allocates sample memory, locks, logs, raises or does DSP.
+CPython still creates a few small objects per call (sounddevice's ``indata``
+view and ``CallbackFlags``, our slice views, counter ints); that is unavoidable
+and bounded.
+
+Faults
+------
+Everything slow happens in :meth:`CaptureSource.poll` on the engine thread:
+
+* a stream that went inactive (PortAudio error, PulseAudio restart),
+* a stream that stopped delivering: nothing for ``stall_timeout_s`` once audio
+  flowed, or for ``startup_timeout_s`` after opening,
+* on PulseAudio, a stream the server silently moved to another source because
+  its own source vanished (unplugged headset, Bluetooth drop): PulseAudio
+  "rescues" such streams, so without this check the microphone stream would
+  quietly record the customer. Checked with ``pactl`` every
+  ``pulse_check_interval_s``.
+
+A lost source closes its stream, reports ``'<role> lost'`` and retries every
+``retry_interval_s``. :class:`PortAudioHost` decides when PortAudio itself is
+re-initialised (to see hot-plugged devices), because that kills every open
+stream of the process.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import os
+import sys
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sounddevice as sd
+import soundfile as sf
+
+from monitor.devices import (
+    DeviceError,
+    DeviceSpec,
+    OpenTarget,
+    PortAudioDeviceMissing,
+    parse_device_spec,
+    pulse_sources,
+    pulse_stream_source_index,
+    resolve_portaudio_input,
+)
+from monitor.ring_buffer import RingBuffer
+
+logger = logging.getLogger(__name__)
+
+STREAM_ID_PROPERTY = "calmline.stream_id"
+
+
+class SourceState(enum.Enum):
+    """Life cycle of a capture source."""
+
+    RUNNING = "running"
+    LOST = "lost"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class CaptureCounters:
+    """Fault counters of one source since it was created.
+
+    Attributes
+    ----------
+    input_overflows : int
+        Callbacks flagged ``input_overflow`` by PortAudio (the driver lost input).
+    input_underflows : int
+        Callbacks flagged ``input_underflow`` (zeros were inserted).
+    dropped_frames : int
+        Frames discarded because the ring was full (the engine fell behind).
+    ring_overflows : int
+        Writes that had to discard frames.
+    stream_errors : int
+        Failed opens, streams that stopped or stalled, errors on close.
+    losses : int
+        Times the source went from running to lost.
+    recoveries : int
+        Times a lost source was reopened.
+    """
+
+    input_overflows: int = 0
+    input_underflows: int = 0
+    dropped_frames: int = 0
+    ring_overflows: int = 0
+    stream_errors: int = 0
+    losses: int = 0
+    recoveries: int = 0
+
+
+@dataclass(frozen=True)
+class CaptureStatus:
+    """What the engine should know alongside a chunk.
+
+    Attributes
+    ----------
+    state : SourceState
+        Sampled before the chunk was taken: ``STOPPED`` with an empty chunk
+        means the source is finished.
+    message : str
+        One line for the user, e.g. 'microphone lost: no audio for 1.0 s'.
+    discontinuity : bool
+        Audio is missing between the previous chunk and this one (frames
+        dropped, or the device was lost and reopened). The sample clock does
+        not count missing audio.
+    """
+
+    state: SourceState
+    message: str
+    discontinuity: bool
+
+
+@dataclass(frozen=True)
+class CaptureChunk:
+    """Frames taken from a source in one :meth:`CaptureSource.read`.
+
+    Attributes
+    ----------
+    samples : numpy.ndarray, shape (n_frames, channels), float32
+        May be empty.
+    first_frame_index : int
+        Index of ``samples[0]`` on the source's sample clock (frames stored
+        since the source was created, at ``sr_hz``).
+    status : CaptureStatus
+    """
+
+    samples: np.ndarray
+    first_frame_index: int
+    status: CaptureStatus
+
+
+class CaptureSource(ABC):
+    """A source of float32 frames delivered through a ring buffer.
+
+    Parameters
+    ----------
+    sr_hz : int
+        Sample rate of the delivered frames in Hz.
+    channels : int
+        Channels of the delivered frames.
+    ring_s : float
+        Ring capacity in seconds of audio: how long the engine may stall
+        before frames are dropped.
+    role : str
+        Who this source carries, for status lines ('microphone', 'customer audio').
+    """
+
+    def __init__(self, sr_hz: int, channels: int, ring_s: float, role: str) -> None:
+        self._sr_hz = int(sr_hz)
+        self._channels = int(channels)
+        self._role = role
+        self._ring = RingBuffer(max(1, int(math.ceil(ring_s * sr_hz))), channels, np.float32)
+        self._state = SourceState.STOPPED
+        self._message = f"{role} stopped"
+        self._discontinuity = False
+        self._dropped_seen = 0
+
+    @property
+    def sr_hz(self) -> int:
+        """Sample rate of the delivered frames in Hz."""
+        return self._sr_hz
+
+    @property
+    def channels(self) -> int:
+        """Channels of the delivered frames."""
+        return self._channels
+
+    @property
+    def role(self) -> str:
+        """Who this source carries."""
+        return self._role
+
+    @property
+    def state(self) -> SourceState:
+        """Running, lost (retrying) or stopped."""
+        return self._state
+
+    @property
+    def message(self) -> str:
+        """One-line status for the user."""
+        return self._message
+
+    @property
+    def frames_stored(self) -> int:
+        """Sample clock: frames delivered into the ring so far."""
+        return self._ring.frames_stored
+
+    @property
+    @abstractmethod
+    def counters(self) -> CaptureCounters:
+        """Fault counters since creation."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start delivering frames; a device that cannot be opened yet is retried."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop delivering frames and release the device; frames already stored stay readable."""
+
+    @abstractmethod
+    def poll(self) -> None:
+        """Detect faults, log counters, retry lost devices. Call regularly from the engine thread."""
+
+    def read(self, max_frames: int | None = None) -> CaptureChunk:
+        """Take the frames stored so far (consumer side; engine thread only).
+
+        Parameters
+        ----------
+        max_frames : int or None
+            Upper bound on the frames returned; None takes all.
+        """
+        state = self._state
+        first_frame_index = self._ring.frames_read
+        samples = self._ring.read(max_frames)
+        dropped = self._ring.frames_dropped
+        discontinuity = self._discontinuity or dropped != self._dropped_seen
+        self._dropped_seen = dropped
+        self._discontinuity = False
+        return CaptureChunk(samples, first_frame_index,
+                            CaptureStatus(state, self._message, discontinuity))
+
+    def _set_state(self, state: SourceState, message: str) -> None:
+        self._state = state
+        self._message = message
+
+
+class PortAudioHost:
+    """Coordinates everything that touches PortAudio globally.
+
+    Share one host between all :class:`SoundDeviceSource` objects of a process.
+    It serialises stream opening (``PULSE_SOURCE``/``PULSE_PROP`` are process
+    environment variables read while a stream opens) and decides when PortAudio
+    may be re-initialised: ``Pa_Terminate`` kills every open stream, so a lost
+    source may re-initialise at once only when no other source is running;
+    otherwise every running source is closed and reopened around the
+    re-initialisation, at most once per ``busy_reinit_interval_s``.
+
+    Parameters
+    ----------
+    busy_reinit_interval_s : float or None
+        Minimum time between re-initialisations that interrupt running
+        sources; None never interrupts them (a hot-plugged device then appears
+        only once the others stop or are lost too).
+    """
+
+    def __init__(self, busy_reinit_interval_s: float | None = 30.0) -> None:
+        self._busy_reinit_interval_s = busy_reinit_interval_s
+        self._lock = threading.RLock()
+        self._sources: list[SoundDeviceSource] = []
+        self._last_busy_reinit_s = -math.inf
+        self._reinit_count = 0
+
+    @property
+    def reinit_count(self) -> int:
+        """How often PortAudio was re-initialised by this host."""
+        return self._reinit_count
+
+    def register(self, source: SoundDeviceSource) -> None:
+        """Take part in re-initialisation decisions (done by the source)."""
+        with self._lock:
+            if source not in self._sources:
+                self._sources.append(source)
+
+    def unregister(self, source: SoundDeviceSource) -> None:
+        """Leave the host (done by the source when it stops)."""
+        with self._lock:
+            if source in self._sources:
+                self._sources.remove(source)
+
+    @contextmanager
+    def environment(self, variables: dict[str, str]) -> Iterator[None]:
+        """Set environment variables for the duration of one stream open.
+
+        The previous values are restored afterwards; holding the host lock
+        keeps two sources from opening with each other's variables.
+        """
+        with self._lock:
+            saved = {name: os.environ.get(name) for name in variables}
+            os.environ.update(variables)
+            try:
+                yield
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+
+    def reinitialise(self, requester: SoundDeviceSource) -> bool:
+        """Re-initialise PortAudio for a lost source if allowed now.
+
+        Returns
+        -------
+        bool
+            Whether PortAudio was re-initialised.
+        """
+        with self._lock:
+            running = [source for source in self._sources
+                       if source is not requester and source.state is SourceState.RUNNING]
+            if running:
+                now_s = time.monotonic()
+                if (self._busy_reinit_interval_s is None
+                        or now_s - self._last_busy_reinit_s < self._busy_reinit_interval_s):
+                    return False
+                self._last_busy_reinit_s = now_s
+                logger.warning("re-initialising PortAudio; briefly reopening %s",
+                               ", ".join(source.role for source in running))
+            for source in running:
+                source._close_stream()
+            self._reinitialise_portaudio()
+            for source in running:
+                source._reopen_after_reinit()
+            return True
+
+    def refresh_device_list(self) -> bool:
+        """Re-initialise PortAudio so that it sees current devices, if no source is running.
+
+        Call before listing devices in a long-running process (a settings
+        dialog); a fresh process sees current devices anyway.
+
+        Returns
+        -------
+        bool
+            Whether PortAudio was re-initialised.
+        """
+        with self._lock:
+            if any(source.state is SourceState.RUNNING for source in self._sources):
+                return False
+            self._reinitialise_portaudio()
+            return True
+
+    def _reinitialise_portaudio(self) -> None:
+        try:
+            # sounddevice has no public re-initialisation; these keep its own
+            # count of Pa_Initialize calls balanced.
+            sd._terminate()
+            sd._initialize()
+        except sd.PortAudioError as exc:
+            logger.error("PortAudio re-initialisation failed: %s", exc)
+            return
+        self._reinit_count += 1
+        logger.info("re-initialised PortAudio; it now lists %d devices", len(sd.query_devices()))
+
+
+class SoundDeviceSource(CaptureSource):
+    """Capture from a PortAudio input, a PulseAudio/PipeWire source or a monitor.
+
+    Parameters
+    ----------
+    device : str or DeviceSpec
+        Device spec (see :mod:`monitor.devices`): ``default``,
+        ``pulse:<source>``, a PortAudio name or index, optionally ``#<channel>``.
+    sr_hz : int
+        Requested sample rate in Hz.
+    channels : int
+        Channels to deliver; must be 1 with a ``#<channel>`` spec.
+    blocksize_frames : int
+        Frames per callback; 0 lets PortAudio choose.
+    role : str
+        'microphone', 'customer audio', ... for status lines.
+    host : PortAudioHost or None
+        Shared coordinator; sources of one process should share one. None
+        creates a private one.
+    ring_s : float
+        Ring capacity in seconds.
+    retry_interval_s : float
+        Time between reopen attempts while lost.
+    stall_timeout_s : float
+        No new frames for this long, once audio flowed, means lost.
+    startup_timeout_s : float
+        No first frame for this long after opening means lost.
+    pulse_check_interval_s : float
+        How often ``pactl`` confirms that a ``pulse:`` stream is still on its source.
+    """
+
+    def __init__(self, device: str | DeviceSpec, sr_hz: int = 16000, channels: int = 1,
+                 blocksize_frames: int = 320, role: str = "audio",
+                 host: PortAudioHost | None = None, ring_s: float = 10.0,
+                 retry_interval_s: float = 2.0, stall_timeout_s: float = 1.0,
+                 startup_timeout_s: float = 5.0, pulse_check_interval_s: float = 1.0) -> None:
+        spec = device if isinstance(device, DeviceSpec) else parse_device_spec(device)
+        if spec.kind == "wasapi-loopback":
+            raise DeviceError(f"{spec.text!r}: use WasapiLoopbackSource for WASAPI loopback")
+        if spec.channel is not None and channels != 1:
+            raise DeviceError(f"{spec.text!r}: a '#<channel>' spec delivers one channel, "
+                              f"not {channels}")
+        super().__init__(sr_hz, channels, ring_s, role)
+        self._spec = spec
+        self._blocksize_frames = blocksize_frames
+        self._host = host if host is not None else PortAudioHost()
+        self._retry_interval_s = retry_interval_s
+        self._stall_timeout_s = stall_timeout_s
+        self._startup_timeout_s = startup_timeout_s
+        self._pulse_check_interval_s = pulse_check_interval_s
+        first = spec.channel if spec.channel is not None else 0
+        self._channel_slice = slice(first, first + channels)
+        self._stream: sd.InputStream | None = None
+        self._target: OpenTarget | None = None
+        self._stream_id = ""
+        self._pulse_index: int | None = None
+        self._opened_at_s = 0.0
+        self._progress_frames = 0
+        self._progress_at_s = 0.0
+        self._flowed = False
+        self._next_pulse_check_s = 0.0
+        self._next_retry_s = 0.0
+        self._stale_device_list = False
+        # Written only by the callback (the producer side).
+        self._cb_input_overflows = 0
+        self._cb_input_underflows = 0
+        # Written only by the engine thread.
+        self._stream_errors = 0
+        self._losses = 0
+        self._recoveries = 0
+        self._logged = CaptureCounters()
+        self._next_counter_log_s = 0.0
+
+    @property
+    def spec(self) -> DeviceSpec:
+        """The device spec this source opens."""
+        return self._spec
+
+    @property
+    def counters(self) -> CaptureCounters:
+        """Fault counters since creation."""
+        return CaptureCounters(
+            input_overflows=self._cb_input_overflows,
+            input_underflows=self._cb_input_underflows,
+            dropped_frames=self._ring.frames_dropped,
+            ring_overflows=self._ring.overflow_count,
+            stream_errors=self._stream_errors,
+            losses=self._losses,
+            recoveries=self._recoveries,
+        )
+
+    def start(self) -> None:
+        """Open the device and start capturing; if it cannot be opened, retry from :meth:`poll`."""
+        if self._state is not SourceState.STOPPED:
+            return
+        self._host.register(self)
+        if self._open() or (self._stale_device_list and self._host.reinitialise(self)
+                            and self._open()):
+            self._set_state(SourceState.RUNNING, f"{self._role} running")
+        else:
+            self._stream_errors += 1
+            self._enter_lost(self._message)
+
+    def stop(self) -> None:
+        """Close the stream and stop retrying."""
+        self._close_stream()
+        self._host.unregister(self)
+        self._set_state(SourceState.STOPPED, f"{self._role} stopped")
+
+    def poll(self) -> None:
+        """Detect loss, retry while lost, log new fault counts (engine thread)."""
+        now_s = time.monotonic()
+        if self._state is SourceState.RUNNING:
+            reason = self._loss_reason(now_s)
+            if reason is not None:
+                self._stream_errors += 1
+                self._losses += 1
+                self._close_stream()
+                self._enter_lost(f"{self._role} lost: {reason}")
+        elif self._state is SourceState.LOST and now_s >= self._next_retry_s:
+            self._retry()
+        self._log_counters(now_s)
+
+    # -- PortAudio callback (producer side) ------------------------------------
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: object,
+                  status: sd.CallbackFlags) -> None:
+        if status:
+            if status.input_overflow:
+                self._cb_input_overflows += 1
+            if status.input_underflow:
+                self._cb_input_underflows += 1
+        self._ring.write(indata[:, self._channel_slice])
+
+    # -- engine-thread internals ---------------------------------------------
+
+    def _open(self) -> bool:
+        """Resolve the spec and open a started stream; False (with a message) on failure."""
+        try:
+            target = resolve_portaudio_input(self._spec)
+            needed = self._channel_slice.stop
+            if target.max_channels < needed:
+                raise DeviceError(f"{target.label} has {target.max_channels} input channels, "
+                                  f"{needed} needed")
+            self._stream_id = uuid.uuid4().hex
+            variables = dict(target.environment)
+            variables["PULSE_PROP"] = f"{STREAM_ID_PROPERTY}={self._stream_id}"
+            with self._host.environment(variables):
+                stream = sd.InputStream(device=target.device, samplerate=self._sr_hz,
+                                        channels=needed, dtype="float32",
+                                        blocksize=self._blocksize_frames,
+                                        callback=self._callback)
+            try:
+                stream.start()
+            except sd.PortAudioError:
+                stream.close(ignore_errors=True)
+                raise
+        except (DeviceError, sd.PortAudioError, ValueError) as exc:
+            self._message = f"{self._role} unavailable: {exc}"
+            # A missing PulseAudio source is looked up live; anything PortAudio
+            # itself could not find or open may be fixed by re-initialising it.
+            self._stale_device_list = (not isinstance(exc, DeviceError)
+                                       or isinstance(exc, PortAudioDeviceMissing))
+            return False
+        self._stream = stream
+        self._target = target
+        self._pulse_index = self._pulse_source_index(target.pulse_source)
+        now_s = time.monotonic()
+        self._opened_at_s = now_s
+        self._progress_frames = self._ring.frames_stored
+        self._progress_at_s = now_s
+        self._flowed = False
+        self._next_pulse_check_s = now_s + self._pulse_check_interval_s
+        logger.info("%s: opened %s at %d Hz", self._role, target.label, self._sr_hz)
+        return True
+
+    @staticmethod
+    def _pulse_source_index(name: str | None) -> int | None:
+        if name is None:
+            return None
+        return next((source.index for source in pulse_sources() if source.name == name), None)
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        try:
+            stream.abort()
+            stream.close()
+        except sd.PortAudioError as exc:
+            # A vanished device often refuses to close cleanly; it is gone either way.
+            self._stream_errors += 1
+            logger.info("%s: error closing stream: %s", self._role, exc)
+
+    def _reopen_after_reinit(self) -> None:
+        """Reopen a running stream that the host closed to re-initialise PortAudio."""
+        if self._open():
+            self._discontinuity = True
+        else:
+            self._stream_errors += 1
+            self._losses += 1
+            self._enter_lost(f"{self._role} lost: {self._message}")
+
+    def _loss_reason(self, now_s: float) -> str | None:
+        stream = self._stream
+        if stream is None or not stream.active:
+            return "the audio stream stopped"
+        stored = self._ring.frames_stored
+        if stored != self._progress_frames:
+            self._progress_frames = stored
+            self._progress_at_s = now_s
+            self._flowed = True
+        elif self._flowed and now_s - self._progress_at_s > self._stall_timeout_s:
+            return f"no audio for {now_s - self._progress_at_s:.1f} s"
+        elif not self._flowed and now_s - self._opened_at_s > self._startup_timeout_s:
+            return f"no audio within {self._startup_timeout_s:.1f} s of opening"
+        target = self._target
+        if target is not None and target.pulse_source is not None \
+                and now_s >= self._next_pulse_check_s:
+            self._next_pulse_check_s = now_s + self._pulse_check_interval_s
+            return self._pulse_route_problem(target.pulse_source)
+        return None
+
+    def _pulse_route_problem(self, source_name: str) -> str | None:
+        on_index = pulse_stream_source_index(STREAM_ID_PROPERTY, self._stream_id)
+        if on_index is None:
+            # The server lists a stream only once it records; before audio
+            # flowed its absence proves nothing.
+            return "the sound server dropped the stream" if self._flowed else None
+        if on_index != self._pulse_index:
+            return f"source {source_name} went away"
+        return None
+
+    def _enter_lost(self, message: str) -> None:
+        self._set_state(SourceState.LOST, message)
+        self._discontinuity = True
+        self._next_retry_s = time.monotonic() + self._retry_interval_s
+        logger.warning("%s; retrying every %.0f s", message, self._retry_interval_s)
+
+    def _retry(self) -> None:
+        self._next_retry_s = time.monotonic() + self._retry_interval_s
+        if self._open():
+            self._recover()
+            return
+        self._stream_errors += 1
+        if self._stale_device_list and self._host.reinitialise(self) and self._open():
+            self._recover()
+            return
+        logger.debug("%s", self._message)
+
+    def _recover(self) -> None:
+        self._recoveries += 1
+        self._discontinuity = True
+        self._set_state(SourceState.RUNNING, f"{self._role} running")
+        logger.warning("%s is back", self._role)
+
+    def _log_counters(self, now_s: float) -> None:
+        if now_s < self._next_counter_log_s:
+            return
+        counters = self.counters
+        logged = self._logged
+        if (counters.input_overflows, counters.input_underflows, counters.dropped_frames) \
+                != (logged.input_overflows, logged.input_underflows, logged.dropped_frames):
+            logger.warning(
+                "%s: %d input overflows, %d input underflows, %d frames dropped "
+                "(engine too slow) since last report",
+                self._role, counters.input_overflows - logged.input_overflows,
+                counters.input_underflows - logged.input_underflows,
+                counters.dropped_frames - logged.dropped_frames)
+            self._logged = counters
+            # Report at most every few seconds so a persistent fault cannot flood the log.
+            self._next_counter_log_s = now_s + 5.0
+
+
+class FileReplaySource(CaptureSource):
+    """Replay a recording through a ring buffer, like a live device would deliver it.
+
+    A thread reads the file in blocks and writes them to the ring. In real
+    time it paces blocks by the clock and, like a device, drops frames if the
+    engine falls behind. With ``fast=True`` it never sleeps for pacing but
+    waits whenever the ring is full, so nothing is ever dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file soundfile reads.
+    fast : bool
+        Replay as fast as the consumer takes the frames.
+    channel : int or None
+        0-based channel to deliver alone; None delivers all channels.
+    blocksize_frames : int
+        Frames per write, like a device's callback block.
+    role : str
+        For status lines.
+    ring_s : float
+        Ring capacity in seconds.
+    """
+
+    def __init__(self, path: str | Path, fast: bool = False, channel: int | None = None,
+                 blocksize_frames: int = 320, role: str = "replay", ring_s: float = 10.0) -> None:
+        self._path = Path(path)
+        info = sf.info(str(self._path))
+        if channel is not None and not 0 <= channel < info.channels:
+            raise ValueError(f"{self._path}: has {info.channels} channels, no channel {channel}")
+        super().__init__(info.samplerate, 1 if channel is not None else info.channels,
+                         ring_s, role)
+        self._fast = fast
+        self._channel = channel
+        self._blocksize_frames = blocksize_frames
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: str | None = None
+        self._reported_error = False
+
+    @property
+    def counters(self) -> CaptureCounters:
+        """Fault counters since creation."""
+        return CaptureCounters(dropped_frames=self._ring.frames_dropped,
+                               ring_overflows=self._ring.overflow_count,
+                               stream_errors=1 if self._error else 0)
+
+    def start(self) -> None:
+        """Start the replay thread."""
+        if self._thread is not None:
+            return
+        self._set_state(SourceState.RUNNING, f"{self._role} running")
+        self._thread = threading.Thread(target=self._run, name=f"replay-{self._role}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the replay thread; stored frames stay readable."""
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._set_state(SourceState.STOPPED, f"{self._role} stopped")
+
+    def poll(self) -> None:
+        """Log a replay error once."""
+        if self._error and not self._reported_error:
+            self._reported_error = True
+            logger.error("%s: replay failed: %s", self._role, self._error)
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the replay thread to finish; True if it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._feed()
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            self._error = str(exc)
+        # State changes after the last write, so STOPPED + empty read means done.
+        message = f"{self._role} failed: {self._error}" if self._error else f"{self._role} finished"
+        self._set_state(SourceState.STOPPED, message)
+
+    def _feed(self) -> None:
+        start_s = time.monotonic()
+        sent_frames = 0
+        with sf.SoundFile(str(self._path)) as handle:
+            for block in handle.blocks(self._blocksize_frames, dtype="float32", always_2d=True):
+                if self._stop_event.is_set():
+                    return
+                if self._channel is not None:
+                    block = block[:, self._channel:self._channel + 1]
+                if self._fast:
+                    self._wait_for_space(block.shape[0])
+                else:
+                    self._wait_until(start_s + (sent_frames + block.shape[0]) / self._sr_hz)
+                if self._stop_event.is_set():
+                    return
+                self._ring.write(block)
+                sent_frames += block.shape[0]
+
+    def _wait_for_space(self, n_frames: int) -> None:
+        # Polling keeps the ring lock-free; the consumer never signals.
+        while self._ring.write_available() < n_frames and not self._stop_event.is_set():
+            self._stop_event.wait(0.002)
+
+    def _wait_until(self, due_s: float) -> None:
+        delay_s = due_s - time.monotonic()
+        if delay_s > 0:
+            self._stop_event.wait(delay_s)
+
+
+def make_source(device: str, sr_hz: int, role: str, host: PortAudioHost,
+                channels: int = 1) -> CaptureSource:
+    """Build the right live source for a device spec string.
+
+    Parameters
+    ----------
+    device : str
+        Device spec string from settings.
+    sr_hz : int
+        Requested rate in Hz (a WASAPI loopback delivers its device's rate instead).
+    role : str
+        'microphone' or 'customer audio'.
+    host : PortAudioHost
+        The process's shared PortAudio coordinator.
+    channels : int
+        Channels to deliver.
+    """
+    spec = parse_device_spec(device)
+    if spec.kind == "wasapi-loopback":
+        return WasapiLoopbackSource(spec, channels=channels, role=role)
+    return SoundDeviceSource(spec, sr_hz=sr_hz, channels=channels, role=role, host=host)
+
+
+class WasapiLoopbackSource(CaptureSource):
+    """What a Windows output device plays, captured through pyaudiowpatch. UNTESTED.
+
+    Stock sounddevice cannot open WASAPI loopback, so this uses the
+    pyaudiowpatch fork of PyAudio (its own PortAudio), behind the same
+    interface. Shared-mode loopback runs at the output's mix rate and channel
+    count; :attr:`sr_hz` reports that rate and the engine must resample.
+    Written against pyaudiowpatch's documented API but never run: this
+    project's test machines are Linux.
+
+    Parameters
+    ----------
+    device : DeviceSpec
+        ``wasapi-loopback:default`` or ``wasapi-loopback:<output device name>``.
+    channels : int
+        Leading channels to deliver.
+    role : str
+        For status lines.
+    ring_s : float
+        Ring capacity in seconds.
+    retry_interval_s : float
+        Time between reopen attempts while lost.
+    """
+
+    def __init__(self, device: DeviceSpec, channels: int = 1, role: str = "customer audio",
+                 ring_s: float = 10.0, retry_interval_s: float = 2.0) -> None:
+        if sys.platform != "win32":
+            raise DeviceError(f"{device.text!r}: WASAPI loopback exists only on Windows")
+        try:
+            import pyaudiowpatch
+        except ImportError:
+            raise DeviceError(f"{device.text!r}: needs the pyaudiowpatch package") from None
+        self._pa = pyaudiowpatch
+        self._spec = device
+        self._audio = pyaudiowpatch.PyAudio()
+        info = self._find(self._audio)
+        super().__init__(int(info["defaultSampleRate"]), channels, ring_s, role)
+        self._device_channels = int(info["maxInputChannels"])
+        if self._device_channels < channels:
+            raise DeviceError(f"{info['name']} has {self._device_channels} channels, "
+                              f"{channels} needed")
+        self._retry_interval_s = retry_interval_s
+        self._next_retry_s = 0.0
+        self._stream = None
+        self._stream_errors = 0
+        self._losses = 0
+        self._recoveries = 0
+        self._cb_input_overflows = 0
+
+    @property
+    def counters(self) -> CaptureCounters:
+        """Fault counters since creation."""
+        return CaptureCounters(input_overflows=self._cb_input_overflows,
+                               dropped_frames=self._ring.frames_dropped,
+                               ring_overflows=self._ring.overflow_count,
+                               stream_errors=self._stream_errors, losses=self._losses,
+                               recoveries=self._recoveries)
+
+    def _find(self, audio: object) -> dict:
+        if self._spec.target == "default":
+            return audio.get_default_wasapi_loopback()
+        for info in audio.get_loopback_device_info_generator():
+            if info["name"] == self._spec.target:
+                return info
+        raise DeviceError(f"no WASAPI loopback device {self._spec.target!r} "
+                          "(run 'calmline devices' to list inputs)")
+
+    def start(self) -> None:
+        """Open the loopback stream; if it cannot be opened, retry from :meth:`poll`."""
+        if self._state is not SourceState.STOPPED:
+            return
+        if self._open():
+            self._set_state(SourceState.RUNNING, f"{self._role} running")
+        else:
+            self._set_state(SourceState.LOST, self._message)
+            self._next_retry_s = time.monotonic() + self._retry_interval_s
+
+    def stop(self) -> None:
+        """Close the stream and release pyaudiowpatch."""
+        self._close()
+        self._audio.terminate()
+        self._set_state(SourceState.STOPPED, f"{self._role} stopped")
+
+    def poll(self) -> None:
+        """Detect a dead stream and retry (re-creating pyaudiowpatch's PortAudio)."""
+        now_s = time.monotonic()
+        if self._state is SourceState.RUNNING and not self._stream.is_active():
+            self._stream_errors += 1
+            self._losses += 1
+            self._close()
+            self._discontinuity = True
+            self._set_state(SourceState.LOST, f"{self._role} lost: the loopback stream stopped")
+            logger.warning("%s; retrying every %.0f s", self._message, self._retry_interval_s)
+            self._next_retry_s = now_s + self._retry_interval_s
+        elif self._state is SourceState.LOST and now_s >= self._next_retry_s:
+            self._next_retry_s = now_s + self._retry_interval_s
+            # This PortAudio serves only this source, so re-initialising it is safe.
+            self._audio.terminate()
+            self._audio = self._pa.PyAudio()
+            if self._open():
+                self._recoveries += 1
+                self._discontinuity = True
+                self._set_state(SourceState.RUNNING, f"{self._role} running")
+                logger.warning("%s is back", self._role)
+            else:
+                self._stream_errors += 1
+
+    def _callback(self, in_data: bytes, frame_count: int, time_info: dict,
+                  status: int) -> tuple[None, int]:
+        if status & self._pa.paInputOverflow:
+            self._cb_input_overflows += 1
+        frames = np.frombuffer(in_data, dtype=np.float32).reshape(-1, self._device_channels)
+        self._ring.write(frames[:, :self._channels])
+        return None, self._pa.paContinue
+
+    def _open(self) -> bool:
+        try:
+            info = self._find(self._audio)
+            if int(info["defaultSampleRate"]) != self._sr_hz:
+                raise DeviceError(f"{info['name']} changed rate to {info['defaultSampleRate']} Hz")
+            self._stream = self._audio.open(
+                format=self._pa.paFloat32, channels=self._device_channels, rate=self._sr_hz,
+                input=True, input_device_index=int(info["index"]),
+                frames_per_buffer=int(self._sr_hz // 50), stream_callback=self._callback)
+        except (DeviceError, OSError) as exc:
+            self._message = f"{self._role} unavailable: {exc}"
+            return False
+        return True
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        try:
+            stream.stop_stream()
+            stream.close()
+        except OSError as exc:
+            self._stream_errors += 1
+            logger.info("%s: error closing loopback stream: %s", self._role, exc)
+

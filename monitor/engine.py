@@ -1,0 +1,394 @@
+"""The engine thread: capture in, coaching events and call records out.
+
+The audio callbacks only fill ring buffers. This thread drains them every
+``tick_s``, aligns the two parties on one timeline, runs the same feature
+extractor and call sessions as offline analysis, segments calls, writes the
+call log, optionally records each call, and reports to a listener:
+
+* frames at 10 Hz (small records, for meters);
+* event updates as soon as a rule confirms or closes an episode;
+* status changes (call started/ended, device lost/restored, overflows).
+
+Listener callbacks run on this thread and must return quickly; a Qt front
+end re-emits them as queued signals, the headless monitor writes JSON lines.
+Nothing here imports Qt.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from models.baseline import Baseline
+from models.call_segmentation import CallSegmenter, SegmentationSettings
+from models.call_session import CallSession
+from models.events import EventUpdate
+from models.frames import HOP_S, FeatureFrame
+from models.settings import RuleSettings
+from models.store import CallStore
+from monitor.alignment import StreamAligner
+from monitor.capture import CaptureSource, SourceState
+from monitor.features import CallFeatureExtractor
+from monitor.recorder import CallRecorder
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 0.02
+"""How often the engine drains the ring buffers, s: small against the 300 ms latency budget."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A change in what the engine is doing.
+
+    Attributes
+    ----------
+    kind : str
+        ``monitoring_started``, ``monitoring_stopped``, ``mic_only``, ``call_started``,
+        ``call_ended``, ``microphone_lost``, ``microphone_restored``,
+        ``customer_audio_lost``, ``customer_audio_restored``, ``overflow``.
+    t_s : float
+        Stream time in seconds.
+    wall_time : float
+        Unix time of the change, s.
+    detail : str
+        A sentence for the user (what happened, what to do).
+    call_id : int or None
+        The call it concerns, if any.
+    """
+
+    kind: str
+    t_s: float
+    wall_time: float
+    detail: str = ""
+    call_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """An event update as it was emitted.
+
+    Attributes
+    ----------
+    update : EventUpdate
+        The OPEN or CLOSE update.
+    wall_time : float
+        Unix time of emission, s.
+    call_id : int or None
+        The call's id in the store.
+    """
+
+    update: EventUpdate
+    wall_time: float
+    call_id: int | None
+
+
+class EngineListener(Protocol):
+    """Receives the engine's output, on the engine thread."""
+
+    def on_frame(self, frame: FeatureFrame, baseline: Baseline | None) -> None: ...
+
+    def on_event(self, event: LiveEvent) -> None: ...
+
+    def on_status(self, status: StatusChange) -> None: ...
+
+
+@dataclass
+class EngineOptions:
+    """How the engine runs.
+
+    Attributes
+    ----------
+    rules : RuleSettings
+        Coaching thresholds.
+    segmentation : SegmentationSettings
+        When calls start and end.
+    store_path : Path or None
+        The call log; None keeps no log.
+    recording_dir : Path or None
+        Where to write one stereo FLAC per call; None records nothing (the default).
+    profile : Baseline or None
+        The agent's saved baseline.
+    lockstep : bool
+        Both parties share one clock (a replayed file or one stereo device):
+        take equal spans from both instead of aligning two clocks.
+    stereo_channels : tuple of int or None
+        When one source carries both parties: (agent channel, customer channel), 0-based.
+    """
+
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
+    store_path: Path | None = None
+    recording_dir: Path | None = None
+    profile: Baseline | None = None
+    lockstep: bool = False
+    stereo_channels: tuple[int, int] | None = None
+
+
+_LOST_MESSAGES = {
+    "agent": ("microphone_lost", "microphone_restored",
+              "Microphone lost: check the headset is plugged in; retrying every 2 s."),
+    "customer": ("customer_audio_lost", "customer_audio_restored",
+                 "Customer audio lost: customer cues are paused; retrying every 2 s."),
+}
+
+
+class MonitorEngine:
+    """Runs live monitoring on its own thread.
+
+    Parameters
+    ----------
+    agent : CaptureSource
+        The agent's microphone (or a source carrying both parties, see
+        ``EngineOptions.stereo_channels``).
+    customer : CaptureSource or None
+        The customer's side; None for mic-only mode or a two-party source.
+    listener : EngineListener
+        Receives frames, events and status changes.
+    options : EngineOptions
+        Settings.
+    clock : callable
+        Monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, agent: CaptureSource, customer: CaptureSource | None,
+                 listener: EngineListener, options: EngineOptions | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.options = options or EngineOptions()
+        self._agent = agent
+        self._customer = customer
+        self._listener = listener
+        self._clock = clock
+        two_party = customer is not None or self.options.stereo_channels is not None
+        customer_sr_hz = (customer.sr_hz if customer is not None
+                          else agent.sr_hz if two_party else None)
+        self._aligner = StreamAligner(agent.sr_hz, customer_sr_hz)
+        self._extractor = CallFeatureExtractor(agent.sr_hz, customer_sr_hz, HOP_S)
+        self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
+        self._two_party = two_party
+        self._session: CallSession | None = None
+        self._call_id: int | None = None
+        self._profile = self.options.profile
+        self._store: CallStore | None = None
+        self._recorder: CallRecorder | None = None
+        if self.options.recording_dir is not None:
+            self._recorder = CallRecorder(self.options.recording_dir, agent.sr_hz, customer_sr_hz)
+        self._stop = threading.Event()
+        self._manual: list[str] = []
+        self._manual_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="calmline-engine", daemon=True)
+        self._source_state: dict[str, SourceState] = {}
+        self._overflows_reported = 0
+        self.error: BaseException | None = None
+        self.stream_start_wall_time: float | None = None
+
+    # -- control (any thread) -------------------------------------------------
+
+    def start(self) -> None:
+        """Open the devices and start the engine thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """End the current call cleanly, flush the log and stop."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait for the engine to end by itself (a replay that has finished)."""
+        self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine thread is alive."""
+        return self._thread.is_alive()
+
+    def start_call(self) -> None:
+        """Start a call by hand (the agent's "start call" action)."""
+        with self._manual_lock:
+            self._manual.append("start")
+
+    def stop_call(self) -> None:
+        """Stop the current call by hand."""
+        with self._manual_lock:
+            self._manual.append("stop")
+
+    # -- the thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            if self.options.store_path is not None:
+                self._store = CallStore(self.options.store_path)
+            self._agent.start()
+            if self._customer is not None:
+                self._customer.start()
+            self.stream_start_wall_time = time.time()
+            self._status("monitoring_started")
+            if not self._two_party:
+                self._status("mic_only", "No customer audio: interruption, overtalk and monologue "
+                                         "cues are off.")
+            while not self._stop.is_set():
+                started = self._clock()
+                finished = self._step(started)
+                if finished:
+                    break
+                spare = TICK_S - (self._clock() - started)
+                if spare > 0 and not self._draining_fast():
+                    self._stop.wait(spare)
+            self._finish_stream()
+        except BaseException as exc:  # reported to the caller; the thread must not die silently
+            logger.exception("the engine stopped on an error")
+            self.error = exc
+        finally:
+            self._shutdown()
+
+    def _draining_fast(self) -> bool:
+        return self.options.lockstep and getattr(self._agent, "fast", False)
+
+    def _step(self, now_s: float) -> bool:
+        """One tick: poll devices, move audio through the pipeline. True when the input has ended."""
+        self._poll_sources(now_s)
+        self._apply_manual_actions()
+        agent_chunk = self._agent.read()
+        if self.options.stereo_channels is not None:
+            a_ch, c_ch = self.options.stereo_channels
+            self._aligner.push_agent(np.ascontiguousarray(agent_chunk[:, a_ch]))
+            self._aligner.push_customer(np.ascontiguousarray(agent_chunk[:, c_ch]))
+        else:
+            self._aligner.push_agent(np.ascontiguousarray(agent_chunk[:, 0]))
+            if self._customer is not None:
+                self._aligner.push_customer(np.ascontiguousarray(self._customer.read()[:, 0]))
+        ended = self._agent.state is SourceState.FINISHED
+        agent, customer = self._aligner.pull(float("inf") if ended else now_s)
+        if self._recorder is not None:
+            self._recorder.push(agent, customer)
+        if agent.size or (customer is not None and customer.size):
+            self._consume(self._extractor.process(agent, customer))
+        self._report_overflows()
+        return ended
+
+    def _poll_sources(self, now_s: float) -> None:
+        for role, source in (("agent", self._agent), ("customer", self._customer)):
+            if source is None:
+                continue
+            source.poll(now_s)
+            state = source.state
+            previous = self._source_state.get(role)
+            self._source_state[role] = state
+            if state is previous:
+                continue
+            lost_kind, restored_kind, message = _LOST_MESSAGES[role]
+            if state is SourceState.LOST:
+                self._status(lost_kind, message)
+                if role == "agent":
+                    self._aligner.agent_lost(now_s)
+                else:
+                    self._aligner.customer_lost()
+            elif state is SourceState.RUNNING and previous is SourceState.LOST:
+                self._status(restored_kind, "")
+                if role == "agent":
+                    self._aligner.agent_restored()
+                else:
+                    self._aligner.customer_restored()
+
+    def _apply_manual_actions(self) -> None:
+        with self._manual_lock:
+            actions, self._manual = self._manual, []
+        t_s = self._aligner.timeline_s
+        for action in actions:
+            segment_events = (self._segmenter.start_manual(t_s) if action == "start"
+                              else self._segmenter.stop_manual(t_s))
+            self._apply_segments(segment_events)
+
+    def _consume(self, frames: list[FeatureFrame]) -> None:
+        for frame in frames:
+            self._apply_segments(self._segmenter.push(frame))
+            if self._session is not None:
+                self._emit(self._session.push(frame))
+            self._listener.on_frame(frame, self._session.baseline if self._session else self._profile)
+
+    def _apply_segments(self, segment_events: list) -> None:
+        for seg in segment_events:
+            if seg.kind == "call_started" and self._session is None:
+                self._begin_call(seg.t_s, seg.reason)
+            elif seg.kind == "call_ended" and self._session is not None:
+                self._end_call(seg.t_s, seg.reason)
+
+    def _begin_call(self, t_s: float, reason: str) -> None:
+        self._session = CallSession(self.options.rules, self._two_party, self._profile,
+                                    record_frames=False)
+        if self._store is not None:
+            self._call_id = self._store.begin_call(_utc_now(), t_s,
+                                                   "two_party" if self._two_party else "mic_only")
+        if self._recorder is not None:
+            name = datetime.now().strftime("call-%Y%m%d-%H%M%S")
+            path = self._recorder.begin(name if self._call_id is None else f"{name}-{self._call_id}", t_s)
+            if self._store is not None and self._call_id is not None:
+                self._store.set_recording(self._call_id, path)
+        self._status("call_started", f"Call started ({reason.replace('_', ' ')}).", t_s)
+
+    def _end_call(self, t_s: float, reason: str) -> None:
+        assert self._session is not None
+        self._emit(self._session.finish())
+        summary = self._session.result()
+        if self._session.baseline.calibrated:
+            self._profile = self._session.baseline
+        recording = self._recorder.end() if self._recorder is not None else None
+        if self._store is not None and self._call_id is not None:
+            self._store.end_call(self._call_id, _utc_now(), t_s, summary, recording)
+        self._status("call_ended", f"Call ended ({reason.replace('_', ' ')}).", t_s)
+        self._session = None
+        self._call_id = None
+
+    def _emit(self, updates: list[EventUpdate]) -> None:
+        for update in updates:
+            wall = time.time()
+            if self._store is not None and self._call_id is not None:
+                # Opening updates are logged too, so an episode still open at a crash survives it.
+                self._store.record_update(self._call_id, update, _iso(wall))
+            self._listener.on_event(LiveEvent(update, wall, self._call_id))
+
+    def _report_overflows(self) -> None:
+        total = sum(s.counters.overflows for s in (self._agent, self._customer) if s is not None)
+        if total > self._overflows_reported:
+            self._overflows_reported = total
+            logger.warning("audio input overflow (%d so far)", total)
+            self._status("overflow", f"Audio input overflowed {total} time(s): audio was lost. "
+                                     "Close other heavy programs if this repeats.")
+
+    def _finish_stream(self) -> None:
+        self._consume(self._extractor.flush())
+        if self._session is not None:
+            self._end_call(self._aligner.timeline_s, "monitoring_stopped")
+
+    def _shutdown(self) -> None:
+        for source in (self._agent, self._customer):
+            if source is not None:
+                try:
+                    source.stop()
+                except Exception:  # closing a vanished device may fail; nothing is lost by it
+                    logger.debug("closing a source failed", exc_info=True)
+        if self._recorder is not None:
+            self._recorder.end()
+        if self._store is not None:
+            self._store.close()
+        self._status("monitoring_stopped")
+
+    def _status(self, kind: str, detail: str = "", t_s: float | None = None) -> None:
+        self._listener.on_status(StatusChange(kind, self._aligner.timeline_s if t_s is None else t_s,
+                                              time.time(), detail, self._call_id))
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _iso(wall_time: float) -> str:
+    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,295 @@
+"""Live capture against a private PulseAudio server, device listing, file replay.
+
+The PulseAudio tests capture the monitors of two null sinks (``agent_mic`` and
+``customer_line``) while ``paplay`` plays a different tone into each, through
+PortAudio's ALSA ``pulse`` device exactly as CalmLine does on a Linux desktop.
+Faults are real: a sink is unloaded (an unplugged headset) and the server is
+restarted. Waits use generous timeouts; nothing asserts how fast things happen.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from monitor.capture import (
+    CaptureChunk,
+    CaptureSource,
+    FileReplaySource,
+    PortAudioHost,
+    SoundDeviceSource,
+    SourceState,
+)
+from monitor.devices import DeviceError, list_input_devices, parse_device_spec, \
+    resolve_portaudio_input
+from tests.pulse_server import PulseServer, dominant_frequency_hz, pulse_server, write_tone
+
+__all__ = ["pulse_server"]  # the fixture is used by name
+
+SR_HZ = 16000
+AGENT_TONE_HZ = 440.0
+CUSTOMER_TONE_HZ = 1000.0
+TONE_S = 120.0
+
+
+class Recorder:
+    """Plays the engine: polls and reads sources, keeping every chunk."""
+
+    def __init__(self, sources: Iterable[CaptureSource]) -> None:
+        self.sources = list(sources)
+        self.chunks: dict[CaptureSource, list[CaptureChunk]] = {s: [] for s in self.sources}
+        self.states: dict[CaptureSource, set[SourceState]] = {s: set() for s in self.sources}
+
+    def step(self) -> None:
+        for source in self.sources:
+            source.poll()
+            chunk = source.read()
+            self.chunks[source].append(chunk)
+            self.states[source].add(chunk.status.state)
+
+    def until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        deadline_s = time.monotonic() + timeout_s
+        while time.monotonic() < deadline_s:
+            self.step()
+            if condition():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def frames(self, source: CaptureSource, since_chunk: int = 0) -> np.ndarray:
+        chunks = self.chunks[source][since_chunk:]
+        if not chunks:
+            return np.zeros((0, source.channels), np.float32)
+        return np.concatenate([chunk.samples for chunk in chunks])
+
+    def mark(self, source: CaptureSource) -> int:
+        return len(self.chunks[source])
+
+
+@pytest.fixture
+def tones(tmp_path: Path) -> dict[str, Path]:
+    return {"agent": write_tone(tmp_path / "agent.wav", AGENT_TONE_HZ, TONE_S, SR_HZ),
+            "customer": write_tone(tmp_path / "customer.wav", CUSTOMER_TONE_HZ, TONE_S, SR_HZ)}
+
+
+def tone_hz(samples: np.ndarray) -> float:
+    return dominant_frequency_hz(samples[-SR_HZ:, 0], SR_HZ)
+
+
+def assert_hears(samples: np.ndarray, frequency_hz: float) -> None:
+    assert len(samples) >= SR_HZ
+    assert abs(tone_hz(samples) - frequency_hz) < 20
+    # Not silence, and not a mix with the other party's tone.
+    assert float(np.sqrt(np.mean(samples[-SR_HZ:] ** 2))) > 0.05
+
+
+def two_monitor_sources() -> tuple[PortAudioHost, SoundDeviceSource, SoundDeviceSource]:
+    host = PortAudioHost()
+    agent = SoundDeviceSource("pulse:agent_mic.monitor", sr_hz=SR_HZ, role="microphone",
+                              host=host)
+    customer = SoundDeviceSource("pulse:customer_line.monitor", sr_hz=SR_HZ,
+                                 role="customer audio", host=host)
+    return host, agent, customer
+
+
+# -- specs and listing -----------------------------------------------------
+
+
+def test_spec_strings_parse() -> None:
+    assert parse_device_spec("default").kind == "default"
+    spec = parse_device_spec("pulse:alsa_output.pci.analog-stereo.monitor#1")
+    assert (spec.kind, spec.target, spec.channel) == (
+        "pulse", "alsa_output.pci.analog-stereo.monitor", 1)
+    assert parse_device_spec("3").target == 3
+    assert parse_device_spec("Headset #2, ALSA").target == "Headset #2, ALSA"
+    with pytest.raises(DeviceError):
+        parse_device_spec("pulse:")
+
+
+def test_device_list_names_every_pulse_source_and_opens_by_that_name(
+        pulse_server: PulseServer) -> None:
+    # PortAudio lists ALSA's 'pulse' device only if a server answered when it
+    # initialised, and this process imported sounddevice before the server ran.
+    assert PortAudioHost().refresh_device_list()
+    devices = {device.name: device for device in list_input_devices()}
+    for name in ("pulse:agent_mic.monitor", "pulse:customer_line.monitor"):
+        assert devices[name].kind == "monitor"
+        assert devices[name].host_api == "PulseAudio"
+        assert resolve_portaudio_input(parse_device_spec(name)).pulse_source == name[6:]
+    default_source = pulse_server.pactl("get-default-source").strip()
+    assert devices[f"pulse:{default_source}"].default
+    assert list(devices)[0] == "default"
+
+
+def test_unknown_pulse_source_is_a_one_line_error(pulse_server: PulseServer) -> None:
+    with pytest.raises(DeviceError) as info:
+        resolve_portaudio_input(parse_device_spec("pulse:no_such_source"))
+    assert "no_such_source" in str(info.value) and "\n" not in str(info.value)
+
+
+# -- live capture ----------------------------------------------------------
+
+
+def test_two_monitors_at_once_each_hear_their_own_party(
+        pulse_server: PulseServer, tones: dict[str, Path]) -> None:
+    pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    _, agent, customer = two_monitor_sources()
+    recorder = Recorder([agent, customer])
+    agent.start()
+    customer.start()
+    try:
+        assert recorder.until(lambda: all(len(recorder.frames(s)) >= 2 * SR_HZ
+                                          for s in (agent, customer)), timeout_s=20)
+    finally:
+        agent.stop()
+        customer.stop()
+    assert_hears(recorder.frames(agent), AGENT_TONE_HZ)
+    assert_hears(recorder.frames(customer), CUSTOMER_TONE_HZ)
+    for source in (agent, customer):
+        counters = source.counters
+        assert recorder.states[source] == {SourceState.RUNNING}
+        assert counters.input_overflows == 0 and counters.dropped_frames == 0
+        assert counters.losses == 0 and counters.stream_errors == 0
+        # The sample clock is contiguous across chunks.
+        chunks = [c for c in recorder.chunks[source] if len(c.samples)]
+        for before, after in zip(chunks, chunks[1:]):
+            assert after.first_frame_index == before.first_frame_index + len(before.samples)
+
+
+def test_unplugged_microphone_is_reported_lost_and_recovers_while_customer_runs(
+        pulse_server: PulseServer, tones: dict[str, Path]) -> None:
+    agent_player = pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    _, agent, customer = two_monitor_sources()
+    recorder = Recorder([agent, customer])
+    agent.start()
+    customer.start()
+    try:
+        assert recorder.until(lambda: len(recorder.frames(agent)) >= SR_HZ, timeout_s=20)
+
+        # Unplug: the sink and its monitor vanish. (The player goes first, or
+        # PulseAudio would move it onto the customer's sink.)
+        pulse_server.stop_player(agent_player)
+        pulse_server.unload_sink("agent_mic")
+        assert recorder.until(lambda: agent.state is SourceState.LOST, timeout_s=10)
+        assert agent.message.startswith("microphone lost")
+        # Stay unplugged for a few retry periods.
+        assert not recorder.until(lambda: agent.state is SourceState.RUNNING, timeout_s=5)
+
+        pulse_server.load_sink("agent_mic")
+        pulse_server.play("agent_mic", tones["agent"])
+        back = recorder.mark(agent)
+        assert recorder.until(lambda: agent.state is SourceState.RUNNING
+                              and len(recorder.frames(agent, back)) >= 2 * SR_HZ, timeout_s=30)
+        customer_frames_before_end = customer.frames_stored
+        assert recorder.until(lambda: customer.frames_stored > customer_frames_before_end,
+                              timeout_s=5)
+    finally:
+        agent.stop()
+        customer.stop()
+
+    assert_hears(recorder.frames(agent, back), AGENT_TONE_HZ)
+    assert agent.counters.losses == 1 and agent.counters.recoveries == 1
+    assert any(chunk.status.discontinuity for chunk in recorder.chunks[agent][back:])
+
+    # The customer stream ran throughout, without a single gap or fault.
+    assert recorder.states[customer] == {SourceState.RUNNING}
+    assert customer.counters.losses == 0 and customer.counters.stream_errors == 0
+    assert customer.counters.dropped_frames == 0
+    assert not any(chunk.status.discontinuity for chunk in recorder.chunks[customer])
+    assert_hears(recorder.frames(customer), CUSTOMER_TONE_HZ)
+
+
+def test_sound_server_restart_loses_both_parties_and_both_recover(
+        pulse_server: PulseServer, tones: dict[str, Path]) -> None:
+    pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    _, agent, customer = two_monitor_sources()
+    recorder = Recorder([agent, customer])
+    agent.start()
+    customer.start()
+    try:
+        assert recorder.until(lambda: all(len(recorder.frames(s)) >= SR_HZ
+                                          for s in (agent, customer)), timeout_s=20)
+        pulse_server.restart()
+        assert recorder.until(lambda: agent.state is SourceState.LOST
+                              and customer.state is SourceState.LOST, timeout_s=10)
+        pulse_server.play("agent_mic", tones["agent"])
+        pulse_server.play("customer_line", tones["customer"])
+        marks = {s: recorder.mark(s) for s in (agent, customer)}
+        assert recorder.until(lambda: all(s.state is SourceState.RUNNING
+                                          and len(recorder.frames(s, marks[s])) >= 2 * SR_HZ
+                                          for s in (agent, customer)), timeout_s=30)
+        assert agent.message == "microphone running"
+    finally:
+        agent.stop()
+        customer.stop()
+    assert_hears(recorder.frames(agent, marks[agent]), AGENT_TONE_HZ)
+    assert_hears(recorder.frames(customer, marks[customer]), CUSTOMER_TONE_HZ)
+    assert agent.counters.recoveries == customer.counters.recoveries == 1
+
+
+def test_default_input_follows_a_default_source_change(
+        pulse_server: PulseServer, tones: dict[str, Path]) -> None:
+    pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    pulse_server.pactl("set-default-source", "agent_mic.monitor")
+    source = SoundDeviceSource("default", sr_hz=SR_HZ, role="microphone")
+    recorder = Recorder([source])
+    source.start()
+    try:
+        assert recorder.until(lambda: len(recorder.frames(source)) >= 2 * SR_HZ, timeout_s=20)
+        assert_hears(recorder.frames(source), AGENT_TONE_HZ)
+        pulse_server.pactl("set-default-source", "customer_line.monitor")
+        switched = recorder.mark(source)
+        assert recorder.until(
+            lambda: len(recorder.frames(source, switched)) >= 2 * SR_HZ
+            and abs(tone_hz(recorder.frames(source, switched)) - CUSTOMER_TONE_HZ) < 20,
+            timeout_s=30)
+    finally:
+        source.stop()
+
+
+# -- file replay -----------------------------------------------------------
+
+
+def test_fast_replay_delivers_every_frame_through_a_small_ring(tmp_path: Path) -> None:
+    path = tmp_path / "stereo.wav"
+    data = np.random.default_rng(3).uniform(-0.5, 0.5, (3 * SR_HZ, 2)).astype(np.float32)
+    sf.write(str(path), data, SR_HZ, subtype="FLOAT")
+    source = FileReplaySource(path, fast=True, ring_s=0.05)
+    source.start()
+    chunks = []
+    deadline_s = time.monotonic() + 60
+    while time.monotonic() < deadline_s:
+        chunk = source.read(300)
+        chunks.append(chunk)
+        if chunk.status.state is SourceState.STOPPED and not len(chunk.samples):
+            break
+        time.sleep(0.0005)
+    assert source.join(timeout_s=5)
+    out = np.concatenate([chunk.samples for chunk in chunks])
+    np.testing.assert_array_equal(out, data)
+    assert source.counters.dropped_frames == 0
+    assert not any(chunk.status.discontinuity for chunk in chunks)
+    assert source.message == "replay finished"
+
+
+def test_real_time_replay_of_one_channel_delivers_every_frame(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    data = np.random.default_rng(4).uniform(-0.5, 0.5, (SR_HZ, 2)).astype(np.float32)
+    sf.write(str(path), data, SR_HZ, subtype="FLOAT")
+    source = FileReplaySource(path, channel=1)
+    assert (source.sr_hz, source.channels) == (SR_HZ, 1)
+    source.start()
+    recorder = Recorder([source])
+    assert recorder.until(lambda: source.state is SourceState.STOPPED
+                          and source.frames_stored == SR_HZ, timeout_s=30)
+    recorder.step()
+    np.testing.assert_array_equal(recorder.frames(source)[:, 0], data[:, 1])
+    assert source.counters.dropped_frames == 0

@@ -220,7 +220,7 @@ class CaptureSource(ABC):
 
     @abstractmethod
     def poll(self) -> None:
-        """Detect faults, log counters, retry lost devices. Call regularly from the engine thread."""
+        """Detect faults, log counters, retry lost devices; call often from the engine thread."""
 
     def read(self, max_frames: int | None = None) -> CaptureChunk:
         """Take the frames stored so far (consumer side; engine thread only).

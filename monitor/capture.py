@@ -52,6 +52,7 @@ import numpy as np
 import sounddevice as sd
 import soundfile as sf
 
+from monitor.audio_file import AudioInputError, CallRecording
 from monitor.devices import (
     DeviceError,
     DeviceSpec,
@@ -62,6 +63,7 @@ from monitor.devices import (
     pulse_stream_source_index,
     resolve_portaudio_input,
 )
+from monitor.rate_match import RateMatcher
 from monitor.ring_buffer import RingBuffer
 
 logger = logging.getLogger(__name__)
@@ -638,21 +640,22 @@ class SoundDeviceSource(CaptureSource):
 
 
 class FileReplaySource(CaptureSource):
-    """Replay a recording through a ring buffer, like a live device would deliver it.
+    """Replay a call recording through a ring buffer, like a live device would deliver it.
 
-    A thread reads the file in blocks and writes them to the ring. In real
-    time it paces blocks by the clock and, like a device, drops frames if the
-    engine falls behind. With ``fast=True`` it never sleeps for pacing but
-    waits whenever the ring is full, so nothing is ever dropped.
+    The recording is read through :class:`~monitor.audio_file.CallRecording`,
+    exactly as ``calmline analyze`` reads it (same channel choice, same repair
+    of NaN samples, same errors), and delivered as one channel (agent only) or
+    two (agent, customer at the agent's rate). A thread writes blocks to the
+    ring. In real time it paces blocks by the clock and, like a device, drops
+    frames if the engine falls behind. With ``fast=True`` it never sleeps for
+    pacing but waits whenever the ring is full, so nothing is ever dropped.
 
     Parameters
     ----------
-    path : str or Path
-        Any file soundfile reads.
+    recording : CallRecording
+        The opened recording (closed by :meth:`stop`).
     fast : bool
         Replay as fast as the consumer takes the frames.
-    channel : int or None
-        0-based channel to deliver alone; None delivers all channels.
     blocksize_frames : int
         Frames per write, like a device's callback block.
     role : str
@@ -661,21 +664,21 @@ class FileReplaySource(CaptureSource):
         Ring capacity in seconds.
     """
 
-    def __init__(self, path: str | Path, fast: bool = False, channel: int | None = None,
+    def __init__(self, recording: CallRecording, fast: bool = False,
                  blocksize_frames: int = 320, role: str = "replay", ring_s: float = 10.0) -> None:
-        self._path = Path(path)
-        info = sf.info(str(self._path))
-        if channel is not None and not 0 <= channel < info.channels:
-            raise ValueError(f"{self._path}: has {info.channels} channels, no channel {channel}")
-        super().__init__(info.samplerate, 1 if channel is not None else info.channels,
-                         ring_s, role)
-        self._fast = fast
-        self._channel = channel
+        super().__init__(recording.agent_sr_hz, 2 if recording.has_customer else 1, ring_s, role)
+        self._recording = recording
+        self.fast = fast
         self._blocksize_frames = blocksize_frames
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._reported_error = False
+
+    @property
+    def error(self) -> str | None:
+        """Why the replay failed, or None."""
+        return self._error
 
     @property
     def counters(self) -> CaptureCounters:
@@ -694,10 +697,11 @@ class FileReplaySource(CaptureSource):
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the replay thread; stored frames stay readable."""
+        """Stop the replay thread and close the recording; stored frames stay readable."""
         self._stop_event.set()
         if self._thread is not None:
             self._thread.join()
+        self._recording.close()
         self._set_state(SourceState.STOPPED, f"{self._role} stopped")
 
     def poll(self) -> None:
@@ -716,7 +720,7 @@ class FileReplaySource(CaptureSource):
     def _run(self) -> None:
         try:
             self._feed()
-        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        except (OSError, RuntimeError, sf.LibsndfileError, AudioInputError) as exc:
             self._error = str(exc)
         # State changes after the last write, so STOPPED + empty read means done.
         message = f"{self._role} failed: {self._error}" if self._error else f"{self._role} finished"
@@ -725,20 +729,24 @@ class FileReplaySource(CaptureSource):
     def _feed(self) -> None:
         start_s = time.monotonic()
         sent_frames = 0
-        with sf.SoundFile(str(self._path)) as handle:
-            for block in handle.blocks(self._blocksize_frames, dtype="float32", always_2d=True):
-                if self._stop_event.is_set():
-                    return
-                if self._channel is not None:
-                    block = block[:, self._channel:self._channel + 1]
-                if self._fast:
-                    self._wait_for_space(block.shape[0])
-                else:
-                    self._wait_until(start_s + (sent_frames + block.shape[0]) / self._sr_hz)
-                if self._stop_event.is_set():
-                    return
-                self._ring.write(block)
-                sent_frames += block.shape[0]
+        customer_sr_hz = self._recording.customer_sr_hz
+        matcher = (RateMatcher(customer_sr_hz, self._sr_hz)
+                   if customer_sr_hz is not None else None)
+        for agent, customer in self._recording.blocks(self._blocksize_frames / self._sr_hz):
+            if self._stop_event.is_set():
+                return
+            if matcher is not None and customer is not None:
+                block = np.stack([agent, matcher.match(customer, agent.size)], axis=1)
+            else:
+                block = agent[:, np.newaxis]
+            if self.fast:
+                self._wait_for_space(block.shape[0])
+            else:
+                self._wait_until(start_s + (sent_frames + block.shape[0]) / self._sr_hz)
+            if self._stop_event.is_set():
+                return
+            self._ring.write(block)
+            sent_frames += block.shape[0]
 
     def _wait_for_space(self, n_frames: int) -> None:
         # Polling keeps the ring lock-free; the consumer never signals.

@@ -34,7 +34,7 @@ from models.frames import HOP_S, FeatureFrame
 from models.settings import RuleSettings
 from models.store import CallStore
 from monitor.alignment import StreamAligner
-from monitor.capture import CaptureSource, SourceState
+from monitor.capture import CaptureSource, FileReplaySource, SourceState
 from monitor.features import CallFeatureExtractor
 from monitor.recorder import CallRecorder
 
@@ -186,6 +186,7 @@ class MonitorEngine:
         self._thread = threading.Thread(target=self._run, name="calmline-engine", daemon=True)
         self._source_state: dict[str, SourceState] = {}
         self._overflows_reported = 0
+        self._agent_awaiting_audio = False
         self.error: BaseException | None = None
         self.stream_start_wall_time: float | None = None
 
@@ -250,22 +251,30 @@ class MonitorEngine:
             self._shutdown()
 
     def _draining_fast(self) -> bool:
-        return self.options.lockstep and getattr(self._agent, "fast", False)
+        return isinstance(self._agent, FileReplaySource) and self._agent.fast
 
     def _step(self, now_s: float) -> bool:
         """One tick: poll devices, move audio through the pipeline. True when the input has ended."""
         self._poll_sources(now_s)
         self._apply_manual_actions()
-        agent_chunk = self._agent.read()
+        chunk = self._agent.read()
+        samples = chunk.samples
+        if self._agent_awaiting_audio and samples.shape[0]:
+            # Only now is the device the master clock again: a reopened stream
+            # may take seconds to deliver, and the timeline must not stall meanwhile.
+            self._agent_awaiting_audio = False
+            self._aligner.agent_restored()
         if self.options.stereo_channels is not None:
             a_ch, c_ch = self.options.stereo_channels
-            self._aligner.push_agent(np.ascontiguousarray(agent_chunk[:, a_ch]))
-            self._aligner.push_customer(np.ascontiguousarray(agent_chunk[:, c_ch]))
+            self._aligner.push_agent(np.ascontiguousarray(samples[:, a_ch]))
+            self._aligner.push_customer(np.ascontiguousarray(samples[:, c_ch]))
         else:
-            self._aligner.push_agent(np.ascontiguousarray(agent_chunk[:, 0]))
+            self._aligner.push_agent(np.ascontiguousarray(samples[:, 0]))
             if self._customer is not None:
-                self._aligner.push_customer(np.ascontiguousarray(self._customer.read()[:, 0]))
-        ended = self._agent.state is SourceState.FINISHED
+                customer = self._customer.read().samples
+                self._aligner.push_customer(np.ascontiguousarray(customer[:, 0]))
+        # A replay that has delivered everything reads empty once it is STOPPED.
+        ended = chunk.status.state is SourceState.STOPPED and samples.shape[0] == 0
         agent, customer = self._aligner.pull(float("inf") if ended else now_s)
         if self._recorder is not None:
             self._recorder.push(agent, customer)
@@ -278,7 +287,7 @@ class MonitorEngine:
         for role, source in (("agent", self._agent), ("customer", self._customer)):
             if source is None:
                 continue
-            source.poll(now_s)
+            source.poll()
             state = source.state
             previous = self._source_state.get(role)
             self._source_state[role] = state
@@ -286,7 +295,7 @@ class MonitorEngine:
                 continue
             lost_kind, restored_kind, message = _LOST_MESSAGES[role]
             if state is SourceState.LOST:
-                self._status(lost_kind, message)
+                self._status(lost_kind, f"{message} ({source.message})")
                 if role == "agent":
                     self._aligner.agent_lost(now_s)
                 else:
@@ -294,7 +303,7 @@ class MonitorEngine:
             elif state is SourceState.RUNNING and previous is SourceState.LOST:
                 self._status(restored_kind, "")
                 if role == "agent":
-                    self._aligner.agent_restored()
+                    self._agent_awaiting_audio = True
                 else:
                     self._aligner.customer_restored()
 
@@ -356,7 +365,8 @@ class MonitorEngine:
             self._listener.on_event(LiveEvent(update, wall, self._call_id))
 
     def _report_overflows(self) -> None:
-        total = sum(s.counters.overflows for s in (self._agent, self._customer) if s is not None)
+        total = sum(s.counters.input_overflows + s.counters.ring_overflows
+                    for s in (self._agent, self._customer) if s is not None)
         if total > self._overflows_reported:
             self._overflows_reported = total
             logger.warning("audio input overflow (%d so far)", total)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
+
+from monitor.rate_match import RateMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -40,28 +41,21 @@ class CallRecorder:
                  preroll_s: float = PREROLL_S) -> None:
         self.folder = Path(folder)
         self.sr_hz = agent_sr_hz
-        self._resampler = (soxr.ResampleStream(customer_sr_hz, agent_sr_hz, 1, dtype="float32")
-                           if customer_sr_hz not in (None, agent_sr_hz) else None)
+        self._customer_matcher = (RateMatcher(customer_sr_hz, agent_sr_hz)
+                                  if customer_sr_hz is not None else None)
         self._preroll: deque[np.ndarray] = deque()
         self._preroll_frames = 0
         self._max_preroll = round(preroll_s * agent_sr_hz)
         self._position = 0  # agent samples pushed so far: the stream timeline
-        self._customer_pending = np.zeros(0, np.float32)
         self._file: sf.SoundFile | None = None
         self.path: Path | None = None
 
     def push(self, agent: np.ndarray, customer: np.ndarray | None) -> None:
         """Add the next aligned block (always, so that the pre-roll is ready)."""
-        if customer is None:
+        if customer is None or self._customer_matcher is None:
             customer_at_rate = np.zeros(agent.size, np.float32)
         else:
-            if self._resampler is not None:
-                customer = self._resampler.resample_chunk(customer)
-            self._customer_pending = np.concatenate([self._customer_pending, customer])
-            customer_at_rate = self._customer_pending[: agent.size]
-            if customer_at_rate.size < agent.size:  # resampler delay at the very start
-                customer_at_rate = np.pad(customer_at_rate, (agent.size - customer_at_rate.size, 0))
-            self._customer_pending = self._customer_pending[agent.size:]
+            customer_at_rate = self._customer_matcher.match(customer, agent.size)
         stereo = np.stack([agent, customer_at_rate], axis=1)
         self._position += agent.size
         if self._file is not None:

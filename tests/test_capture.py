@@ -24,6 +24,7 @@ from monitor.capture import (
     SoundDeviceSource,
     SourceState,
 )
+from monitor.audio_file import CallRecording, ChannelChoice
 from monitor.devices import DeviceError, list_input_devices, parse_device_spec, \
     resolve_portaudio_input
 from tests.pulse_server import PulseServer, dominant_frequency_hz, pulse_server, write_tone
@@ -262,7 +263,7 @@ def test_fast_replay_delivers_every_frame_through_a_small_ring(tmp_path: Path) -
     path = tmp_path / "stereo.wav"
     data = np.random.default_rng(3).uniform(-0.5, 0.5, (3 * SR_HZ, 2)).astype(np.float32)
     sf.write(str(path), data, SR_HZ, subtype="FLOAT")
-    source = FileReplaySource(path, fast=True, ring_s=0.05)
+    source = FileReplaySource(CallRecording(path), fast=True, ring_s=0.05)
     source.start()
     chunks = []
     deadline_s = time.monotonic() + 60
@@ -284,7 +285,7 @@ def test_real_time_replay_of_one_channel_delivers_every_frame(tmp_path: Path) ->
     path = tmp_path / "call.wav"
     data = np.random.default_rng(4).uniform(-0.5, 0.5, (SR_HZ, 2)).astype(np.float32)
     sf.write(str(path), data, SR_HZ, subtype="FLOAT")
-    source = FileReplaySource(path, channel=1)
+    source = FileReplaySource(CallRecording(path, ChannelChoice(agent_channel=1, mono=True)))
     assert (source.sr_hz, source.channels) == (SR_HZ, 1)
     source.start()
     recorder = Recorder([source])

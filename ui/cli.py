@@ -21,7 +21,10 @@ from models.report import write_events_csv
 from models.settings import RuleSettings, SettingsError
 from monitor.analysis import analyze_recording
 from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
+from models.store import StoreError
+from monitor.devices import DeviceError
 from ui.demo_call import DemoUnavailable, write_demo_call
+from ui.monitor_command import MonitorError, add_monitor_parser, run_devices, run_monitor
 from ui.output_files import OutputError, write_text_output
 from ui.summary_text import format_summary
 
@@ -99,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to keep the demo call (default: the user cache folder)")
     demo.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
     demo.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
+    add_monitor_parser(sub, _channel)
     return parser
 
 
@@ -162,7 +166,8 @@ def _command_demo(args: argparse.Namespace) -> int:
     return _run_analysis(path, ChannelChoice(), None, RuleSettings(), args.json, args.csv)
 
 
-COMMANDS = {"analyze": _command_analyze, "demo": _command_demo}
+COMMANDS = {"analyze": _command_analyze, "demo": _command_demo, "monitor": run_monitor,
+            "devices": run_devices}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return COMMANDS[args.command](args)
-    except (AudioInputError, OutputError, SettingsError, DemoUnavailable) as exc:
+    except (AudioInputError, OutputError, SettingsError, DemoUnavailable, MonitorError,
+            DeviceError, StoreError) as exc:
         print(f"calmline: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -1,0 +1,149 @@
+"""The user's settings: devices, recording, retention, and the rule thresholds.
+
+Kept as a small TOML file in the user's config folder, written atomically
+and readable by the user only. A broken or nonsensical file is reported with
+a one-line :class:`SettingsError`; it is never overwritten behind the user's back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_path
+
+from models.call_segmentation import SegmentationSettings
+from models.settings import RuleSettings, SettingsError
+
+SETTINGS_FILE_NAME = "settings.toml"
+
+
+def default_settings_path() -> Path:
+    """Where the user's settings live (``<user config dir>/calmline/settings.toml``)."""
+    return user_config_path("calmline") / SETTINGS_FILE_NAME
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the user can set.
+
+    Attributes
+    ----------
+    agent_device : str
+        Device spec of the agent's microphone (see ``calmline devices``).
+    customer_device : str
+        Device spec of the customer's side, or "" for mic-only mode.
+    recording_enabled : bool
+        Write each call to a FLAC file next to its record (off unless the user opts in).
+    retention_days : int
+        Delete calls (and their recordings) older than this many days; 0 keeps them all.
+    rules : RuleSettings
+        Coaching thresholds.
+    segmentation : SegmentationSettings
+        When calls start and end.
+    """
+
+    agent_device: str = "default"
+    customer_device: str = ""
+    recording_enabled: bool = False
+    retention_days: int = 90
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
+
+    def validate(self) -> AppSettings:
+        """Check every value; raises :class:`SettingsError` naming the field."""
+        if not isinstance(self.agent_device, str) or not self.agent_device.strip():
+            raise SettingsError("agent_device must name a device (see 'calmline devices')")
+        if not isinstance(self.customer_device, str):
+            raise SettingsError("customer_device must be a device name, or empty for mic-only mode")
+        if not isinstance(self.recording_enabled, bool):
+            raise SettingsError("recording_enabled must be true or false")
+        if isinstance(self.retention_days, bool) or not isinstance(self.retention_days, int) \
+                or self.retention_days < 0:
+            raise SettingsError(f"retention_days ({self.retention_days!r}) must be a whole number "
+                                "of days, 0 or more")
+        self.rules.validate()
+        self.segmentation.validate()
+        return self
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The settings as TOML tables: ``[general]``, ``[rules]``, ``[segmentation]``."""
+        general = {f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name not in ("rules", "segmentation")}
+        return {"general": general, "rules": self.rules.to_dict(),
+                "segmentation": self.segmentation.to_dict()}
+
+    @classmethod
+    def from_toml_dict(cls, data: dict[str, Any]) -> AppSettings:
+        """Settings from parsed TOML; missing values take their defaults."""
+        unknown = set(data) - {"general", "rules", "segmentation"}
+        if unknown:
+            raise SettingsError(f"unknown settings section(s): {', '.join(sorted(unknown))}")
+        general = dict(data.get("general", {}))
+        known = {f.name for f in fields(cls)} - {"rules", "segmentation"}
+        extra = set(general) - known
+        if extra:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(extra))}")
+        settings = replace(cls(), **general,
+                           rules=RuleSettings.from_dict(data.get("rules", {})),
+                           segmentation=SegmentationSettings.from_dict(data.get("segmentation", {})))
+        return settings.validate()
+
+
+def load_settings(path: Path | None = None) -> AppSettings:
+    """Read the user's settings; defaults when the file does not exist yet.
+
+    Raises
+    ------
+    SettingsError
+        When the file is not valid TOML or holds a value CalmLine cannot use.
+    """
+    path = path or default_settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return AppSettings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return AppSettings.from_toml_dict(data)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # TOML basic strings use JSON's escapes.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> Path:
+    """Write the settings atomically with permissions 0600; returns the path."""
+    path = path or default_settings_path()
+    settings.validate()
+    lines: list[str] = ["# CalmLine settings. Edit in the app, or here while it is closed."]
+    for table, values in settings.to_toml_dict().items():
+        lines.append(f"\n[{table}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

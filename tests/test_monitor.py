@@ -1,0 +1,124 @@
+"""The live path driven by a replayed recording: parity with analyze, latency, logging, signals."""
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.audio_fixtures import have
+from tests.scripted_calls import EXPECTED_INTERRUPTION_STARTS_S, write_interruptions_call
+from ui.cli import main
+
+pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the calls")
+
+
+@pytest.fixture(scope="module")
+def demo_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ui.demo_call import write_demo_call
+
+    return write_demo_call(tmp_path_factory.mktemp("demo") / "demo_call.wav")
+
+
+@pytest.fixture(scope="module")
+def short_call(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_interruptions_call(tmp_path_factory.mktemp("short"))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def closed_events(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line.get("phase") == "close"]
+
+
+def test_fast_replay_gives_the_events_of_analyze(demo_call: Path, tmp_path: Path) -> None:
+    report = tmp_path / "analysis.json"
+    assert main(["analyze", str(demo_call), "--json", str(report)]) == 0
+    expected = json.loads(report.read_text())["events"]
+    log = tmp_path / "events.jsonl"
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store",
+                 "--events-jsonl", str(log)]) == 0
+    got = closed_events(read_jsonl(log))
+    assert [e["kind"] for e in got] == [e["kind"] for e in expected]
+    for live, offline in zip(got, expected):
+        assert abs(live["start_s"] - offline["start_s"]) <= 0.2
+        assert abs(live["end_s"] - offline["end_s"]) <= 0.2
+    assert log.stat().st_mode & 0o077 == 0
+
+
+def test_real_time_replay_emits_within_300_ms(short_call: dict[str, Path], tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    assert main(["monitor", "--headless", "--replay", str(short_call["call"]), "--no-store",
+                 "--events-jsonl", str(log)]) == 0
+    lines = read_jsonl(log)
+    started = next(datetime.fromisoformat(x["emitted_at"]) for x in lines
+                   if x["kind"] == "monitoring_started")
+    opens = [x for x in lines if x.get("phase") == "open"]
+    assert [x["kind"] for x in opens] == ["interruption", "interruption"]
+    for event in opens:
+        due = started.timestamp() + event["end_s"]  # the condition was met at end_s of the stream
+        latency_s = datetime.fromisoformat(event["emitted_at"]).timestamp() - due
+        assert latency_s <= 0.3, f"{event['kind']} emitted {latency_s:.3f} s after its condition"
+    starts = [e["start_s"] for e in closed_events(lines) if e["kind"] == "interruption"]
+    assert starts == pytest.approx(EXPECTED_INTERRUPTION_STARTS_S, abs=0.5)
+
+
+def test_calls_and_events_are_logged(demo_call: Path, tmp_path: Path) -> None:
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast",
+                 "--store", str(store)]) == 0
+    with sqlite3.connect(store) as db:
+        calls = db.execute("SELECT interruptions, raised_voice_s, ended_at FROM calls").fetchall()
+        kinds = [k for (k,) in db.execute("SELECT kind FROM events ORDER BY start_s")]
+    assert len(calls) == 1 and calls[0][0] == 2 and calls[0][1] > 3 and calls[0][2]
+    assert kinds.count("interruption") == 2 and "raised_voice" in kinds
+    assert store.stat().st_mode & 0o077 == 0
+
+
+def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store"]) == 0
+    assert not list((tmp_path / "data").rglob("*.flac"))
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store",
+                 "--record"]) == 0
+    recordings = list((tmp_path / "data").rglob("*.flac"))
+    assert len(recordings) == 1 and recordings[0].stat().st_mode & 0o077 == 0
+
+
+def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Path) -> None:
+    log, store = tmp_path / "events.jsonl", tmp_path / "calls.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "monitor", "--headless", "--replay",
+                             str(demo_call), "--store", str(store), "--events-jsonl", str(log)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (log.exists() and "call_started" in log.read_text()):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    kinds = [x["kind"] for x in read_jsonl(log)]
+    assert kinds[-2:] == ["call_ended", "monitoring_stopped"]
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--replay", "/no/such/file.wav"], "no such file"),
+    (["--fast"], "--fast only applies to --replay"),
+    (["--duration", "-1"], "--duration must be positive"),
+    ([], "--headless"),
+])
+def test_bad_monitor_options_are_one_line(args: list[str], fragment: str) -> None:
+    if args != []:
+        args = ["--headless", *args]
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "monitor", *args, "--no-store"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,168 @@
+"""``calmline monitor`` and ``calmline devices``: live monitoring without a window."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from platformdirs import user_data_path
+
+from models.app_settings import AppSettings, load_settings
+from models.store import CallStore, default_store_path
+from monitor.audio_file import CallRecording, ChannelChoice
+from monitor.capture import CaptureSource, FileReplaySource, PortAudioHost, make_source
+from monitor.devices import list_input_devices
+from monitor.engine import EngineOptions, MonitorEngine
+from ui.jsonl_listener import JsonLinesListener
+
+logger = logging.getLogger(__name__)
+
+LIVE_SR_HZ = 16000
+"""Capture rate for live devices: the analysis rate, so nothing is resampled."""
+
+
+class MonitorError(Exception):
+    """Monitoring cannot start or failed; the message is one line for the user."""
+
+
+def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
+    """Register ``monitor`` and ``devices`` on the CLI's sub-parsers."""
+    p = sub.add_parser("monitor", help="monitor calls live",
+                       description="Monitor calls live and log every call, cue and breathing prompt.")
+    p.add_argument("--headless", action="store_true", help="run without a window (required for now)")
+    p.add_argument("--agent", metavar="DEVICE", help="the agent's microphone (see 'calmline devices')")
+    p.add_argument("--customer", metavar="DEVICE",
+                   help="the customer's side: a monitor/loopback source or a second input")
+    p.add_argument("--stereo-device", metavar="DEVICE",
+                   help="one stereo input carrying both parties (see --agent-channel)")
+    p.add_argument("--mic-only", action="store_true", help="ignore any saved customer device")
+    p.add_argument("--replay", metavar="FILE", type=Path,
+                   help="feed a recording through the live path instead of devices")
+    p.add_argument("--fast", action="store_true", help="with --replay: as fast as possible")
+    p.add_argument("--agent-channel", metavar="N", type=channel_type,
+                   help="channel of the agent in --replay or --stereo-device (default 1)")
+    p.add_argument("--customer-channel", metavar="N", type=channel_type,
+                   help="channel of the customer in --replay or --stereo-device (default 2)")
+    p.add_argument("--swap", action="store_true", help="with --replay: agent right, customer left")
+    p.add_argument("--mono", action="store_true", help="with --replay: agent only")
+    p.add_argument("--duration", metavar="S", type=float, help="stop after S seconds")
+    p.add_argument("--events-jsonl", metavar="PATH",
+                   help="write events and status changes as JSON lines (- for stdout)")
+    p.add_argument("--record", action="store_true",
+                   help="record each call as a stereo FLAC (overrides the saved setting)")
+    p.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
+    p.add_argument("--no-store", action="store_true", help="keep no call log")
+    p.add_argument("--settings", metavar="PATH", type=Path, help="settings file (default: user config)")
+    d = sub.add_parser("devices", help="list audio inputs",
+                       description="List the audio inputs, with names to use in settings.")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    """Print the inputs CalmLine can capture from."""
+    devices = list_input_devices()
+    if args.json:
+        print(json.dumps([{"name": d.name, "label": d.label, "kind": d.kind, "default": d.default,
+                           "max_channels": d.max_channels, "default_sr_hz": d.default_sr_hz,
+                           "host_api": d.host_api} for d in devices], indent=2))
+        return 0
+    width = max((len(d.name) for d in devices), default=4)
+    print(f"{'NAME':<{width}}  {'KIND':<10} LABEL")
+    for d in devices:
+        print(f"{d.name:<{width}}  {d.kind:<10} {d.label}{'  (default)' if d.default else ''}")
+    return 0
+
+
+def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
+    if target is None:
+        return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
+    if target == "-":
+        return sys.stdout
+    path = Path(target).expanduser()
+    if not path.parent.is_dir():
+        raise MonitorError(f"{path.parent}: no such folder")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
+
+
+def _sources(args: argparse.Namespace, settings: AppSettings
+             ) -> tuple[CaptureSource, CaptureSource | None, tuple[int, int] | None]:
+    if args.replay is not None:
+        choice = ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono)
+        source = FileReplaySource(CallRecording(args.replay, choice), fast=args.fast)
+        return source, None, ((0, 1) if source.channels == 2 else None)
+    host = PortAudioHost()
+    if args.stereo_device:
+        channels = (args.agent_channel or 0, 1 if args.customer_channel is None else args.customer_channel)
+        source = make_source(args.stereo_device, LIVE_SR_HZ, "call audio", host,
+                             channels=max(channels) + 1)
+        return source, None, channels
+    agent = make_source(args.agent or settings.agent_device, LIVE_SR_HZ, "microphone", host)
+    customer_device = None if args.mic_only else (args.customer or settings.customer_device or None)
+    customer = (make_source(customer_device, LIVE_SR_HZ, "customer audio", host)
+                if customer_device else None)
+    return agent, customer, None
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    """Run the engine until the duration ends, the replay ends, Ctrl-C or SIGTERM."""
+    if not args.headless:
+        raise MonitorError("the monitoring window is not available yet; use 'calmline monitor --headless'")
+    if args.fast and args.replay is None:
+        raise MonitorError("--fast only applies to --replay")
+    if args.duration is not None and args.duration <= 0:
+        raise MonitorError(f"--duration must be positive, not {args.duration:g}")
+    settings = load_settings(args.settings)
+    store_path = None if args.no_store else (args.store or default_store_path())
+    if store_path is not None and settings.retention_days:
+        with CallStore(store_path) as store:
+            removed = store.apply_retention(settings.retention_days, datetime.now(timezone.utc))
+        if removed:
+            logger.info("retention: deleted %d call(s) older than %d days", removed,
+                        settings.retention_days)
+    recording = args.record or settings.recording_enabled
+    options = EngineOptions(
+        rules=settings.rules, segmentation=settings.segmentation, store_path=store_path,
+        recording_dir=(user_data_path("calmline") / "recordings") if recording else None,
+        lockstep=args.replay is not None)
+    with ExitStack() as stack:
+        stream = _open_jsonl(args.events_jsonl, stack)
+        listener = JsonLinesListener(stream)
+        agent, customer, stereo = _sources(args, settings)
+        engine = MonitorEngine(agent, customer, listener,
+                               replace(options, stereo_channels=stereo,
+                                       lockstep=options.lockstep or stereo is not None))
+        return _run_until_done(engine, args.duration, agent)
+
+
+def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: CaptureSource) -> int:
+    stop_requested = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    try:
+        engine.start()
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while engine.running and not stop_requested.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                engine.join(0.1)
+        except KeyboardInterrupt:
+            logger.info("interrupted: ending the call and flushing the log")
+        engine.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if isinstance(agent, FileReplaySource) and agent.error:
+        raise MonitorError(agent.error)
+    if engine.error is not None:
+        raise MonitorError(f"monitoring stopped on an error: {engine.error}")
+    return 0

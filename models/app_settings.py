@@ -7,8 +7,6 @@ a one-line :class:`SettingsError`; it is never overwritten behind the user's bac
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from platformdirs import user_config_path
 
 from models.call_segmentation import SegmentationSettings
+from models.private_files import write_private_text
 from models.settings import RuleSettings, SettingsError
 
 SETTINGS_FILE_NAME = "settings.toml"
@@ -137,13 +136,6 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> Path:
         lines.append(f"\n[{table}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = "\n".join(lines) + "\n"
+    write_private_text(path, lambda stream: stream.write(text))
     return path

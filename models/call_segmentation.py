@@ -13,18 +13,13 @@ frames it has already seen belong to the call.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
 
 from models.episodes import reached
 from models.frames import HOP_S, FeatureFrame
-from models.settings import SettingsError
-
-
-def _setting(default: float, unit: str, help_text: str) -> Any:
-    return field(default=default, metadata={"unit": unit, "help": help_text})
+from models.settings import SettingsError, check_field_types, setting, settings_from_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +42,16 @@ class SegmentationSettings:
     silence (a customer's long explanation should not end it).
     """
 
-    start_min_speech_s: float = _setting(
+    start_min_speech_s: float = setting(
         0.3, "s", "How much customer speech starts a call.")
-    start_max_gap_s: float = _setting(
+    start_max_gap_s: float = setting(
         0.5, "s", "Pauses shorter than this do not reset the speech counted towards "
         "starting a call.")
-    end_silence_s: float = _setting(
+    end_silence_s: float = setting(
         10.0, "s", "How long both sides must be silent for a call to end.")
-    mic_only_start_min_speech_s: float = _setting(
+    mic_only_start_min_speech_s: float = setting(
         1.0, "s", "Without the customer's side, how much of your speech starts a call.")
-    mic_only_end_silence_s: float = _setting(
+    mic_only_end_silence_s: float = setting(
         30.0, "s", "Without the customer's side, how long you must be silent for a "
         "call to end.")
 
@@ -73,11 +68,9 @@ class SegmentationSettings:
         SettingsError
             On the first nonsensical value, with a one-line message naming the field.
         """
+        check_field_types(self)
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
-                raise SettingsError(f"{f.name} must be a finite number, got {value!r}")
             if value <= 0:
                 raise SettingsError(f"{f.name} ({value}) must be greater than 0")
         # A gap that long would let the speech bridge the silence that ends a call.
@@ -119,12 +112,7 @@ class SegmentationSettings:
         SettingsError
             If ``data`` holds unknown keys (all are named) or a value is invalid.
         """
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise SettingsError(f"unknown settings: {', '.join(unknown)}")
-        values = {name: float(value) if isinstance(value, int) and not isinstance(value, bool)
-                  else value for name, value in data.items()}
-        return cls(**values).validate()
+        return settings_from_dict(cls, data)
 
 
 class SegmentKind(str, Enum):

@@ -8,15 +8,64 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
+
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
     """A setting has a value the rules cannot work with; the message names the field."""
 
 
-def _setting(default: float | int | bool, unit: str, help_text: str) -> Any:
+def setting(default: float | int | bool, unit: str, help_text: str) -> Any:
+    """A settings field with its default, ``unit`` and one-sentence ``help`` in its metadata."""
     return field(default=default, metadata={"unit": unit, "help": help_text})
+
+
+def check_field_types(settings: Any) -> None:
+    """Check that every field of a settings dataclass holds a value of its declared type.
+
+    Raises
+    ------
+    SettingsError
+        Naming the first field that holds a wrong type or a non-finite number.
+    """
+    annotations = type(settings).__annotations__
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        # Annotations are strings under ``from __future__ import annotations``.
+        expected = annotations[f.name]
+        if expected == "bool":
+            if not isinstance(value, bool):
+                raise SettingsError(f"{f.name} must be true or false, got {value!r}")
+        elif expected == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SettingsError(f"{f.name} must be a whole number, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise SettingsError(f"{f.name} must be a finite number, got {value!r}")
+
+
+def settings_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Validated settings of dataclass ``cls`` from ``{field name: value}``.
+
+    Missing keys take their defaults, so files saved by older versions still
+    load; whole numbers are accepted for fractional fields (some tools write
+    ``90.0`` as ``90``).
+
+    Raises
+    ------
+    SettingsError
+        If ``data`` holds unknown keys (all are named) or a value is invalid.
+    """
+    annotations = cls.__annotations__
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(unknown)}")
+    values = {name: float(value) if annotations[name] == "float" and isinstance(value, int)
+              and not isinstance(value, bool) else value for name, value in data.items()}
+    return cls(**values).validate()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,86 +104,86 @@ class RuleSettings:
     """
 
     # --- which cues are enabled
-    raised_voice_enabled: bool = _setting(
+    raised_voice_enabled: bool = setting(
         True, "", "Nudge when you raise your voice.")
-    fast_speech_enabled: bool = _setting(
+    fast_speech_enabled: bool = setting(
         True, "", "Nudge when you speak much faster than usual.")
-    interruption_enabled: bool = _setting(
+    interruption_enabled: bool = setting(
         True, "", "Nudge when you start talking over the customer.")
-    monologue_enabled: bool = _setting(
+    monologue_enabled: bool = setting(
         True, "", "Nudge when you talk for a long time without the customer speaking.")
-    breathing_prompt_enabled: bool = _setting(
+    breathing_prompt_enabled: bool = setting(
         True, "", "Offer a short breathing exercise when stress builds.")
 
     # --- raised voice
-    raised_voice_lu: float = _setting(
+    raised_voice_lu: float = setting(
         6.0, "LU", "How far above your normal loudness counts as a raised voice.")
-    raised_voice_release_lu: float = _setting(
+    raised_voice_release_lu: float = setting(
         4.0, "LU", "A raised-voice episode ends only once you are back below this level "
         "above normal.")
-    raised_voice_min_s: float = _setting(
+    raised_voice_min_s: float = setting(
         1.5, "s", "How long your voice must stay raised before you are nudged.")
-    raised_voice_gap_s: float = _setting(
+    raised_voice_gap_s: float = setting(
         0.5, "s", "Pauses or dips shorter than this do not end a raised-voice episode.")
-    loud_lu: float = _setting(
+    loud_lu: float = setting(
         12.0, "LU", "How far above your normal loudness counts as loud (medium severity).")
-    shouting_lu: float = _setting(
+    shouting_lu: float = setting(
         20.0, "LU", "How far above your normal loudness counts as shouting (high severity).")
 
     # --- fast speech
-    fast_speech_ratio: float = _setting(
+    fast_speech_ratio: float = setting(
         1.25, "ratio", "How many times your usual pace counts as fast speech.")
-    fast_speech_floor_sps: float = _setting(
+    fast_speech_floor_sps: float = setting(
         5.5, "syllables/s", "Speech slower than this is never flagged as fast, "
         "whatever your usual pace.")
-    fast_speech_hysteresis_sps: float = _setting(
+    fast_speech_hysteresis_sps: float = setting(
         0.3, "syllables/s", "A fast-speech episode ends only once your pace drops this "
         "far below the threshold.")
-    fast_speech_min_speech_s: float = _setting(
+    fast_speech_min_speech_s: float = setting(
         4.0, "s", "How much fast speech is needed before you are nudged.")
-    fast_speech_max_pause_s: float = _setting(
+    fast_speech_max_pause_s: float = setting(
         2.0, "s", "A pause longer than this ends a fast-speech episode.")
 
     # --- turns, interruptions, monologue
-    turn_pause_s: float = _setting(
+    turn_pause_s: float = setting(
         0.5, "s", "Silences shorter than this inside someone's speech do not end their turn.")
-    customer_mid_turn_s: float = _setting(
+    customer_mid_turn_s: float = setting(
         0.5, "s", "The customer must have been speaking this long for your start to "
         "count as cutting in.")
-    interruption_min_overlap_s: float = _setting(
+    interruption_min_overlap_s: float = setting(
         1.0, "s", "How long you and the customer must talk at once for it to be an "
         "interruption.")
-    customer_turn_min_s: float = _setting(
+    customer_turn_min_s: float = setting(
         1.0, "s", "Customer speech shorter than this (okay, mm-hmm) is a backchannel, "
         "not a turn.")
-    monologue_min_s: float = _setting(
+    monologue_min_s: float = setting(
         45.0, "s", "How long you may talk without a customer turn before you are nudged.")
-    monologue_max_pause_s: float = _setting(
+    monologue_max_pause_s: float = setting(
         5.0, "s", "A silence of yours longer than this (a hold, say) ends a monologue.")
 
     # --- baseline
-    baseline_calibration_s: float = _setting(
+    baseline_calibration_s: float = setting(
         15.0, "s", "How much of your speech is used to learn your normal loudness and pace.")
-    baseline_adapt_block_s: float = _setting(
+    baseline_adapt_block_s: float = setting(
         10.0, "s", "How much of your speech goes into each slow update of the baseline.")
-    baseline_adapt_fraction: float = _setting(
+    baseline_adapt_fraction: float = setting(
         0.05, "fraction", "How much of the way to your recent level each baseline update "
         "moves.")
-    baseline_max_step_lu: float = _setting(
+    baseline_max_step_lu: float = setting(
         0.5, "LU", "The most one baseline update may move your normal loudness.")
-    baseline_max_step_sps: float = _setting(
+    baseline_max_step_sps: float = setting(
         0.1, "syllables/s", "The most one baseline update may move your normal pace.")
 
     # --- breathing prompt
-    breathing_cooldown_s: float = _setting(
+    breathing_cooldown_s: float = setting(
         90.0, "s", "The shortest time between two breathing exercise offers "
         "(at least 60 s).")
-    breathing_max_per_call: int = _setting(
+    breathing_max_per_call: int = setting(
         3, "count", "The most breathing exercise offers in one call.")
-    breathing_cluster_n: int = _setting(
+    breathing_cluster_n: int = setting(
         3, "count", "This many interruptions close together lead to a breathing "
         "exercise offer.")
-    breathing_cluster_window_s: float = _setting(
+    breathing_cluster_window_s: float = setting(
         120.0, "s", "How close together interruptions must be to count as a cluster.")
 
     def validate(self) -> RuleSettings:
@@ -150,18 +199,7 @@ class RuleSettings:
         SettingsError
             On the first nonsensical value, with a one-line message naming the field.
         """
-        for f in fields(self):
-            value = getattr(self, f.name)
-            expected = _field_type(f.name)
-            if expected is bool:
-                if not isinstance(value, bool):
-                    raise SettingsError(f"{f.name} must be true or false, got {value!r}")
-            elif expected is int:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise SettingsError(f"{f.name} must be a whole number, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
-                raise SettingsError(f"{f.name} must be a finite number, got {value!r}")
+        check_field_types(self)
 
         positive = ("raised_voice_lu", "raised_voice_min_s", "fast_speech_floor_sps",
                     "fast_speech_min_speech_s", "interruption_min_overlap_s",
@@ -237,22 +275,7 @@ class RuleSettings:
         SettingsError
             If ``data`` holds unknown keys (all are named) or a value is invalid.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SettingsError(f"unknown settings: {', '.join(unknown)}")
-        values = {}
-        for name, value in data.items():
-            if _field_type(name) is float and isinstance(value, int) \
-                    and not isinstance(value, bool):
-                value = float(value)
-            values[name] = value
-        return cls(**values).validate()
-
-
-def _field_type(name: str) -> type:
-    # Annotations are strings under ``from __future__ import annotations``.
-    return {"bool": bool, "int": int, "float": float}[RuleSettings.__annotations__[name]]
+        return settings_from_dict(cls, data)
 
 
 def _require(name: str, ok: bool, problem: str) -> None:

@@ -46,7 +46,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from typing import IO, Any
 from platformdirs import user_data_path
 
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
+from models.private_files import write_private_text
 from models.summary import CallSummary, PartySummary
 
 logger = logging.getLogger(__name__)
@@ -989,21 +989,10 @@ def _make_private_folder(folder: Path) -> None:
 
 
 def _write_private(path: Path, write: Callable[[IO[str]], None]) -> None:
-    # mkstemp creates the file 0600; replacing makes the export complete or absent.
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        write_private_text(path, write)
     except OSError as exc:
-        raise StoreError(f"{path}: cannot write here ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            write(stream)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise StoreError(f"{path}: cannot write ({exc.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_writer(columns: Sequence[str],

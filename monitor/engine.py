@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ import numpy as np
 from models.baseline import Baseline
 from models.call_segmentation import CallSegmenter, SegmentationSettings
 from models.call_session import CallSession
-from models.events import EventUpdate
+from models.events import EventPhase, EventUpdate
 from models.frames import HOP_S, FeatureFrame
 from models.settings import RuleSettings
 from models.store import CallStore
@@ -187,6 +188,11 @@ class MonitorEngine:
         self._source_state: dict[str, SourceState] = {}
         self._overflows_reported = 0
         self._agent_awaiting_audio = False
+        # (timeline s, wall time) of recent pulls: when each stretch of audio reached the engine.
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=500)
+        self.open_latencies_s: deque[float] = deque(maxlen=1000)
+        """For each OPEN update: seconds from the arrival of the audio that
+        confirmed it to its emission (capture-device latency not included)."""
         self.error: BaseException | None = None
         self.stream_start_wall_time: float | None = None
 
@@ -276,6 +282,7 @@ class MonitorEngine:
         # A replay that has delivered everything reads empty once it is STOPPED.
         ended = chunk.status.state is SourceState.STOPPED and samples.shape[0] == 0
         agent, customer = self._aligner.pull(float("inf") if ended else now_s)
+        self._arrivals.append((self._aligner.timeline_s, time.time()))
         if self._recorder is not None:
             self._recorder.push(agent, customer)
         if agent.size or (customer is not None and customer.size):
@@ -359,6 +366,10 @@ class MonitorEngine:
     def _emit(self, updates: list[EventUpdate]) -> None:
         for update in updates:
             wall = time.time()
+            if update.phase is EventPhase.OPEN:
+                arrived = next((w for t, w in self._arrivals if t >= update.event.end_s - 1e-6), None)
+                if arrived is not None:
+                    self.open_latencies_s.append(wall - arrived)
             if self._store is not None and self._call_id is not None:
                 # Opening updates are logged too, so an episode still open at a crash survives it.
                 self._store.record_update(self._call_id, update, _iso(wall))

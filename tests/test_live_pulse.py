@@ -101,6 +101,7 @@ def test_live_capture_finds_exactly_the_two_interruptions(pulse_server: PulseSer
     assert starts == pytest.approx(EXPECTED_INTERRUPTION_STARTS_S, abs=1.0), starts
     assert "call_started" in collector.kinds() and "call_ended" in collector.kinds()
     assert "overflow" not in collector.kinds()
+    assert len(engine.open_latencies_s) == 2 and max(engine.open_latencies_s) <= 0.3
     assert all(s.counters.input_overflows == 0 for s in (engine._agent, engine._customer))
 
 

@@ -1,14 +1,13 @@
 """Writing result files: atomically, and readable by the user only."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-USER_ONLY = 0o600
+from models.private_files import write_private_text
+
 
 
 class OutputError(Exception):
@@ -31,17 +30,6 @@ def write_text_output(target: str, write: Callable[[IO[str]], None]) -> None:
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: no such folder")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        write_private_text(path, write)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write here ({exc.strerror})") from None
-    try:
-        os.fchmod(fd, USER_ONLY)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            write(stream)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

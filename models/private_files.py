@@ -1,0 +1,36 @@
+"""Files that belong to the user alone: written atomically, permissions 0600."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+USER_ONLY = 0o600
+
+
+def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write a text file that appears complete or not at all, readable by the user only.
+
+    Parameters
+    ----------
+    path : Path
+        The file to create or replace; its folder must exist.
+    write : callable
+        Writes the content to the stream it is given.
+
+    Raises
+    ------
+    OSError
+        When the folder cannot be written; no partial file is left behind.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, USER_ONLY)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            write(stream)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

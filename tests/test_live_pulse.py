@@ -133,3 +133,17 @@ def test_unplugged_microphone_is_reported_and_recovered(pulse_server: PulseServe
     # Both interruptions are there: the one before the unplug and the one after the recovery.
     assert len(collector.closed("interruption")) == 2
     assert kinds.count("call_started") == 1  # the call survived the unplug
+
+
+def test_devices_command_lists_sources_by_stable_name(pulse_server: PulseServer) -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "devices", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    names = {d["name"]: d["kind"] for d in json.loads(result.stdout)}
+    assert names["pulse:agent_mic.monitor"] == "monitor"
+    assert names["pulse:customer_line.monitor"] == "monitor"
+    assert "default" in names

@@ -83,6 +83,23 @@ def test_calls_and_events_are_logged(demo_call: Path, tmp_path: Path) -> None:
     assert store.stat().st_mode & 0o077 == 0
 
 
+def test_the_log_exports_to_json_and_csv(demo_call: Path, tmp_path: Path) -> None:
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast",
+                 "--store", str(store)]) == 0
+    assert main(["export", "--store", str(store), "--json", str(tmp_path / "calls.json"),
+                 "--csv", str(tmp_path / "log")]) == 0
+    exported = json.loads((tmp_path / "calls.json").read_text())
+    assert exported["schema"] == "calmline.calls/1" and len(exported["calls"]) == 1
+    assert [e["kind"] for e in exported["calls"][0]["events"]].count("interruption") == 2
+    assert (tmp_path / "log-events.csv").read_text().count("interruption") == 2
+    assert (tmp_path / "log-calls.csv").stat().st_mode & 0o077 == 0
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "export", "--store",
+                             str(tmp_path / "none.sqlite3"), "--json", "-"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no call log yet" in result.stderr
+
+
 def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store"]) == 0

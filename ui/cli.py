@@ -24,7 +24,8 @@ from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
 from models.store import StoreError
 from monitor.devices import DeviceError
 from ui.demo_call import DemoUnavailable, write_demo_call
-from ui.monitor_command import MonitorError, add_monitor_parser, run_devices, run_monitor
+from ui.monitor_command import (MonitorError, add_monitor_parser, run_devices, run_export,
+                                 run_monitor)
 from ui.output_files import OutputError, write_text_output
 from ui.summary_text import format_summary
 
@@ -167,7 +168,7 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": _command_analyze, "demo": _command_demo, "monitor": run_monitor,
-            "devices": run_devices}
+            "devices": run_devices, "export": run_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,12 @@ def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
     p.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
     p.add_argument("--no-store", action="store_true", help="keep no call log")
     p.add_argument("--settings", metavar="PATH", type=Path, help="settings file (default: user config)")
+    e = sub.add_parser("export", help="export the call log",
+                       description="Export logged calls with their events and breathing prompts.")
+    e.add_argument("--json", metavar="PATH", help="calls, events and prompts as JSON (- for stdout)")
+    e.add_argument("--csv", metavar="PREFIX",
+                   help="two CSV files: PREFIX-calls.csv and PREFIX-events.csv")
+    e.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
     d = sub.add_parser("devices", help="list audio inputs",
                        description="List the audio inputs, with names to use in settings.")
     d.add_argument("--json", action="store_true", help="machine-readable output")
@@ -80,6 +86,26 @@ def run_devices(args: argparse.Namespace) -> int:
     print(f"{'NAME':<{width}}  {'KIND':<10} LABEL")
     for d in devices:
         print(f"{d.name:<{width}}  {d.kind:<10} {d.label}{'  (default)' if d.default else ''}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export the call log as JSON and/or CSV."""
+    if not (args.json or args.csv):
+        raise MonitorError("say what to export: --json PATH and/or --csv PREFIX")
+    path = args.store or default_store_path()
+    if not path.exists():
+        raise MonitorError(f"{path}: no call log yet (monitor a call first)")
+    with CallStore(path, read_only=True) as store:
+        if args.json == "-":
+            count = store.export_json(sys.stdout)
+        elif args.json:
+            count = store.export_json(Path(args.json).expanduser())
+        if args.csv:
+            prefix = Path(args.csv).expanduser()
+            count = store.export_csv(prefix.with_name(prefix.name + "-calls.csv"),
+                                     prefix.with_name(prefix.name + "-events.csv"))
+    print(f"exported {count} call(s)", file=sys.stderr)
     return 0
 
 

@@ -40,6 +40,10 @@ class AppSettings:
         Write each call to a FLAC file next to its record (off unless the user opts in).
     retention_days : int
         Delete calls (and their recordings) older than this many days; 0 keeps them all.
+    cue_sound : bool
+        Play a soft sound with each cue (off by default: a cue is meant to be quiet).
+    start_at_login : bool
+        Start CalmLine when the user logs in.
     rules : RuleSettings
         Coaching thresholds.
     segmentation : SegmentationSettings
@@ -50,6 +54,8 @@ class AppSettings:
     customer_device: str = ""
     recording_enabled: bool = False
     retention_days: int = 90
+    cue_sound: bool = False
+    start_at_login: bool = False
     rules: RuleSettings = field(default_factory=RuleSettings)
     segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
 
@@ -59,8 +65,9 @@ class AppSettings:
             raise SettingsError("agent_device must name a device (see 'calmline devices')")
         if not isinstance(self.customer_device, str):
             raise SettingsError("customer_device must be a device name, or empty for mic-only mode")
-        if not isinstance(self.recording_enabled, bool):
-            raise SettingsError("recording_enabled must be true or false")
+        for name in ("recording_enabled", "cue_sound", "start_at_login"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} must be true or false")
         if isinstance(self.retention_days, bool) or not isinstance(self.retention_days, int) \
                 or self.retention_days < 0:
             raise SettingsError(f"retention_days ({self.retention_days!r}) must be a whole number "

@@ -12,7 +12,8 @@ its own small transaction, so a killed process (``kill -9``) loses nothing
 that was committed and at most the write in flight, and the file is never
 left corrupt. (A power cut may lose the last few commits but still leaves a
 consistent file.) Calls that were still open when the process died are closed
-as ``interrupted`` the next time a writing store opens the file.
+as ``interrupted`` the next time the monitoring engine opens the file
+(``recover=True``).
 
 Threads
 -------
@@ -21,8 +22,9 @@ thread that opened it; sqlite3's ``check_same_thread`` is left on so that a
 mistake fails at once instead of corrupting state. The engine thread opens
 the writing store; the UI opens its own with ``read_only=True``. WAL lets the
 reader see every committed call and event while the writer goes on writing.
-Only one writing store should be open on a file at a time (the app is single
-instance): it closes every open call it finds as interrupted.
+Other writers (the UI logging a breathing prompt, deleting a call) may open the
+file while the engine is monitoring; only the engine recovers open calls,
+because only it knows that no call of its own is in progress.
 
 Privacy
 -------
@@ -306,8 +308,11 @@ class CallStore:
     path : Path
         The database file.
     read_only : bool
-        Open for reading only (the UI's store). A read-only store does not
-        close calls left open by a crash, since the writer may be running.
+        Open for reading only (the UI's store).
+    recover : bool
+        Close calls left open by a crash as interrupted. Only the monitoring
+        engine passes True, as it starts: any other store may be opened while
+        a live call is open, and must not end it.
 
     Raises
     ------
@@ -316,7 +321,7 @@ class CallStore:
         newer CalmLine, or cannot be created. The file is left as it was.
     """
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, recover: bool = False) -> None:
         self.path = Path(path)
         self._read_only = False
         _prepare_file(self.path)
@@ -330,7 +335,7 @@ class CallStore:
             if read_only:
                 self._conn.execute("PRAGMA query_only = ON")
                 self._read_only = True
-            else:
+            elif recover:
                 self._close_interrupted_calls()
         except BaseException:
             self._conn.close()

@@ -117,6 +117,8 @@ class EngineOptions:
         Where to write one stereo FLAC per call; None records nothing (the default).
     profile : Baseline or None
         The agent's saved baseline.
+    agent_level_dbfs : float or None
+        The agent's calibrated speech level, for the voice-activity gate.
     lockstep : bool
         Both parties share one clock (a replayed file or one stereo device):
         take equal spans from both instead of aligning two clocks.
@@ -129,6 +131,7 @@ class EngineOptions:
     store_path: Path | None = None
     recording_dir: Path | None = None
     profile: Baseline | None = None
+    agent_level_dbfs: float | None = None
     lockstep: bool = False
     stereo_channels: tuple[int, int] | None = None
 
@@ -171,7 +174,8 @@ class MonitorEngine:
         customer_sr_hz = (customer.sr_hz if customer is not None
                           else agent.sr_hz if two_party else None)
         self._aligner = StreamAligner(agent.sr_hz, customer_sr_hz)
-        self._extractor = CallFeatureExtractor(agent.sr_hz, customer_sr_hz, HOP_S)
+        self._extractor = CallFeatureExtractor(agent.sr_hz, customer_sr_hz, HOP_S,
+                                               self.options.agent_level_dbfs)
         self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
         self._two_party = two_party
         self._session: CallSession | None = None
@@ -232,7 +236,7 @@ class MonitorEngine:
     def _run(self) -> None:
         try:
             if self.options.store_path is not None:
-                self._store = CallStore(self.options.store_path)
+                self._store = CallStore(self.options.store_path, recover=True)
             self._agent.start()
             if self._customer is not None:
                 self._customer.start()

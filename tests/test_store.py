@@ -197,10 +197,12 @@ def test_calls_left_open_are_closed_as_interrupted(tmp_path: Path) -> None:
         store.record_update(crashed, EventUpdate(EventPhase.OPEN, CUT_IN),
                             NOW + timedelta(seconds=32))
         silent = store.begin_call(NOW + timedelta(minutes=5), 400.0, CallMode.MIC_ONLY)
-    # A reader must not close calls: the writer may still be running.
+    # Neither a reader nor another writer may close calls: the engine may still be running.
     with CallStore(path, read_only=True) as reader:
         assert {c.status for c in reader.calls()} == {CallStatus.OPEN}
-    with CallStore(path) as store:
+    with CallStore(path) as other_writer:
+        assert {c.status for c in other_writer.calls()} == {CallStatus.OPEN}
+    with CallStore(path, recover=True) as store:
         calls = {c.id: c for c in store.calls()}
         assert calls[crashed].status is CallStatus.INTERRUPTED
         assert calls[crashed].ended_at == NOW + timedelta(seconds=32)
@@ -387,7 +389,7 @@ def test_kill_9_mid_call_loses_nothing_committed(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
-    with CallStore(path) as store:
+    with CallStore(path, recover=True) as store:
         [call] = store.calls()
         assert call.status is CallStatus.INTERRUPTED
         stored = {r.id for r in store.events(call.id)}

@@ -18,6 +18,7 @@ from typing import IO
 from platformdirs import user_data_path
 
 from models.app_settings import AppSettings, load_settings
+from models.profile import load_profile
 from models.store import CallStore, default_store_path
 from monitor.audio_file import CallRecording, ChannelChoice
 from monitor.capture import CaptureSource, FileReplaySource, PortAudioHost, make_source
@@ -157,8 +158,12 @@ def run_monitor(args: argparse.Namespace) -> int:
             logger.info("retention: deleted %d call(s) older than %d days", removed,
                         settings.retention_days)
     recording = args.record or settings.recording_enabled
+    # A replay is judged on its own, as analyze judges it; live calls use the saved profile.
+    profile = None if args.replay is not None else load_profile()
     options = EngineOptions(
         rules=settings.rules, segmentation=settings.segmentation, store_path=store_path,
+        profile=profile.baseline if profile else None,
+        agent_level_dbfs=profile.speech_level_dbfs if profile else None,
         recording_dir=(user_data_path("calmline") / "recordings") if recording else None,
         lockstep=args.replay is not None)
     with ExitStack() as stack:

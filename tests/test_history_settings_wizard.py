@@ -1,0 +1,500 @@
+"""Settings dialog, call history and calibration wizard, offscreen with pytest-qt.
+
+Live capture is replaced by replay sources over generated speech, so the wizard
+runs its real signal path without a sound card. Nothing here asserts timing.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import stat
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDialogButtonBox,
+                               QPushButton, QWidget, QWizard)
+
+from models.app_settings import AppSettings, load_settings, save_settings
+from models.profile import AgentProfile, load_profile, new_profile, save_profile
+from models.settings import RuleSettings, SettingsError
+from models.store import CallMode, CallStore, PromptOutcome
+from models.summary import CallSummary, PartySummary
+from monitor.audio_file import CallRecording
+from monitor.capture import CaptureSource, FileReplaySource
+from monitor.devices import InputDevice
+from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
+from ui.calibration_wizard import (CalibrationWizard, CustomerCheck, Level, level_verdict,
+                                   signal_similarity)
+from ui.history_window import HistoryWindow, TrendBucket, TrendChart, trend_buckets
+from ui.settings_dialog import (LOCK_GLYPH, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
+                                set_start_at_login)
+
+DEVICES = [
+    InputDevice("default", "System default input (follows changes)", "input", True, 2, 48000.0,
+                "default"),
+    InputDevice("pulse:headset-mic", "USB headset microphone", "microphone", False, 1, 48000.0,
+                "PulseAudio"),
+    InputDevice("pulse:speakers.monitor", "Monitor of speakers", "monitor", False, 2, 48000.0,
+                "PulseAudio"),
+]
+SR_HZ = 16000
+SPEECH_DBFS = -26.0
+
+
+def devices() -> list[InputDevice]:
+    return list(DEVICES)
+
+
+# --- profile -----------------------------------------------------------------
+
+def test_profile_round_trip_is_private(tmp_path: Path) -> None:
+    profile = new_profile(-24.5, 4.2, -21.0)
+    path = save_profile(profile, tmp_path / "data" / "profile.json")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_profile(path) == profile
+    assert profile.baseline.calibrated and profile.baseline.source == "profile"
+    assert load_profile(tmp_path / "missing.json") is None
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("{", "not valid JSON"),
+    ('{"schema": "other"}', "not a CalmLine profile"),
+    ('{"schema": "calmline.profile/1", "loudness_lufs": 5}', "missing profile value"),
+    ('{"schema": "calmline.profile/1", "loudness_lufs": "x", "rate_sps": null, '
+     '"speech_level_dbfs": null, "calibrated_at": "2024-05-01T12:00:00+00:00"}', "loudness_lufs"),
+    ('{"schema": "calmline.profile/1", "loudness_lufs": -200, "rate_sps": null, '
+     '"speech_level_dbfs": null, "calibrated_at": "2024-05-01T12:00:00+00:00"}', "loudness_lufs"),
+])
+def test_broken_profile_gives_one_line(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "profile.json"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_profile(path)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert path.read_text() == text
+
+
+# --- settings dialog ---------------------------------------------------------
+
+def make_dialog(qtbot, settings: AppSettings = AppSettings(),
+                locked: frozenset[str] = frozenset()) -> SettingsDialog:
+    dialog = SettingsDialog(settings, locked, device_lister=devices)
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_settings_persist_through_dialog_save_and_load(qtbot, tmp_path: Path) -> None:
+    dialog = make_dialog(qtbot)
+    dialog.agent_combo.setCurrentIndex(dialog.agent_combo.findData("pulse:headset-mic"))
+    dialog.customer_combo.setCurrentIndex(dialog.customer_combo.findData("pulse:speakers.monitor"))
+    dialog.cue_checks["fast_speech_enabled"].setChecked(False)
+    dialog.rule_form.editors["raised_voice_lu"].setValue(7.5)
+    dialog.rule_form.editors["breathing_max_per_call"].setValue(2)
+    dialog.segmentation_form.editors["end_silence_s"].setValue(12.0)
+    dialog.recording_check.setChecked(True)
+    dialog.retention_spin.setValue(30)
+    dialog.sound_check.setChecked(True)
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.result() == dialog.DialogCode.Accepted
+    result = dialog.result_settings()
+    expected = replace(AppSettings(), agent_device="pulse:headset-mic",
+                       customer_device="pulse:speakers.monitor", recording_enabled=True,
+                       retention_days=30,
+                       rules=replace(RuleSettings(), fast_speech_enabled=False,
+                                     raised_voice_lu=7.5, breathing_max_per_call=2),
+                       segmentation=replace(AppSettings().segmentation, end_silence_s=12.0))
+    assert result == expected
+    path = save_settings(result, tmp_path / "settings.toml")
+    assert load_settings(path) == expected
+    assert dialog.result_desktop().cue_sound is True
+
+
+def test_unchanged_dialog_returns_the_same_settings(qtbot) -> None:
+    settings = replace(AppSettings(), agent_device="pulse:gone", customer_device="",
+                       rules=replace(RuleSettings(), fast_speech_ratio=1.4,
+                                     baseline_adapt_fraction=0.05))
+    dialog = make_dialog(qtbot, settings)
+    # A device that is not connected is kept, not silently replaced.
+    assert "not connected" in dialog.agent_combo.currentText()
+    assert dialog.customer_combo.currentText() == MIC_ONLY_LABEL
+    assert dialog.result_settings() == settings
+    dialog.refresh_devices()
+    assert dialog.result_settings() == settings
+
+
+def test_locked_settings_are_disabled_with_glyph_and_tooltip(qtbot) -> None:
+    dialog = make_dialog(qtbot, locked=frozenset({"general.recording_enabled",
+                                                  "rules.raised_voice_lu", "segmentation",
+                                                  "general.agent_device"}))
+    for widget in (dialog.recording_check, dialog.rule_form.editors["raised_voice_lu"],
+                   dialog.segmentation_form.editors["end_silence_s"], dialog.agent_combo):
+        assert not widget.isEnabled()
+        assert widget.toolTip() == LOCKED_TOOLTIP
+    assert dialog.recording_check.text().startswith(LOCK_GLYPH)
+    assert dialog.rule_form.editors["loud_lu"].isEnabled()
+    assert dialog.customer_combo.isEnabled()
+
+
+def test_invalid_threshold_shows_one_line_and_blocks_ok(qtbot) -> None:
+    dialog = make_dialog(qtbot)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.error_text == "" and ok.isEnabled()
+    dialog.rule_form.editors["loud_lu"].setValue(3.0)
+    assert "loud_lu" in dialog.error_text and "\n" not in dialog.error_text
+    assert not ok.isEnabled()
+    dialog.accept()
+    assert dialog.result() != dialog.DialogCode.Accepted
+    with pytest.raises(SettingsError):
+        dialog.result_settings()
+    dialog.rule_form.editors["loud_lu"].setValue(12.0)
+    assert dialog.error_text == "" and ok.isEnabled()
+
+
+def test_threshold_form_is_generated_from_metadata(qtbot) -> None:
+    dialog = make_dialog(qtbot)
+    editor = dialog.rule_form.editors["raised_voice_lu"]
+    assert editor.suffix() == " LU"
+    assert "raised voice" in editor.accessibleName()
+    assert "default 6.0" in editor.toolTip()
+    assert dialog.rule_form.editors["breathing_max_per_call"].suffix() == ""
+    assert set(dialog.cue_checks) == {"raised_voice_enabled", "fast_speech_enabled",
+                                      "interruption_enabled", "monologue_enabled",
+                                      "breathing_prompt_enabled"}
+
+
+def test_settings_dialog_keyboard_and_names(qtbot) -> None:
+    dialog = make_dialog(qtbot)
+    show_active(qtbot, dialog)
+    assert "CalmLine" in dialog.windowTitle()
+    dialog.tabs.setFocus()
+    qtbot.keyClick(dialog.tabs, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.tabs.currentIndex() == 1
+    assert_named(dialog)
+    # Escape cancels without a mouse.
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.result() == dialog.DialogCode.Rejected
+
+
+def test_start_at_login_entry(tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("XDG autostart is Linux only")
+    path = set_start_at_login(True, tmp_path, ["calmline", "monitor"])
+    text = path.read_text()
+    assert path == tmp_path / "autostart" / "calmline.desktop"
+    assert "Exec=calmline monitor" in text and "Name=CalmLine" in text
+    set_start_at_login(False, tmp_path)
+    assert not path.exists()
+    set_start_at_login(False, tmp_path)
+
+
+def assert_named(root: QWidget) -> None:
+    """Every focusable input has an accessible name or a visible text."""
+    for widget in root.findChildren(QWidget):
+        if isinstance(widget, (QComboBox, QAbstractSpinBox)) and widget.isEnabled():
+            assert widget.accessibleName(), widget.objectName()
+        if isinstance(widget, (QPushButton, QCheckBox)):
+            assert widget.accessibleName() or widget.text(), widget.objectName()
+
+
+# --- history -----------------------------------------------------------------
+
+BASE = datetime(2024, 5, 6, 9, 0, tzinfo=timezone.utc)
+
+
+def summary(interruptions: int, raised_s: float, customer: bool = True) -> CallSummary:
+    return CallSummary(duration_s=125.0, agent=PartySummary(60.0, 0.48, 4.4),
+                       customer=PartySummary(50.0, 0.4, 4.0) if customer else None,
+                       overtalk_s=2.0, interruptions=interruptions, raised_voice_s=raised_s,
+                       fast_speech_s=0.0, monologues=0, breathing_prompts=1)
+
+
+def populate(path: Path, starts: list[datetime]) -> list[int]:
+    ids = []
+    with CallStore(path) as store:
+        for n, start in enumerate(starts):
+            call_id = store.begin_call(start, n * 1000.0, CallMode.TWO_PARTY)
+            store.record_prompt(call_id, start + timedelta(seconds=30), "raised_voice",
+                                PromptOutcome.COMPLETED)
+            store.end_call(call_id, start + timedelta(seconds=125), n * 1000.0 + 125.0,
+                           summary(n % 3, 2.0 * n))
+            ids.append(call_id)
+    return ids
+
+
+def show_active(qtbot, window: QWidget) -> None:
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+
+
+def make_history(qtbot, path: Path, **kwargs) -> HistoryWindow:
+    window = HistoryWindow(path, **kwargs)
+    qtbot.addWidget(window)
+    return window
+
+
+def test_history_lists_calls_newest_first(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "log" / "calmline.sqlite3"
+    populate(path, [BASE, BASE + timedelta(hours=1), BASE + timedelta(days=1)])
+    window = make_history(qtbot, path)
+    assert "CalmLine" in window.windowTitle()
+    proxy = window.proxy
+    assert proxy.rowCount() == 3
+    headers = [proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(proxy.columnCount())]
+    assert headers == ["Date", "Duration", "Talk share", "Interruptions", "Raised voice", "Pace",
+                       "Prompts"]
+    first = [proxy.index(0, c).data() for c in range(proxy.columnCount())]
+    assert first[0].startswith(f"{(BASE + timedelta(days=1)).astimezone():%Y-%m-%d}")
+    assert first[1:] == ["2:05", "48 %", "2", "4 s", "4.4 syl/s", "1"]
+    # A call that ends while the window is open appears on refresh.
+    populate(path, [BASE + timedelta(days=2)])
+    window.refresh()
+    assert proxy.rowCount() == 4
+
+
+def test_history_shows_interrupted_and_open_calls(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    with CallStore(path) as store:
+        store.begin_call(BASE, 0.0, CallMode.MIC_ONLY)
+    window = make_history(qtbot, path)
+    assert window.proxy.rowCount() == 1
+    assert "(in progress)" in window.proxy.index(0, 0).data()
+    window.select_call(window.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole + 1))
+    assert not window.delete_button.isEnabled()
+
+
+def test_delete_removes_the_row_after_confirmation(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    ids = populate(path, [BASE, BASE + timedelta(hours=2)])
+    answers = [False, True]
+    questions: list[str] = []
+
+    def confirm(parent: QWidget, question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    window = make_history(qtbot, path, confirm=confirm)
+    show_active(qtbot, window)
+    assert window.select_call(ids[0])
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Delete)
+    assert window.proxy.rowCount() == 2 and questions
+    qtbot.mouseClick(window.delete_button, Qt.MouseButton.LeftButton)
+    assert window.proxy.rowCount() == 1
+    with CallStore(path, read_only=True) as store:
+        assert [c.id for c in store.calls()] == [ids[1]]
+    assert "Deleted" in window.status_label.text()
+
+
+def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE, BASE + timedelta(days=1)])
+    targets = [tmp_path / "out" / "calls.csv", tmp_path / "out" / "calls.json", None]
+    (tmp_path / "out").mkdir()
+    window = make_history(qtbot, path,
+                          choose_save_path=lambda parent, caption, name, flt: targets.pop(0))
+    calls_csv, events_csv = window.export_csv()
+    assert events_csv == tmp_path / "out" / "calls-events.csv"
+    with calls_csv.open() as stream:
+        assert len(list(csv.DictReader(stream))) == 2
+    assert events_csv.exists()
+    json_path = window.export_json()
+    document = json.loads(json_path.read_text())
+    assert len(document["calls"]) == 2 and document["calls"][0]["prompts"]
+    assert window.export_json() is None  # cancelled
+
+
+def test_trend_buckets_by_day_and_shift(tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    # A night shift: 22:00 to 04:00 local spans two days but is one shift.
+    local = datetime(2024, 5, 6, 22, 0).astimezone()
+    populate(path, [local, local + timedelta(hours=3), local + timedelta(hours=6),
+                    local + timedelta(hours=30)])
+    with CallStore(path, read_only=True) as store:
+        records = store.calls()
+    by_day = trend_buckets(records)
+    by_shift = trend_buckets(records, per_shift=True)
+    assert [b.calls for b in by_day] == [1, 2, 1]
+    assert [b.calls for b in by_shift] == [3, 1]
+    assert by_shift[0].interruptions_per_call == pytest.approx((0 + 1 + 2) / 3)
+    assert by_shift[0].raised_voice_s_per_call == pytest.approx((0 + 2 + 4) / 3)
+    assert trend_buckets([]) == []
+
+
+@pytest.mark.parametrize("days", [0, 1, 400])
+def test_trend_chart_paints_any_number_of_days(qtbot, days: int) -> None:
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    start = datetime(2024, 1, 1).astimezone()
+    chart.set_buckets([TrendBucket(start + timedelta(days=d), f"{d}", 3, d % 4, 1.5 * (d % 7))
+                       for d in range(days)])
+    chart.resize(640, 320)
+    image = chart.grab().toImage()
+    assert not image.isNull()
+    assert chart.accessibleDescription()
+    # Something was drawn: the image is not one flat colour.
+    pixels = {image.pixel(x, y) for x in range(0, 640, 7) for y in range(0, 320, 7)}
+    assert len(pixels) > 1
+
+
+def test_history_keyboard_order_and_names(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE])
+    window = make_history(qtbot, path)
+    show_active(qtbot, window)
+    window.table.setFocus()
+    seen = []
+    for _ in range(7):
+        qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(window.focusWidget())
+    assert window.delete_button in seen and window.export_csv_button in seen
+    assert window.grouping in seen
+    assert window.table.accessibleName() == "Calls"
+    assert window.chart.accessibleName() == "Trend chart"
+    assert_named(window)
+
+
+# --- calibration wizard ------------------------------------------------------
+
+AGENT_TEXT = ("Thank you for calling. Let me look into that for you. Could you tell me your "
+              "account number and the date the problem started? I can see the line status "
+              "here, and an engineer is available tomorrow morning between eight and twelve. "
+              "Is there anything else I can help you with today?")
+CUSTOMER_TEXT = ("Hello, I am calling about my internet connection. It has been down since "
+                 "Monday, and I work from home, so I really need it fixed soon.")
+
+
+def speech_file(tmp_path: Path, name: str, text: str, voice: str, repeats: int) -> Path:
+    from tests.audio_fixtures import espeak
+    x = scale_to_dbfs(espeak(text, 160, SR_HZ, voice), SPEECH_DBFS)
+    gap = np.zeros(SR_HZ // 3, np.float32)
+    y = np.concatenate([np.concatenate((x, gap)) for _ in range(repeats)])
+    y = y + office_noise(y.size, SR_HZ, -62.0, seed=len(name))
+    return write_wav(tmp_path / name, y, SR_HZ)
+
+
+def replay_factory(files: dict[str, Path], fast_roles: frozenset[str],
+                   opened: list[str]) -> Callable[[str, str], CaptureSource]:
+    def factory(spec: str, role: str) -> CaptureSource:
+        opened.append(f"{role}:{spec}")
+        return FileReplaySource(CallRecording(files[spec]), fast=role in fast_roles
+                                and spec != "same", role=role)
+    return factory
+
+
+needs_espeak = pytest.mark.skipif(not have("espeak-ng"), reason="needs espeak-ng")
+
+
+def test_level_verdict_and_similarity() -> None:
+    assert level_verdict(-math.inf, False) is Level.TOO_QUIET
+    assert level_verdict(-25.0, False) is Level.GOOD
+    assert level_verdict(-25.0, True) is Level.TOO_LOUD
+    assert level_verdict(-3.0, False) is Level.TOO_LOUD
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(SR_HZ * 3)
+    b = rng.standard_normal(SR_HZ * 3)
+    shifted = np.concatenate((np.zeros(800), a))[: a.size]
+    assert signal_similarity(a, b, SR_HZ) < 0.1
+    assert signal_similarity(a, -0.3 * shifted, SR_HZ) > 0.9
+    assert signal_similarity(a, np.zeros(10), SR_HZ) == 0.0
+
+
+def run_to(qtbot, wizard: CalibrationWizard, page: QWidget) -> None:
+    wizard.next()
+    assert wizard.currentPage() is page
+
+
+@needs_espeak
+def test_wizard_runs_through_and_saves_a_plausible_profile(qtbot, tmp_path: Path) -> None:
+    files = {"mic": speech_file(tmp_path, "agent.wav", AGENT_TEXT, "en-us", 3),
+             "softphone": speech_file(tmp_path, "customer.wav", CUSTOMER_TEXT, "en-gb+f3", 2)}
+    opened: list[str] = []
+    here = [InputDevice("mic", "Headset", "microphone", True, 1, 16000.0, "test"),
+                    InputDevice("softphone", "Softphone output", "monitor", False, 1, 16000.0,
+                                "test")]
+    profile_path = tmp_path / "data" / "profile.json"
+    wizard = CalibrationWizard(AppSettings(agent_device="mic"),
+                               source_factory=replay_factory(files, frozenset({"microphone"}),
+                                                             opened),
+                               device_lister=lambda: list(here),
+                               profile_path=profile_path, poll_interval_ms=20)
+    qtbot.addWidget(wizard)
+    show_active(qtbot, wizard)
+    assert "CalmLine" in wizard.windowTitle()
+    devices_page = wizard.devices_page
+    devices_page.customer_combo.setCurrentIndex(devices_page.customer_combo.findData("softphone"))
+    assert_named(wizard)
+
+    run_to(qtbot, wizard, wizard.level_page)
+    qtbot.waitUntil(lambda: wizard.level_page.verdict is Level.GOOD, timeout=30000)
+    assert wizard.level_page.verdict_label.text().startswith("Good")
+
+    run_to(qtbot, wizard, wizard.customer_page)
+    assert not wizard.level_page.sources  # the level page let go of the microphone
+    qtbot.waitUntil(lambda: wizard.customer_page.check is CustomerCheck.DISTINCT, timeout=30000)
+    assert wizard.customer_page.isComplete()
+
+    run_to(qtbot, wizard, wizard.baseline_page)
+    assert not wizard.baseline_page.isComplete()
+    wizard.baseline_page.start_button.setFocus()
+    qtbot.keyClick(wizard.baseline_page.start_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: wizard.profile is not None
+                    or wizard.baseline_page.start_button.isEnabled(), timeout=120000)
+    profile = wizard.profile
+    assert profile is not None, wizard.baseline_page.status_label.text()
+    assert wizard.baseline_page.isComplete()
+    assert -32.0 < profile.loudness_lufs < -18.0
+    assert profile.rate_sps is not None and 3.0 < profile.rate_sps < 6.5
+    assert profile.speech_level_dbfs is not None and -35.0 < profile.speech_level_dbfs < -10.0
+    assert load_profile(profile_path) == profile
+    assert wizard.result_settings().customer_device == "softphone"
+    assert opened[0] == "microphone:mic"
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert not any(page.sources for page in wizard.live_pages)
+
+
+@needs_espeak
+def test_wizard_warns_when_customer_side_is_the_microphone(qtbot, tmp_path: Path) -> None:
+    agent = speech_file(tmp_path, "agent.wav", AGENT_TEXT, "en-us", 1)
+    files = {"mic": agent, "loop": agent}
+    here = [InputDevice("mic", "Headset", "microphone", True, 1, 16000.0, "test"),
+            InputDevice("loop", "Looks like a monitor", "monitor", False, 1, 16000.0, "test")]
+    wizard = CalibrationWizard(AppSettings(agent_device="mic", customer_device="loop"),
+                               source_factory=replay_factory(files, frozenset(), []),
+                               device_lister=lambda: list(here),
+                               profile_path=tmp_path / "profile.json", poll_interval_ms=20)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    wizard.next()
+    assert wizard.currentPage() is wizard.customer_page
+    qtbot.waitUntil(lambda: wizard.customer_page.check is CustomerCheck.SAME_AS_MIC,
+                    timeout=30000)
+    assert "seems to be your microphone" in wizard.customer_page.result_label.text()
+    assert not wizard.customer_page.isComplete()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    wizard.reject()
+    assert not any(page.sources for page in wizard.live_pages)
+
+
+def test_wizard_mic_only_skips_the_customer_check(qtbot, tmp_path: Path) -> None:
+    wizard = CalibrationWizard(AppSettings(agent_device="default", customer_device=""),
+                               source_factory=lambda spec, role: pytest.fail("no audio needed"),
+                               device_lister=devices, profile_path=tmp_path / "p.json")
+    qtbot.addWidget(wizard)
+    wizard.customer_page.initializePage()
+    assert wizard.customer_page.check is CustomerCheck.MIC_ONLY
+    assert wizard.customer_page.isComplete()
+
+
+def test_saved_profile_is_a_profile_baseline(tmp_path: Path) -> None:
+    profile = AgentProfile(-23.0, None, None, datetime(2024, 5, 1, tzinfo=timezone.utc))
+    assert profile.baseline.rate_sps is None and profile.baseline.loudness_lufs == -23.0

@@ -1,0 +1,281 @@
+"""The live window, the engine bridge, cue wording and the app's wiring (offscreen Qt)."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from models.baseline import Baseline
+from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
+from models.frames import FeatureFrame, PartyFrame
+from models.settings import RuleSettings
+from monitor.engine import LiveEvent, StatusChange
+from tests.audio_fixtures import have
+from ui.cues import CueHold, cue_for
+from ui.live_window import TALK_HOLD_FRAMES, LiveWindow, TalkLight
+from ui.qt_bridge import EngineBridge
+from ui.tray import IndicatorState, TrayController, state_icon
+
+BASELINE = Baseline(-30.0, 4.5, True, "calibrated")
+
+
+def frame(index: int, agent_speech: bool = False, customer_speech: bool = False,
+          agent_lufs: float = -30.0, rate: float | None = None, mic_only: bool = False) -> FeatureFrame:
+    agent = PartyFrame(agent_lufs, agent_lufs, agent_speech, rate)
+    customer = None if mic_only else PartyFrame(-35.0, -35.0, customer_speech, None)
+    return FeatureFrame(index, index * 0.1, agent, customer)
+
+
+def update(kind: EventKind, phase: EventPhase = EventPhase.OPEN, start_s: float = 5.0,
+           severity: Severity = Severity.LOW, value: float = 8.0) -> EventUpdate:
+    return EventUpdate(phase, Event(kind, start_s, start_s + 2.0, value, 6.0, severity))
+
+
+def status(kind: str, detail: str = "", t_s: float = 0.0) -> StatusChange:
+    return StatusChange(kind, t_s, 0.0, detail)
+
+
+@pytest.fixture
+def window(qtbot) -> LiveWindow:
+    w = LiveWindow(RuleSettings(), chime=lambda: None)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def wired(qtbot, window: LiveWindow) -> tuple[EngineBridge, LiveWindow]:
+    bridge = EngineBridge()
+    bridge.frameReceived.connect(window.show_frame)
+    bridge.eventReceived.connect(window.show_event)
+    bridge.statusReceived.connect(window.show_status)
+    return bridge, window
+
+
+def from_engine_thread(call) -> None:
+    thread = threading.Thread(target=call, name="fake-engine")
+    thread.start()
+    thread.join()
+
+
+# -- cues (pure) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "phrase"), [
+    (EventKind.RAISED_VOICE, "Softer"), (EventKind.FAST_SPEECH, "Slow down"),
+    (EventKind.INTERRUPTION, "Let them finish"), (EventKind.MONOLOGUE, "Pause and ask"),
+])
+def test_each_rule_has_a_short_phrase_and_an_explanation(kind: EventKind, phrase: str) -> None:
+    cue = cue_for(update(kind))
+    assert cue is not None and cue.phrase == phrase
+    assert len(cue.phrase.split()) <= 3
+    assert len(cue.explanation) > len(cue.phrase)
+
+
+def test_breathing_prompts_are_cued_on_close_and_episodes_on_open_only() -> None:
+    assert cue_for(update(EventKind.BREATHING_PROMPT, EventPhase.CLOSE)).phrase == "Take a breath"
+    assert cue_for(update(EventKind.RAISED_VOICE, EventPhase.CLOSE)) is None
+
+
+def test_severity_strengthens_the_wording() -> None:
+    low = cue_for(update(EventKind.RAISED_VOICE, severity=Severity.LOW))
+    high = cue_for(update(EventKind.RAISED_VOICE, severity=Severity.HIGH))
+    assert low.phrase != high.phrase
+
+
+def test_cues_hold_and_do_not_flicker() -> None:
+    hold = CueHold(hold_s=4.0, min_show_s=1.5)
+    pace = cue_for(update(EventKind.FAST_SPEECH))
+    monologue = cue_for(update(EventKind.MONOLOGUE))
+    voice = cue_for(update(EventKind.RAISED_VOICE))
+    assert hold.offer(pace, 0.0)
+    assert not hold.offer(monologue, 0.5)          # less important: waits its turn
+    assert hold.current(1.0) is pace
+    assert hold.current(1.6) is monologue          # pace was readable for 1.5 s
+    assert hold.offer(voice, 1.7)                  # more important: at once
+    assert not hold.offer(voice, 3.0)              # a repeat only extends it
+    assert hold.current(6.9) is voice
+    assert hold.current(7.1) is None
+
+
+# -- bridge and window -----------------------------------------------------------------
+
+def test_a_cue_appears_when_the_engine_thread_reports_an_event(qtbot, wired) -> None:
+    bridge, window = wired
+    live = LiveEvent(update(EventKind.INTERRUPTION), 0.0, 1)
+    with qtbot.waitSignal(bridge.eventReceived):
+        from_engine_thread(lambda: bridge.on_event(live))
+    assert window.current_cue is not None
+    assert window.cue_label.text() == "Let them finish"
+    assert "talked at once" in window.cue_label.toolTip()
+    assert window.counts[EventKind.INTERRUPTION] == 1
+    assert window.indicator_state is IndicatorState.CUE
+
+
+def test_bridge_emits_on_the_gui_thread_and_keeps_only_the_latest_frame(qtbot) -> None:
+    bridge = EngineBridge()
+    seen: list[tuple[int, bool]] = []
+    bridge.frameReceived.connect(
+        lambda f, _b: seen.append((f.index, threading.current_thread() is threading.main_thread())))
+    from_engine_thread(lambda: [bridge.on_frame(frame(i), None) for i in range(50)])
+    qtbot.waitUntil(lambda: bool(seen))
+    assert seen[-1] == (49, True)
+    assert bridge.frames_coalesced == 50 - len(seen)
+
+
+def test_talk_lights_follow_frames(qtbot, wired) -> None:
+    bridge, window = wired
+    with qtbot.waitSignal(window.frameShown):
+        from_engine_thread(lambda: bridge.on_frame(frame(1, agent_speech=True), BASELINE))
+    assert window.you_light.state == TalkLight.SPEAKING
+    assert window.customer_light.state == TalkLight.QUIET
+    for i in range(2, 3 + TALK_HOLD_FRAMES):
+        window.show_frame(frame(i, customer_speech=True), BASELINE)
+    assert window.you_light.state == TalkLight.QUIET
+    assert window.customer_light.state == TalkLight.SPEAKING
+    assert "speaking" in window.customer_light.accessibleDescription()
+
+
+def test_loudness_is_shown_against_the_baseline_with_the_zone_in_words(window) -> None:
+    window.show_frame(frame(1, agent_speech=True, agent_lufs=-22.0, rate=7.0), BASELINE)
+    assert window.loudness_meter.value == pytest.approx(8.0)
+    assert "raised" in window.loudness_caption.text()
+    assert "fast" in window.pace_caption.text()
+    window.show_frame(frame(2, agent_speech=True, agent_lufs=-22.0), None)
+    assert "learning" in window.loudness_caption.text()
+
+
+def test_mic_only_mode_is_shown(window) -> None:
+    window.show_status(status("mic_only", "No customer audio"))
+    window.show_frame(frame(1, agent_speech=True, mic_only=True), BASELINE)
+    assert window.mic_only
+    assert window.customer_light.state == TalkLight.OFF
+    assert "Mic-only" in window.status_text
+    assert "Overtalk" not in window.counts_label.text()
+
+
+def test_device_lost_shows_what_to_do_and_clears_when_restored(window) -> None:
+    detail = "Microphone lost: check the headset is plugged in; retrying every 2 s."
+    window.show_status(status("microphone_lost", detail))
+    assert "check the headset is plugged in" in window.status_text
+    assert window.status_label.isVisible()
+    assert window.indicator_state is IndicatorState.DEVICE_PROBLEM
+    window.show_status(status("microphone_restored"))
+    assert "Microphone lost" not in window.status_text
+    assert window.indicator_state is IndicatorState.IDLE
+
+
+def test_call_timer_and_counts_follow_the_call(window) -> None:
+    window.show_status(status("call_started", t_s=10.0))
+    window.show_frame(frame(724), BASELINE)             # 72.4 s + one hop
+    assert window.timer_label.text() == "In call 01:02"
+    assert "in call" in window.windowTitle()
+    window.show_status(status("call_ended", t_s=80.0))
+    assert window.timer_label.text().startswith("Last call")
+
+
+def test_strip_mode_hides_the_details_and_comes_back(qtbot, window) -> None:
+    compact_height = window.sizeHint().height()
+    qtbot.keyClick(window, "t")
+    assert window.strip_mode
+    assert not window.pace_meter.isVisibleTo(window)
+    assert window.cue_label.isVisibleTo(window) and window.loudness_meter.isVisibleTo(window)
+    assert window.sizeHint().height() < compact_height
+    window.strip_button.click()
+    assert not window.strip_mode and window.pace_meter.isVisibleTo(window)
+
+
+def test_the_window_does_not_take_focus_on_a_cue(qtbot, wired) -> None:
+    bridge, window = wired
+    softphone = QWidget()
+    softphone.setWindowTitle("Softphone")
+    qtbot.addWidget(softphone)
+    softphone.show()
+    softphone.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is softphone)
+    with qtbot.waitSignal(bridge.eventReceived):
+        from_engine_thread(lambda: bridge.on_event(LiveEvent(update(EventKind.RAISED_VOICE), 0, 1)))
+    assert window.cue_label.text() == "Softer"
+    assert QApplication.activeWindow() is softphone
+    assert not window.isActiveWindow()
+    assert window.testAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+
+
+def test_passive_window_refuses_focus_until_presented(qtbot, window) -> None:
+    assert window.windowFlags() & Qt.WindowType.WindowDoesNotAcceptFocus
+    window.set_stay_on_top(True)
+    assert window.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+    window.present()
+    assert not window.windowFlags() & Qt.WindowType.WindowDoesNotAcceptFocus
+    assert window.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+
+
+def test_accessible_names_and_title(window) -> None:
+    assert "CalmLine" in window.windowTitle()
+    for widget in (window.you_light, window.customer_light, window.cue_label,
+                   window.loudness_meter, window.pace_meter, window.timer_label,
+                   window.counts_label, window.status_label, window.call_button,
+                   window.breathe_button, window.strip_button, window.pin_button,
+                   window.more_button):
+        assert widget.accessibleName(), widget
+
+
+def test_keyboard_shortcuts_reach_the_actions(qtbot, window) -> None:
+    with qtbot.waitSignal(window.callToggleRequested):
+        qtbot.keyClick(window, "c")
+    with qtbot.waitSignal(window.breatheRequested):
+        qtbot.keyClick(window, "b")
+    qtbot.keyClick(window, "p")
+    assert window.stays_on_top
+
+
+def test_tray_works_without_a_system_tray_and_icons_differ_by_shape(qtbot) -> None:
+    tray = TrayController(tray_available=False)
+    assert not tray.available
+    tray.set_state(IndicatorState.DEVICE_PROBLEM)
+    assert "problem" in tray.tooltip
+    with qtbot.waitSignal(tray.pauseToggled):
+        tray.pause_action.trigger()
+    images = {s: state_icon(s).pixmap(32, 32).toImage() for s in IndicatorState}
+    # Compare alpha masks only: the shapes must differ, whatever the colours.
+    masks = {s: bytes(img.convertToFormat(img.Format.Format_Alpha8).constBits())
+             for s, img in images.items()}
+    assert len(set(masks.values())) == len(IndicatorState)
+
+
+# -- the app, end to end -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def short_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.scripted_calls import write_interruptions_call
+
+    return write_interruptions_call(tmp_path_factory.mktemp("live_window"))["call"]
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+def test_the_app_drives_the_window_from_a_fast_replay(qtbot, short_call: Path,
+                                                      tmp_path: Path) -> None:
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(short_call, fast=True, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      chime=lambda: None)
+    qtbot.addWidget(app.window)
+    statuses: list[str] = []
+    app.bridge.statusReceived.connect(lambda s: statuses.append(s.kind))
+    frames: list[int] = []
+    app.window.frameShown.connect(lambda: frames.append(1))
+    try:
+        with qtbot.waitSignal(app.runner.stopped, timeout=25000) as stopped:
+            app.start()
+        assert stopped.args == [""]
+        assert frames
+        assert "call_started" in statuses and "call_ended" in statuses
+        assert app.window.counts.get(EventKind.INTERRUPTION) == 2
+        assert "Replaying" in app.window.status_text or "replay" in app.window.status_text
+        assert "CalmLine" in app.window.windowTitle()
+    finally:
+        app.shutdown()

@@ -1,0 +1,316 @@
+"""The review window end to end: open, analyse, navigate, play, cancel, export."""
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+from models.events import EventKind
+from models.store import CallMode, CallStore
+from models.summary import CallSummary, PartySummary
+from tests.audio_fixtures import have
+from ui.playback import PlaybackUnavailable
+from ui.report_export import build_pdf_document, what_went_well
+from ui.review_window import LoggedCallDialog, ReviewWindow
+from ui.summary_text import clock
+from ui.timeline import WaveEnvelope
+
+pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
+
+ANALYSIS_TIMEOUT_MS = 120_000
+
+
+class FakeStream:
+    """An output stream that plays nothing; the test pulls audio through the callback."""
+
+    def __init__(self, sr_hz: int, channels: int, callback) -> None:
+        self.sr_hz = sr_hz
+        self.channels = channels
+        self.callback = callback
+        self.started = False
+        self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pull(self, frames: int) -> np.ndarray:
+        out = np.full((frames, self.channels), np.nan, dtype=np.float32)
+        self.callback(out, frames, None, None)
+        return out
+
+
+class FakeOutput:
+    """Stream factory that remembers the streams it made."""
+
+    def __init__(self) -> None:
+        self.streams: list[FakeStream] = []
+
+    def __call__(self, sr_hz: int, channels: int, callback) -> FakeStream:
+        stream = FakeStream(sr_hz, channels, callback)
+        self.streams.append(stream)
+        return stream
+
+
+@pytest.fixture(scope="session")
+def demo_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ui.demo_call import write_demo_call
+
+    return write_demo_call(tmp_path_factory.mktemp("review") / "demo_call.wav")
+
+
+@pytest.fixture(scope="session")
+def long_call(demo_call: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 9.5 minutes: the demo call six times over, written block by block."""
+    path = tmp_path_factory.mktemp("review-long") / "long_call.wav"
+    x, sr = sf.read(demo_call, dtype="int16")
+    with sf.SoundFile(path, "w", sr, x.shape[1], subtype="PCM_16") as out:
+        for _ in range(6):
+            out.write(x)
+    return path
+
+
+@pytest.fixture
+def output() -> FakeOutput:
+    return FakeOutput()
+
+
+@pytest.fixture
+def window(qtbot, output: FakeOutput, tmp_path: Path) -> ReviewWindow:
+    w = ReviewWindow(stream_factory=output, store_path=tmp_path / "store" / "calls.sqlite3")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    return w
+
+
+def open_and_wait(qtbot, window: ReviewWindow, path: Path) -> None:
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(path)
+    assert blocker.args == [True], window.message
+
+
+@pytest.fixture
+def opened(qtbot, window: ReviewWindow, demo_call: Path) -> ReviewWindow:
+    open_and_wait(qtbot, window, demo_call)
+    return window
+
+
+def test_opening_the_demo_call_lists_its_events(opened: ReviewWindow) -> None:
+    report = opened.report
+    assert report is not None
+    kinds = [e.kind for e in report.events]
+    assert kinds.count(EventKind.INTERRUPTION) == 2 and EventKind.RAISED_VOICE in kinds
+    assert opened.event_list.count() == len(report.events)
+    texts = [opened.event_list.item(i).text() for i in range(opened.event_list.count())]
+    assert any("interruption" in t for t in texts) and any("raised voice" in t for t in texts)
+    assert "CalmLine" in opened.windowTitle() and "demo_call.wav" in opened.windowTitle()
+    assert not opened.analysing
+    assert opened.timeline.report is report
+
+
+def test_clicking_or_entering_an_event_moves_the_cursor(qtbot, opened: ReviewWindow) -> None:
+    events = opened.report.events
+    view = opened.event_list
+    rect = view.visualItemRect(view.item(2))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.timeline.cursor_s == pytest.approx(events[2].start_s)
+    view.setFocus()
+    view.setCurrentRow(1)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert opened.timeline.cursor_s == pytest.approx(events[1].start_s)
+
+
+def test_clicking_the_timeline_moves_the_cursor(qtbot, opened: ReviewWindow) -> None:
+    timeline = opened.timeline
+    y = timeline.height() // 2
+    qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(timeline.width() - 20, y))
+    far = timeline.cursor_s
+    qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(timeline.width() // 2, y))
+    assert 0 < timeline.cursor_s < far
+
+
+def test_n_p_and_arrow_keys_navigate(qtbot, opened: ReviewWindow) -> None:
+    events = opened.report.events
+    opened.timeline.setFocus()
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_N)
+    assert opened.timeline.cursor_s == pytest.approx(events[0].start_s)
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_N)
+    assert opened.timeline.cursor_s == pytest.approx(events[1].start_s)
+    assert opened.event_list.currentRow() == 1
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_P)
+    assert opened.timeline.cursor_s == pytest.approx(events[0].start_s)
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_Right)
+    assert opened.timeline.cursor_s == pytest.approx(events[0].start_s + 5.0)
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_Left)
+    qtbot.keyClick(opened.timeline, Qt.Key.Key_Left)
+    assert opened.timeline.cursor_s == pytest.approx(events[0].start_s - 5.0)
+
+
+def test_space_plays_and_pauses_with_the_cursor_following(qtbot, opened: ReviewWindow,
+                                                          output: FakeOutput) -> None:
+    opened.seek(10.0)
+    opened.event_list.setFocus()
+    qtbot.keyClick(opened.event_list, Qt.Key.Key_Space)
+    assert opened.playback.playing
+    stream = output.streams[-1]
+    assert stream.started and stream.sr_hz == 16000 and stream.channels == 2
+
+    pulled: list[np.ndarray] = []
+
+    def advanced() -> bool:
+        pulled.append(stream.pull(1600))
+        return opened.timeline.cursor_s > 10.5
+
+    qtbot.waitUntil(advanced, timeout=20_000)
+    audio = np.concatenate(pulled)
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0
+    qtbot.keyClick(opened.event_list, Qt.Key.Key_Space)
+    assert not opened.playback.playing and stream.closed
+    paused_at = opened.timeline.cursor_s
+    assert paused_at > 10.5
+    qtbot.keyClick(opened.event_list, Qt.Key.Key_Right)
+    assert opened.timeline.cursor_s == pytest.approx(paused_at + 5.0)
+
+
+def test_without_an_output_device_playback_explains_and_the_cursor_still_moves(
+        qtbot, demo_call: Path) -> None:
+    def no_device(sr_hz: int, channels: int, callback) -> FakeStream:
+        raise PlaybackUnavailable("no sound output device")
+
+    window = ReviewWindow(stream_factory=no_device)
+    qtbot.addWidget(window)
+    window.show()
+    open_and_wait(qtbot, window, demo_call)
+    window.timeline.setFocus()
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Space)
+    assert not window.playback.playing
+    assert "no sound output device" in window.message
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Right)
+    assert window.timeline.cursor_s == pytest.approx(5.0)
+
+
+def test_an_analysis_can_be_cancelled(qtbot, window: ReviewWindow, long_call: Path) -> None:
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(long_call)
+        qtbot.waitUntil(lambda: window.progress_bar.value() > 0, timeout=ANALYSIS_TIMEOUT_MS)
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert blocker.args == [False]
+    assert "cancelled" in window.message
+    assert window.report is None and not window.analysing and window.event_list.count() == 0
+
+
+def test_the_event_loop_keeps_turning_during_analysis(qtbot, window: ReviewWindow,
+                                                      long_call: Path) -> None:
+    ticks = []
+    progress: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: (ticks.append(1), progress.append(window.progress_bar.value())))
+    timer.start()
+    open_and_wait(qtbot, window, long_call)
+    timer.stop()
+    # The GUI thread kept handling timers and saw the progress bar move in steps.
+    assert len(ticks) >= 5
+    assert len({p for p in progress if 0 < p < 1000}) >= 2
+    assert window.report is not None and window.report.duration_s > 500
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not audio at all" * 100])
+def test_a_bad_file_gives_a_one_line_message(qtbot, window: ReviewWindow, tmp_path: Path,
+                                             content: bytes) -> None:
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(content)
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(bad)
+    assert blocker.args == [False]
+    assert "broken.wav" in window.message and "\n" not in window.message
+    assert "Traceback" not in window.message
+    assert window.report is None and "CalmLine" in window.windowTitle()
+
+
+def test_a_missing_file_gives_a_message(qtbot, window: ReviewWindow, tmp_path: Path) -> None:
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        window.open_file(tmp_path / "nowhere.wav")
+    assert "no such file" in window.message
+
+
+def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(demo_call))])
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        window.dropEvent(event)
+    assert window.report is not None
+
+
+def test_html_and_pdf_reports(opened: ReviewWindow, tmp_path: Path) -> None:
+    html_path = tmp_path / "review.html"
+    pdf_path = tmp_path / "review.pdf"
+    opened.export_html(html_path)
+    opened.export_pdf(pdf_path)
+    for path in (html_path, pdf_path):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = html_path.read_text(encoding="utf-8")
+    assert "data:image/png;base64,iVBOR" in text  # the PNG signature, base64-encoded
+    assert "What went well" in text and "interruption" in text and "raised voice" in text
+    for event in opened.report.events:
+        assert clock(event.start_s) in text
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/Subtype /Image" in pdf
+    document = build_pdf_document(opened.report, opened.timeline_png())
+    plain = document.toPlainText()
+    assert "interruption" in plain and "What went well" in plain
+
+
+def test_what_went_well_is_derived_from_the_call(opened: ReviewWindow) -> None:
+    good = what_went_well(opened.report)
+    assert good
+    joined = " ".join(good)
+    assert "customer the floor" in joined  # the customer spoke for about a third of the call
+    assert "no interruptions" not in joined  # there were two
+
+
+def test_logged_calls_without_a_recording_are_not_offered(qtbot, tmp_path: Path,
+                                                          demo_call: Path) -> None:
+    store_path = tmp_path / "store" / "calls.sqlite3"
+    start = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+    summary = CallSummary(95.0, PartySummary(40.0, 0.42, 4.5), PartySummary(30.0, 0.32, 4.3),
+                          6.0, 2, 4.8, 6.4, 0, 1)
+    with CallStore(store_path) as store:
+        with_audio = store.begin_call(start, 0.0, CallMode.TWO_PARTY)
+        store.end_call(with_audio, start + timedelta(seconds=95), 95.0, summary, demo_call)
+        without = store.begin_call(start + timedelta(hours=1), 100.0, CallMode.TWO_PARTY)
+        store.end_call(without, start + timedelta(hours=1, seconds=60), 160.0, summary)
+    with CallStore(store_path, read_only=True) as store:
+        dialog = LoggedCallDialog(store.calls(), None)
+    qtbot.addWidget(dialog)
+    assert dialog.list.count() == 1
+    assert dialog.selected_path() == demo_call
+
+
+def test_the_envelope_built_block_by_block_matches_the_whole_signal() -> None:
+    rng = np.random.default_rng(1)
+    sr = 8000
+    x = rng.standard_normal(sr * 7).astype(np.float32)
+    envelope = WaveEnvelope(7.0, sr, None)
+    for start in range(0, len(x), 3001):  # block edges that do not line up with bins
+        envelope.add(x[start:start + 3001], None)
+    low, high = envelope.agent.finite()
+    edges = np.arange(len(x)) * envelope.bins // len(x)
+    assert np.allclose(low, [x[edges == b].min() for b in range(envelope.bins)])
+    assert np.allclose(high, [x[edges == b].max() for b in range(envelope.bins)])

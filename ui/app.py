@@ -1,0 +1,609 @@
+"""The desktop app: the live window and tray wired to a monitoring engine.
+
+:func:`run_app` is what ``calmline`` with no command runs. It shows the live
+window first (nothing slow happens before it is on screen), then starts the
+engine on live devices, or on a recording in demo mode: when ``--replay`` is
+given, or when there is no input device at all (then the bundled demo call is
+rendered once into the user cache, off the GUI thread).
+
+Engine output reaches the widgets only through :class:`~ui.qt_bridge.EngineBridge`,
+and stopping an engine (which joins its thread and flushes the call log)
+happens off the GUI thread while the app runs, so the window never waits on
+audio. The other windows (breathing pacer, settings, history) are opened
+through small hooks that report, rather than crash, when one is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sounddevice as sd
+from platformdirs import user_cache_path, user_data_path
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+from models.app_settings import AppSettings, default_settings_path, load_settings, save_settings
+from models.events import EventKind, EventPhase
+from models.settings import SettingsError
+from models.store import CallStore, StoreError, default_store_path
+from monitor.audio_file import AudioInputError
+from monitor.capture import CaptureSource, FileReplaySource
+from monitor.devices import DeviceError
+from monitor.engine import EngineOptions, LiveEvent, MonitorEngine, StatusChange
+from ui.demo_call import DemoUnavailable, write_demo_call
+from ui.live_window import LiveWindow, play_soft_chime
+from ui.monitor_command import _sources
+from ui.qt_bridge import EngineBridge
+from ui.tray import TrayController
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "CalmLine"
+DEMO_FILE_NAME = "demo_call.wav"
+
+
+def demo_call_path() -> Path:
+    """Where the rendered demo call is cached."""
+    return user_cache_path("calmline") / DEMO_FILE_NAME
+
+
+def has_input_device() -> bool:
+    """Whether PortAudio has a default input to capture from."""
+    try:
+        info = sd.query_devices(kind="input")
+    except (sd.PortAudioError, ValueError):
+        return False
+    return int(info["max_input_channels"]) > 0
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What drives the engine.
+
+    Attributes
+    ----------
+    replay : Path or None
+        A recording to replay; None for live devices.
+    fast : bool
+        Replay as fast as possible instead of in real time.
+    demo : bool
+        The replay is the demo call (rendered on demand).
+    """
+
+    replay: Path | None = None
+    fast: bool = False
+    demo: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the window describes the feed; "" for live devices."""
+        if self.demo:
+            return ("Demo mode: no microphone found, so CalmLine is playing a sample call. "
+                    "Plug in a headset and choose it in Settings.")
+        if self.replay is not None:
+            return f"Replaying {self.replay.name}: this is a recording, not a live call."
+        return ""
+
+
+def choose_feed(replay: Path | None, fast: bool, settings: AppSettings,
+                input_available: Callable[[], bool] = has_input_device) -> Feed:
+    """Live devices, the given recording, or the demo call when there is no input at all."""
+    if replay is not None:
+        return Feed(replay, fast)
+    # A device named in the settings is tried even if absent now: the engine
+    # reports it lost and keeps retrying, which is what a plugged-out headset needs.
+    if settings.agent_device == "default" and not input_available():
+        return Feed(demo_call_path(), fast, demo=True)
+    return Feed()
+
+
+class MonitorRunner(QObject):
+    """Runs one engine at a time: start, stop without blocking the GUI, start again.
+
+    Parameters
+    ----------
+    bridge : EngineBridge
+        The engine's listener (every engine reports to it).
+    settings : AppSettings
+        Devices, rules and recording choice.
+    store_path : Path or None
+        The call log.
+    parent : QObject, optional
+        Qt parent.
+
+    Attributes
+    ----------
+    stopped : Signal(str)
+        The engine has stopped; the argument says why if it failed, else "".
+    failed : Signal(str)
+        An engine could not be started; one line for the user.
+    """
+
+    stopped = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, bridge: EngineBridge, settings: AppSettings, store_path: Path | None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self.settings = settings
+        self._store_path = store_path
+        self._feed = Feed()
+        self._engine: MonitorEngine | None = None
+        self._agent: CaptureSource | None = None
+        self._stopping = False
+        self._start_when_stopped = False
+        bridge.statusReceived.connect(self._on_status)
+
+    @property
+    def running(self) -> bool:
+        """Whether an engine is running (or stopping)."""
+        return self._engine is not None
+
+    @property
+    def feed(self) -> Feed:
+        """What the current (or last) engine was fed."""
+        return self._feed
+
+    def start(self, feed: Feed) -> None:
+        """Build the sources and engine for ``feed`` and start it (at once, or once the last one stops)."""
+        self._feed = feed
+        if self._engine is not None:
+            self._start_when_stopped = True
+            return
+        args = argparse.Namespace(
+            replay=feed.replay, fast=feed.fast, agent_channel=None, customer_channel=None,
+            swap=False, mono=False, stereo_device=None, agent=None, customer=None,
+            mic_only=False)
+        try:
+            agent, customer, stereo = _sources(args, self.settings)
+        except (AudioInputError, DeviceError, SettingsError) as exc:
+            self.failed.emit(str(exc))
+            return
+        recording_dir = (user_data_path("calmline") / "recordings"
+                         if self.settings.recording_enabled else None)
+        options = EngineOptions(rules=self.settings.rules, segmentation=self.settings.segmentation,
+                                store_path=self._store_path, recording_dir=recording_dir,
+                                lockstep=feed.replay is not None or stereo is not None,
+                                stereo_channels=stereo)
+        self._agent = agent
+        self._engine = MonitorEngine(agent, customer, self._bridge, options)
+        self._stopping = False
+        self._engine.start()
+
+    def stop(self) -> None:
+        """Stop the engine on a helper thread; :attr:`stopped` follows."""
+        self._start_when_stopped = False
+        engine = self._engine
+        if engine is None or self._stopping:
+            return
+        self._stopping = True
+        # stop() ends the call, flushes the log and joins the engine thread: seconds, at worst.
+        threading.Thread(target=engine.stop, name="calmline-engine-stop", daemon=True).start()
+
+    def stop_and_wait(self, timeout_s: float = 5.0) -> None:
+        """Stop the engine and wait for it (at quit, when no window needs the GUI thread)."""
+        self._start_when_stopped = False
+        if self._engine is not None:
+            self._engine.stop(timeout_s)
+
+    def start_call(self) -> None:
+        """Start a call by hand."""
+        if self._engine is not None:
+            self._engine.start_call()
+
+    def stop_call(self) -> None:
+        """Stop the current call by hand."""
+        if self._engine is not None:
+            self._engine.stop_call()
+
+    def _on_status(self, status: StatusChange) -> None:
+        if status.kind != "monitoring_stopped" or self._engine is None:
+            return
+        engine, agent = self._engine, self._agent
+        self._engine = self._agent = None
+        self._stopping = False
+        problem = ""
+        if isinstance(agent, FileReplaySource) and agent.error:
+            problem = f"The replay failed: {agent.error}"
+        elif engine.error is not None:
+            problem = f"Monitoring stopped on an error: {engine.error}"
+        self.stopped.emit(problem)
+        if self._start_when_stopped:
+            self._start_when_stopped = False
+            self.start(self._feed)
+
+
+class _DemoRenderer(QObject):
+    """Renders the demo call on a worker thread (espeak-ng takes a few seconds)."""
+
+    ready = Signal(object)
+    failed = Signal(str)
+
+    def render(self, path: Path) -> None:
+        threading.Thread(target=self._run, args=(path,), name="calmline-demo", daemon=True).start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            write_demo_call(path)
+        except (DemoUnavailable, OSError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self.ready.emit(path)
+
+
+class CalmLineApp(QObject):
+    """The app's parts and their wiring; :func:`run_app` drives it.
+
+    Parameters
+    ----------
+    replay : Path, optional
+        A recording to replay instead of live devices.
+    fast : bool
+        With ``replay``: as fast as possible.
+    settings_path : Path, optional
+        The settings file; the user's by default.
+    store_path : Path, optional
+        The call log; the user's by default.
+    tray_available : bool, optional
+        Override the desktop's answer (tests).
+    input_available : callable
+        Whether an input device exists (tests inject an answer).
+    chime : callable
+        Plays the optional cue sound.
+    """
+
+    def __init__(self, replay: Path | None = None, fast: bool = False,
+                 settings_path: Path | None = None, store_path: Path | None = None, *,
+                 tray_available: bool | None = None,
+                 input_available: Callable[[], bool] = has_input_device,
+                 chime: Callable[[], None] = play_soft_chime) -> None:
+        super().__init__()
+        self._settings_path = settings_path or default_settings_path()
+        self._store_path = store_path or default_store_path()
+        self._settings_problem = ""
+        try:
+            settings = load_settings(self._settings_path)
+        except SettingsError as exc:
+            self._settings_problem = str(exc)
+            settings = AppSettings()
+        self._feed = choose_feed(replay, fast, settings, input_available)
+        self._paused = False
+        self._settings_pending: AppSettings | None = None
+        self._call_id: int | None = None
+        self._extra_windows: dict[str, QWidget] = {}
+        self._prompt_log: object | None = None
+        self._offer: QWidget | None = None
+
+        self.bridge = EngineBridge(self)
+        self.tray = TrayController(self, tray_available)
+        self.window = LiveWindow(settings.rules, passive=self.tray.available,
+                                 hide_on_close=self.tray.available, chime=chime)
+        self.runner = MonitorRunner(self.bridge, settings, self._store_path, self)
+        self._demo = _DemoRenderer(self)
+        self._wire()
+
+    @property
+    def feed(self) -> Feed:
+        """What drives the engine."""
+        return self._feed
+
+    def _wire(self) -> None:
+        b, w, t = self.bridge, self.window, self.tray
+        b.frameReceived.connect(w.show_frame)
+        b.eventReceived.connect(w.show_event)
+        b.statusReceived.connect(w.show_status)
+        b.frameReceived.connect(self._on_frame)
+        b.eventReceived.connect(self._on_event)
+        b.statusReceived.connect(self._on_status)
+        w.indicatorChanged.connect(t.set_state)
+        for source in (w, t):
+            source.callToggleRequested.connect(self.toggle_call)
+            source.breatheRequested.connect(self.breathe_now)
+            source.settingsRequested.connect(self.open_settings)
+            source.quitRequested.connect(QApplication.quit)
+            source.pauseToggled.connect(self.set_paused)
+        w.historyRequested.connect(self.open_history)
+        t.showRequested.connect(w.present)
+        self.runner.stopped.connect(self._on_stopped)
+        self.runner.failed.connect(self._on_failed)
+        queued = Qt.ConnectionType.QueuedConnection
+        self._demo.ready.connect(self._start_feed, queued)
+        self._demo.failed.connect(self._on_demo_failed, queued)
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the window, then start monitoring once it is on screen."""
+        self.window.show()
+        if self._settings_problem:
+            self.window.set_notice(f"{self._settings_problem}. Using default settings until "
+                                   "the file is fixed.")
+        # Everything slow comes after the first paint.
+        QTimer.singleShot(0, self._begin)
+
+    def shutdown(self) -> None:
+        """Stop the engine cleanly (ends the call, flushes the log) and close the log."""
+        self.window.hide()
+        self.tray.hide()
+        self.runner.stop_and_wait()
+        # The engine's last reports (call ended, stopped) are still queued and nobody
+        # will read them; dropped now, they cannot outlive the interpreter.
+        QCoreApplication.removePostedEvents(self.bridge)
+        close = getattr(self._prompt_log, "close", None)
+        if close is not None:
+            close()
+
+    def _begin(self) -> None:
+        self._apply_retention()
+        # The breathing log opens a writer of the call log, which closes any call it finds
+        # open as interrupted: it must open now, before the engine's first call.
+        self._log()
+        if self._feed.demo and not self._feed.replay.exists():
+            self.window.set_notice("Preparing the demo call…")
+            self._demo.render(self._feed.replay)
+            return
+        self._start_feed()
+
+    def _start_feed(self, _path: object = None) -> None:
+        self.window.set_notice(self._feed.label)
+        self.runner.start(self._feed)
+
+    def _apply_retention(self) -> None:
+        days = self.runner.settings.retention_days
+        if not days:
+            return
+        try:
+            with CallStore(self._store_path) as store:
+                removed = store.apply_retention(days, datetime.now(timezone.utc))
+        except StoreError as exc:
+            self.window.set_notice(str(exc))
+            return
+        if removed:
+            logger.info("retention: deleted %d call(s) older than %d days", removed, days)
+
+    # -- engine output -------------------------------------------------------------
+
+    def _on_frame(self, frame: object, _baseline: object) -> None:
+        if self._offer is not None:
+            self._offer.set_agent_speaking(frame.agent.speech)
+
+    def _on_event(self, live: LiveEvent) -> None:
+        self._call_id = live.call_id
+        update = live.update
+        if update.event.kind is EventKind.BREATHING_PROMPT and update.phase is EventPhase.CLOSE:
+            offer = self._breathing_offer()
+            if offer is not None:
+                offer.offer(_prompt_trigger(update.event.value), live.call_id)
+
+    def _on_status(self, status: StatusChange) -> None:
+        if status.kind == "call_started":
+            self._call_id = status.call_id
+            self.tray.set_in_call(True)
+        elif status.kind == "call_ended":
+            self.tray.set_in_call(False)
+            self._call_id = None
+            if self._offer is not None:
+                self._offer.call_ended()
+            if self._settings_pending is not None:
+                self._restart_with(self._settings_pending)
+
+    def _on_stopped(self, problem: str) -> None:
+        self.tray.set_in_call(False)
+        if problem:
+            self.window.set_notice(problem)
+        elif self._feed.replay is not None and not self._paused:
+            self.window.set_notice("The replay has finished. Pause and resume monitoring "
+                                   "to play it again.")
+
+    def _on_failed(self, message: str) -> None:
+        self.window.set_notice(f"Monitoring could not start: {message}. Check the devices in "
+                               "Settings.")
+
+    def _on_demo_failed(self, message: str) -> None:
+        self.window.set_notice(f"No microphone found, and the demo call cannot be prepared "
+                               f"({message}). Plug in a headset and choose it in Settings.")
+
+    # -- the agent's actions ---------------------------------------------------------
+
+    def toggle_call(self) -> None:
+        """Start a call by hand, or stop the current one."""
+        if self.window.in_call:
+            self.runner.stop_call()
+        else:
+            self.runner.start_call()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause monitoring (the engine stops listening) or resume it."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self.window.set_paused(paused)
+        self.tray.set_paused(paused)
+        if paused:
+            self.runner.stop()
+        else:
+            self._start_feed()
+
+    def breathe_now(self) -> None:
+        """Open the breathing exercise and start it (the agent asked: it may take focus)."""
+        pacer = self._extra_window("pacer")
+        if pacer is None:
+            return
+        pacer.show()
+        pacer.raise_()
+        pacer.activateWindow()
+        pacer.start(call_id=self._call_id)
+
+    def open_settings(self) -> None:
+        """Edit the settings; save and apply them when accepted."""
+        if self._settings_problem:
+            self.window.set_notice(f"{self._settings_problem}. Fix or remove the file to change "
+                                   "settings here.")
+            return
+        try:
+            from ui.settings_dialog import DesktopPreferences, SettingsDialog
+        except ImportError as exc:
+            self._missing("Settings", exc)
+            return
+        current = self.runner.settings
+        dialog = SettingsDialog(current, frozenset(), self.window,
+                                desktop=DesktopPreferences(cue_sound=self.window.sound_action
+                                                           .isChecked()))
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.window.set_cue_sound(dialog.result_desktop().cue_sound)
+        new = dialog.result_settings()
+        if new == current:
+            return
+        try:
+            save_settings(new, self._settings_path)
+        except (SettingsError, OSError) as exc:
+            self.window.set_notice(f"Settings not saved: {exc}")
+            return
+        self.window.set_rules(new.rules)
+        if self.window.in_call:
+            # Switching devices or thresholds mid-call would split the call in two.
+            self._settings_pending = new
+            self.window.set_notice("New settings apply when this call ends.")
+        else:
+            self._restart_with(new)
+
+    def open_history(self) -> None:
+        """Show the call history."""
+        history = self._extra_window("history")
+        if history is not None:
+            history.show()
+            history.raise_()
+            history.activateWindow()
+
+    def _restart_with(self, settings: AppSettings) -> None:
+        self._settings_pending = None
+        self.runner.settings = settings
+        if self._paused:
+            return
+        if self._feed.replay is not None:
+            self.window.set_notice("New settings apply from the next replay.")
+            return
+        self.runner.stop()
+        self.runner.start(self._feed)
+
+    # -- other windows -------------------------------------------------------------
+
+    def _extra_window(self, name: str) -> QWidget | None:
+        if name in self._extra_windows:
+            return self._extra_windows[name]
+        try:
+            if name == "pacer":
+                from ui.breathing_pacer import BreathingPacer
+                log = self._log()
+                window: QWidget | None = None if log is None else BreathingPacer(log)
+            else:
+                from ui.history_window import HistoryWindow
+                window = HistoryWindow(self._store_path, delete_call=self._delete_call)
+        except ImportError as exc:
+            self._missing("Breathing exercise" if name == "pacer" else "History", exc)
+            return None
+        if window is not None:
+            self._extra_windows[name] = window
+        return window
+
+    def _breathing_offer(self) -> QWidget | None:
+        if self._offer is None:
+            try:
+                from ui.breathing_pacer import BreathingOffer
+            except ImportError as exc:
+                self._missing("Breathing offer", exc)
+                return None
+            log = self._log()
+            if log is None:
+                return None
+            self._offer = BreathingOffer(log)
+            self._offer.start_requested.connect(self._start_offered)
+        return self._offer
+
+    def _start_offered(self, prompt: object) -> None:
+        pacer = self._extra_window("pacer")
+        if pacer is not None:
+            pacer.show()
+            pacer.start(prompt=prompt)
+
+    def _log(self) -> object | None:
+        if self._prompt_log is None:
+            try:
+                from ui.breathing_pacer import StorePromptLog
+                self._prompt_log = StorePromptLog(self._store_path)
+            except (ImportError, StoreError) as exc:
+                self._missing("The breathing log", exc)
+                return None
+        return self._prompt_log
+
+    def _delete_call(self, call_id: int) -> bool:
+        # A second writer closes every open call as interrupted: only between calls.
+        if self.window.in_call:
+            raise StoreError("finish the current call before deleting calls")
+        with CallStore(self._store_path) as store:
+            return store.delete_call(call_id)
+
+    def _missing(self, what: str, exc: Exception) -> None:
+        logger.warning("%s unavailable: %s", what, exc)
+        self.window.set_notice(f"{what} is not available in this build.")
+
+
+def _prompt_trigger(trigger_count: float) -> str:
+    # The rules give a raised-voice trigger a value of 1 and an interruption cluster its size.
+    return "raised_voice" if trigger_count <= 1 else "interruption"
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, with high-DPI defaults and CalmLine's names (or the existing one)."""
+    existing = QApplication.instance()
+    if existing is not None:
+        return existing
+    # Fractional scale factors (125 %, 150 %) as the desktop asks, not rounded.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName("calmline")
+    # With a tray the app lives on when the window is closed; without one the
+    # window's quit request ends it.
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path | None = None,
+            store_path: Path | None = None) -> int:
+    """Open the CalmLine window and monitor until the agent quits.
+
+    Parameters
+    ----------
+    replay : Path, optional
+        A recording to replay instead of live devices (demo mode).
+    fast : bool
+        With ``replay``: as fast as possible.
+    settings_path : Path, optional
+        The settings file; the user's by default.
+    store_path : Path, optional
+        The call log; the user's by default.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    app = make_application()
+    calm = CalmLineApp(replay, fast, settings_path, store_path)
+    calm.start()
+    try:
+        return app.exec()
+    finally:
+        calm.shutdown()

@@ -1,0 +1,635 @@
+"""The call history: a table of calls, a trend chart, delete and export.
+
+The window reads the call log through its own read-only :class:`CallStore`,
+opened for each refresh or export and closed straight after, so it never holds
+a connection the engine's writer could trip over and never outlives a moved
+file. Deleting needs a writer; see :class:`HistoryWindow` for why the app
+should pass its own deleter while monitoring runs.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF,
+                            QRectF, QSortFilterProxyModel, Qt, Slot)
+from PySide6.QtGui import QAction, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
+
+from models.store import CallRecord, CallStatus, CallStore, StoreError
+
+logger = logging.getLogger(__name__)
+
+SHIFT_WINDOW = timedelta(hours=12)
+"""Calls starting within this long after a shift's first call belong to that shift."""
+
+DEFAULT_MAX_CALLS = 2000
+"""Newest calls the window lists: months of calls, still a fast query."""
+
+NOT_AVAILABLE = "\N{EM DASH}"
+
+SavePathChooser = Callable[[QWidget, str, str, str], "Path | None"]
+"""``(parent, caption, suggested file name, name filter) -> chosen path or None``."""
+Confirmer = Callable[[QWidget, str], bool]
+"""``(parent, question) -> whether the user agreed``."""
+CallDeleter = Callable[[int], bool]
+"""Deletes one call by id; returns whether it existed."""
+
+ROLE_SORT = Qt.ItemDataRole.UserRole
+ROLE_CALL_ID = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One call as the table shows it.
+
+    Attributes
+    ----------
+    record : CallRecord
+        The call from the store.
+    prompts : int
+        Breathing exercises offered during the call, counted in the store.
+    """
+
+    record: CallRecord
+    prompts: int
+
+
+@dataclass(frozen=True)
+class TrendBucket:
+    """The calls of one day or one shift, averaged.
+
+    Attributes
+    ----------
+    start : datetime
+        Local start of the day, or local start of the shift's first call.
+    label : str
+        Short label for the chart's axis.
+    calls : int
+        Ended calls in the bucket (calls without a summary are left out).
+    interruptions_per_call : float
+        Mean interruptions per call.
+    raised_voice_s_per_call : float
+        Mean raised-voice time per call, in seconds.
+    """
+
+    start: datetime
+    label: str
+    calls: int
+    interruptions_per_call: float
+    raised_voice_s_per_call: float
+
+
+def trend_buckets(calls: Sequence[CallRecord], per_shift: bool = False) -> list[TrendBucket]:
+    """Group ended calls by local day, or by shift, oldest first.
+
+    Parameters
+    ----------
+    calls : sequence of CallRecord
+        Calls in any order; those without a summary (open or interrupted) are skipped.
+    per_shift : bool
+        Group into shifts: a shift starts with a call and takes every call
+        starting less than :data:`SHIFT_WINDOW` (12 h) after it. Otherwise
+        group by local calendar day.
+
+    Returns
+    -------
+    list of TrendBucket
+    """
+    ended = sorted((c for c in calls if c.summary is not None), key=lambda c: c.started_at)
+    groups: list[tuple[datetime, list[CallRecord]]] = []
+    for call in ended:
+        local = call.started_at.astimezone()
+        if per_shift:
+            if not groups or local - groups[-1][0] >= SHIFT_WINDOW:
+                groups.append((local, []))
+        else:
+            day = datetime.combine(local.date(), datetime.min.time(), local.tzinfo)
+            if not groups or groups[-1][0].date() != day.date():
+                groups.append((day, []))
+        groups[-1][1].append(call)
+    buckets = []
+    for start, members in groups:
+        summaries = [c.summary for c in members if c.summary is not None]
+        label = f"{start:%d %b %H:%M}" if per_shift else f"{start:%a %d %b}"
+        buckets.append(TrendBucket(
+            start=start, label=label, calls=len(summaries),
+            interruptions_per_call=sum(s.interruptions for s in summaries) / len(summaries),
+            raised_voice_s_per_call=sum(s.raised_voice_s for s in summaries) / len(summaries)))
+    return buckets
+
+
+def _duration_s(record: CallRecord) -> float | None:
+    if record.summary is not None:
+        return record.summary.duration_s
+    if record.end_s is not None:
+        return record.end_s - record.start_s
+    return None
+
+
+def _minutes_seconds(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+class CallTableModel(QAbstractTableModel):
+    """Calls as table rows, newest first; sortable through :data:`ROLE_SORT`."""
+
+    HEADERS = ("Date", "Duration", "Talk share", "Interruptions", "Raised voice", "Pace",
+               "Prompts")
+    HEADER_HELP = (
+        "When the call started (local time)",
+        "How long the call lasted (minutes:seconds)",
+        "Share of the call you were speaking",
+        "Times you started talking over the customer (needs the customer's side)",
+        "Seconds you spent with a raised voice",
+        "Your median speaking pace in syllables per second",
+        "Breathing exercises offered during the call",
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[CallRow] = []
+
+    def set_rows(self, rows: list[CallRow]) -> None:
+        """Replace every row."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[CallRow]:
+        """The rows as listed, newest first."""
+        return list(self._rows)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.HEADER_HELP[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == ROLE_CALL_ID:
+            return row.record.id
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            left = Qt.AlignmentFlag.AlignLeft if index.column() == 0 else Qt.AlignmentFlag.AlignRight
+            return int(left | Qt.AlignmentFlag.AlignVCenter)
+        display, sort_key, tip = self._cell(row, index.column())
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return display
+        if role == ROLE_SORT:
+            return sort_key
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip
+        return None
+
+    @staticmethod
+    def _cell(row: CallRow, column: int) -> tuple[str, Any, str | None]:
+        """(display text, sort key, tooltip) of one cell."""
+        record, summary = row.record, row.record.summary
+        if column == 0:
+            text = f"{record.started_at.astimezone():%Y-%m-%d %H:%M}"
+            status = {CallStatus.OPEN: " (in progress)",
+                      CallStatus.INTERRUPTED: " (interrupted)"}.get(record.status, "")
+            return text + status, record.started_at.timestamp(), None
+        if column == 1:
+            duration = _duration_s(record)
+            return ((_minutes_seconds(duration), duration, None) if duration is not None
+                    else (NOT_AVAILABLE, -1.0, "Still in progress"))
+        if column == 6:
+            return str(row.prompts), row.prompts, None
+        if summary is None:
+            return NOT_AVAILABLE, -1.0, "No totals: the call did not end normally"
+        if column == 2:
+            share = summary.agent.talk_share
+            return f"{share * 100:.0f} %", share, None
+        if column == 3:
+            if summary.customer is None:
+                return NOT_AVAILABLE, -1.0, "Mic-only call: interruptions need the customer's side"
+            return str(summary.interruptions), summary.interruptions, None
+        if column == 4:
+            return f"{summary.raised_voice_s:.0f} s", summary.raised_voice_s, None
+        rate = summary.agent.rate_sps
+        if rate is None:
+            return NOT_AVAILABLE, -1.0, "Too little speech for a pace estimate"
+        return f"{rate:.1f} syl/s", rate, None
+
+
+class TrendChart(QWidget):
+    """Two small charts of the trend: interruptions per call (bars) and raised-voice
+    seconds per call (line with square markers), one point per day or shift.
+
+    Each measure has its own labelled panel and its own mark shape, so nothing
+    depends on telling colours apart; colours come from the palette, so the
+    chart follows the light or dark theme.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._buckets: list[TrendBucket] = []
+        self.setAccessibleName("Trend chart")
+        self.setMinimumHeight(self.fontMetrics().height() * 12)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self._describe()
+
+    def set_buckets(self, buckets: list[TrendBucket]) -> None:
+        """Show these buckets (oldest first) and repaint."""
+        self._buckets = list(buckets)
+        self._describe()
+        self.update()
+
+    @property
+    def buckets(self) -> list[TrendBucket]:
+        """The buckets shown, oldest first."""
+        return list(self._buckets)
+
+    def _describe(self) -> None:
+        # The chart's content in words, for screen readers and tooltips.
+        if not self._buckets:
+            text = "No ended calls yet."
+        else:
+            last = self._buckets[-1]
+            text = (f"{len(self._buckets)} periods. Latest, {last.label}: {last.calls} calls, "
+                    f"{last.interruptions_per_call:.1f} interruptions and "
+                    f"{last.raised_voice_s_per_call:.0f} s of raised voice per call.")
+        self.setAccessibleDescription(text)
+        self.setToolTip(text)
+
+    def _visible(self, plot_width: float, min_step: float) -> list[TrendBucket]:
+        fits = max(1, int(plot_width // min_step))
+        return self._buckets[-fits:]
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        text_colour = palette.color(QPalette.ColorRole.WindowText)
+        painter.setPen(text_colour)
+        metrics = self.fontMetrics()
+        line_h = metrics.height()
+        rect = QRectF(self.rect()).adjusted(line_h * 0.5, line_h * 0.25, -line_h * 0.5,
+                                            -line_h * 0.25)
+        if not self._buckets:
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
+                             "No ended calls yet: the trend appears after your first call.")
+            painter.end()
+            return
+        axis_w = metrics.horizontalAdvance("000.0") + line_h * 0.5
+        plot_left = rect.left() + axis_w
+        plot_width = max(1.0, rect.right() - plot_left)
+        # Wide enough for the thinnest bar a pointer or eye can still pick out.
+        visible = self._visible(plot_width, max(6.0, line_h * 0.6))
+        step = plot_width / len(visible)
+        label_h = line_h * 1.4
+        panel_h = (rect.height() - label_h) / 2
+        panels = (("Interruptions per call (bars)",
+                   [b.interruptions_per_call for b in visible], True),
+                  ("Raised voice per call, seconds (line, squares)",
+                   [b.raised_voice_s_per_call for b in visible], False))
+        for number, (title, values, bars) in enumerate(panels):
+            top = rect.top() + number * panel_h
+            self._paint_panel(painter, QRectF(plot_left, top, plot_width, panel_h), axis_w,
+                              title, values, bars, step)
+        # Enough room per label for the longest one, or every n-th label only.
+        every = max(1, math.ceil((metrics.horizontalAdvance(visible[-1].label) + line_h)
+                                 / step))
+        painter.setPen(text_colour)
+        for i in range(len(visible) - 1, -1, -every):
+            centre = plot_left + (i + 0.5) * step
+            width = metrics.horizontalAdvance(visible[i].label)
+            x = min(max(centre - width / 2, plot_left), rect.right() - width)
+            painter.drawText(QPointF(x, rect.bottom() - metrics.descent()), visible[i].label)
+        painter.end()
+
+    def _paint_panel(self, painter: QPainter, area: QRectF, axis_w: float, title: str,
+                     values: list[float], bars: bool, step: float) -> None:
+        palette = self.palette()
+        text_colour = palette.color(QPalette.ColorRole.WindowText)
+        mark_colour = palette.color(QPalette.ColorRole.Highlight)
+        metrics = self.fontMetrics()
+        line_h = metrics.height()
+        painter.setPen(text_colour)
+        painter.drawText(QPointF(area.left(), area.top() + metrics.ascent()), title)
+        plot = area.adjusted(0, line_h * 1.2, 0, -line_h * 0.3)
+        top_value = max(values) if max(values) > 0 else 1.0
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight())
+        painter.drawText(QRectF(area.left() - axis_w, plot.top() - line_h / 2,
+                                axis_w - line_h * 0.25, line_h),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         f"{top_value:.1f}")
+        painter.drawText(QRectF(area.left() - axis_w, plot.bottom() - line_h / 2,
+                                axis_w - line_h * 0.25, line_h),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "0")
+
+        def y_of(value: float) -> float:
+            return plot.bottom() - plot.height() * value / top_value
+
+        if bars:
+            painter.setPen(QPen(text_colour, 1))
+            painter.setBrush(mark_colour)
+            for i, value in enumerate(values):
+                x = plot.left() + i * step + step * 0.15
+                painter.drawRect(QRectF(x, y_of(value), step * 0.7, plot.bottom() - y_of(value)))
+            return
+        points = [QPointF(plot.left() + (i + 0.5) * step, y_of(v)) for i, v in enumerate(values)]
+        painter.setPen(QPen(mark_colour, max(2.0, line_h / 8)))
+        painter.drawPolyline(points)
+        painter.setPen(QPen(text_colour, 1))
+        painter.setBrush(mark_colour)
+        half = max(3.0, line_h / 5)
+        for point in points:
+            painter.drawRect(QRectF(point.x() - half, point.y() - half, 2 * half, 2 * half))
+
+
+def _choose_save_path(parent: QWidget, caption: str, suggested: str,
+                      name_filter: str) -> Path | None:
+    chosen, _ = QFileDialog.getSaveFileName(parent, caption, str(Path.home() / suggested),
+                                            name_filter)
+    return Path(chosen) if chosen else None
+
+
+def _confirm(parent: QWidget, question: str) -> bool:
+    answer = QMessageBox.question(parent, "CalmLine: delete call", question,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class HistoryWindow(QMainWindow):
+    """The list of calls, their trend, and delete and export.
+
+    Parameters
+    ----------
+    store_path : Path
+        The call log.
+    parent : QWidget, optional
+        Parent widget.
+    choose_save_path : callable, optional
+        Asks where to export (see :data:`SavePathChooser`); a file dialog by default.
+    confirm : callable, optional
+        Asks to confirm a deletion (see :data:`Confirmer`); a message box by default.
+    delete_call : callable, optional
+        Deletes a call by id. By default a writing :class:`CallStore` is opened
+        for the deletion; but opening a writer closes every open call as
+        interrupted, so while the engine is monitoring the app must pass a
+        deleter that goes through the engine's own writer.
+    max_calls : int
+        Newest calls to list.
+    """
+
+    def __init__(self, store_path: Path, parent: QWidget | None = None, *,
+                 choose_save_path: SavePathChooser = _choose_save_path,
+                 confirm: Confirmer = _confirm,
+                 delete_call: CallDeleter | None = None,
+                 max_calls: int = DEFAULT_MAX_CALLS) -> None:
+        super().__init__(parent)
+        self.store_path = Path(store_path)
+        self._choose_save_path = choose_save_path
+        self._confirm = confirm
+        self._delete_call = delete_call or self._delete_with_writer
+        self._max_calls = max_calls
+        self.setWindowTitle("CalmLine: call history")
+        self.setObjectName("history_window")
+
+        self.model = CallTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(ROLE_SORT)
+        self.table = QTableView()
+        self.table.setObjectName("call_table")
+        self.table.setAccessibleName("Calls")
+        self.table.setAccessibleDescription("One row per call, newest first. Press Delete to "
+                                            "delete the selected call.")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setTabKeyNavigation(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        delete_action = QAction("Delete call", self.table)
+        delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete_action.triggered.connect(self.delete_selected)
+        self.table.addAction(delete_action)
+        refresh_action = QAction("Refresh", self)
+        refresh_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        refresh_action.triggered.connect(self.refresh)
+        self.addAction(refresh_action)
+
+        self.chart = TrendChart()
+        self.grouping = QComboBox()
+        self.grouping.setObjectName("grouping")
+        self.grouping.addItem("Per day", False)
+        self.grouping.addItem("Per shift (calls within 12 h)", True)
+        self.grouping.setAccessibleName("Group the trend")
+        self.grouping.currentIndexChanged.connect(self._update_chart)
+        grouping_label = QLabel("&Group the trend:")
+        grouping_label.setBuddy(self.grouping)
+
+        self.delete_button = QPushButton("&Delete call\N{HORIZONTAL ELLIPSIS}")
+        self.delete_button.setAccessibleName("Delete the selected call")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.export_csv_button = QPushButton("Export &CSV\N{HORIZONTAL ELLIPSIS}")
+        self.export_csv_button.setAccessibleName("Export calls and events as CSV")
+        self.export_csv_button.clicked.connect(self.export_csv)
+        self.export_json_button = QPushButton("Export &JSON\N{HORIZONTAL ELLIPSIS}")
+        self.export_json_button.setAccessibleName("Export calls and events as JSON")
+        self.export_json_button.clicked.connect(self.export_json)
+        self.refresh_button = QPushButton("&Refresh")
+        self.refresh_button.setAccessibleName("Refresh the list")
+        self.refresh_button.clicked.connect(self.refresh)
+
+        self.status_label = QLabel()
+        self.status_label.setObjectName("status_label")
+        self.status_label.setAccessibleName("Status")
+        self.status_label.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        for button in (self.delete_button, self.export_csv_button, self.export_json_button,
+                       self.refresh_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_controls = QHBoxLayout()
+        chart_controls.addWidget(grouping_label)
+        chart_controls.addWidget(self.grouping)
+        chart_controls.addStretch(1)
+        chart_layout.addLayout(chart_controls)
+        chart_layout.addWidget(self.chart)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(chart_box)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter)
+        layout.addWidget(self.status_label)
+        self.setCentralWidget(central)
+        self.setTabOrder(self.table, self.delete_button)
+        self.setTabOrder(self.delete_button, self.export_csv_button)
+        self.setTabOrder(self.export_csv_button, self.export_json_button)
+        self.setTabOrder(self.export_json_button, self.refresh_button)
+        self.setTabOrder(self.refresh_button, self.grouping)
+        self.setTabOrder(self.grouping, self.chart)
+        self.refresh()
+
+    # --- reading
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the calls again (connect to the engine's call-ended signal)."""
+        selected = self.selected_call_id()
+        try:
+            with CallStore(self.store_path, read_only=True) as store:
+                records = store.calls(limit=self._max_calls)
+                rows = [CallRow(r, len(store.prompts(r.id))) for r in records]
+        except StoreError as exc:
+            logger.warning("cannot read the call log: %s", exc)
+            self._status(f"Cannot read the call log: {exc}")
+            rows = []
+        else:
+            self._status(f"{len(rows)} call{'s' if len(rows) != 1 else ''}.")
+        self.model.set_rows(rows)
+        self._update_chart()
+        # Keep the selection; otherwise start on the newest call, so that the
+        # keyboard user lands on a row and the actions are ready.
+        if not (selected is not None and self.select_call(selected)) and rows:
+            self.table.selectRow(0)
+            self.table.setCurrentIndex(self.proxy.index(0, 0))
+        self._update_buttons()
+
+    def _update_chart(self) -> None:
+        self.chart.set_buckets(trend_buckets([row.record for row in self.model.rows()],
+                                             per_shift=bool(self.grouping.currentData())))
+
+    def selected_call_id(self) -> int | None:
+        """The selected call's id, or None."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.proxy.data(rows[0], ROLE_CALL_ID) if rows else None
+
+    def select_call(self, call_id: int) -> bool:
+        """Select a call by id; False if it is not listed."""
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if self.proxy.data(index, ROLE_CALL_ID) == call_id:
+                self.table.selectRow(row)
+                self.table.setCurrentIndex(index)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        call_id = self.selected_call_id()
+        rows = {row.record.id: row for row in self.model.rows()}
+        open_call = call_id is not None and rows[call_id].record.status is CallStatus.OPEN
+        self.delete_button.setEnabled(call_id is not None and not open_call)
+        self.delete_button.setToolTip("A call in progress cannot be deleted" if open_call else "")
+        has_calls = bool(rows)
+        self.export_csv_button.setEnabled(has_calls)
+        self.export_json_button.setEnabled(has_calls)
+
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    # --- delete
+
+    def _delete_with_writer(self, call_id: int) -> bool:
+        with CallStore(self.store_path) as store:
+            return store.delete_call(call_id)
+
+    @Slot()
+    def delete_selected(self) -> None:
+        """Delete the selected call after confirmation."""
+        call_id = self.selected_call_id()
+        if call_id is None or not self.delete_button.isEnabled():
+            return
+        row = next(r for r in self.model.rows() if r.record.id == call_id)
+        when = f"{row.record.started_at.astimezone():%Y-%m-%d %H:%M}"
+        recording = " and its recording" if row.record.recording_path is not None else ""
+        if not self._confirm(self, f"Delete the call of {when}{recording}? This cannot be "
+                                   "undone."):
+            return
+        try:
+            existed = self._delete_call(call_id)
+        except StoreError as exc:
+            self._status(f"Cannot delete the call: {exc}")
+            return
+        self.refresh()
+        self._status(f"Deleted the call of {when}." if existed else
+                     f"The call of {when} was already gone.")
+
+    # --- export
+
+    @Slot()
+    def export_json(self) -> Path | None:
+        """Export every call with its events and prompts as one JSON file.
+
+        Returns
+        -------
+        Path or None
+            The file written, or None if the user cancelled or it failed.
+        """
+        path = self._choose_save_path(self, "Export calls as JSON", "calmline-calls.json",
+                                      "JSON files (*.json)")
+        if path is None:
+            return None
+        try:
+            with CallStore(self.store_path, read_only=True) as store:
+                count = store.export_json(path)
+        except StoreError as exc:
+            self._status(f"Export failed: {exc}")
+            return None
+        self._status(f"Exported {count} calls to {path}.")
+        return path
+
+    @Slot()
+    def export_csv(self) -> tuple[Path, Path] | None:
+        """Export every call as a CSV file, and their events as a second one next to it.
+
+        Returns
+        -------
+        tuple of Path or None
+            (calls file, events file), or None if the user cancelled or it failed.
+        """
+        path = self._choose_save_path(self, "Export calls as CSV", "calmline-calls.csv",
+                                      "CSV files (*.csv)")
+        if path is None:
+            return None
+        if path.suffix.lower() != ".csv":
+            path = path.with_name(path.name + ".csv")
+        events_path = path.with_name(f"{path.stem}-events.csv")
+        try:
+            with CallStore(self.store_path, read_only=True) as store:
+                count = store.export_csv(path, events_path)
+        except StoreError as exc:
+            self._status(f"Export failed: {exc}")
+            return None
+        self._status(f"Exported {count} calls to {path} and their events to {events_path.name}.")
+        return path, events_path

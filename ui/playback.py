@@ -1,0 +1,332 @@
+"""Playing a call recording through sounddevice, with a moving position.
+
+The audio callback runs on PortAudio's thread and must never wait on the
+disk, so a feeder thread reads the file block by block into a short bounded
+queue that the callback drains. The GUI polls the position at about 20 Hz
+instead of being signalled from the audio thread, which keeps Qt objects on
+the GUI thread only.
+
+Without an output device (a headless machine, a server, an unplugged headset)
+``available`` is False and ``message`` says why; the position can still be
+moved so that the rest of the review works.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import soundfile as sf
+from PySide6.QtCore import QObject, QTimer, Signal
+
+logger = logging.getLogger(__name__)
+
+POSITION_INTERVAL_MS = 50
+"""How often the position is reported while playing (20 Hz: smooth to the eye)."""
+FEED_BLOCK_S = 0.1
+"""Seconds of audio per block read ahead by the feeder thread."""
+FEED_DEPTH = 8
+"""Blocks kept ready ahead of the callback (0.8 s: rides out a slow disk)."""
+MAX_CHANNELS = 2
+"""Channels played: the agent (left) and the customer (right) of a call recording."""
+
+
+class OutputStream(Protocol):
+    """What playback needs of an output stream (``sounddevice.OutputStream`` fits)."""
+
+    def start(self) -> None:
+        """Start calling the callback."""
+
+    def stop(self) -> None:
+        """Stop calling the callback."""
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+AudioCallback = Callable[[np.ndarray, int, Any, Any], None]
+StreamFactory = Callable[[int, int, AudioCallback], OutputStream]
+"""Makes an output stream from ``(sample rate in Hz, channels, callback)``."""
+
+
+class PlaybackUnavailable(Exception):
+    """Audio cannot be played here; the message is one line for the user."""
+
+
+def sounddevice_stream(sr_hz: int, channels: int, callback: AudioCallback) -> OutputStream:
+    """An output stream on the default sound device.
+
+    Raises
+    ------
+    PlaybackUnavailable
+        When there is no usable output device or it refuses the format.
+    """
+    try:
+        import sounddevice as sd  # PortAudio may be missing entirely: import late, fail softly.
+    except OSError as exc:
+        raise PlaybackUnavailable(f"no audio library for playback ({exc})") from None
+    try:
+        return sd.OutputStream(samplerate=sr_hz, channels=channels, dtype="float32",
+                               callback=callback)
+    except (sd.PortAudioError, ValueError) as exc:
+        raise PlaybackUnavailable(f"the sound output cannot play this file ({exc})") from None
+
+
+def default_output_problem() -> str | None:
+    """Why the default output device cannot be used, or None when it can."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return "No audio library (PortAudio) is installed: playback is off."
+    try:
+        sd.query_devices(kind="output")
+    except (sd.PortAudioError, ValueError):
+        return "No sound output device found: playback is off, but you can still move the cursor."
+    return None
+
+
+class _Feeder:
+    """Reads a file ahead of the audio callback in its own thread."""
+
+    def __init__(self, path: Path, start_frame: int, channels: int) -> None:
+        self.start_frame = start_frame
+        self.frames_out = 0
+        self.finished = False
+        self._channels = channels
+        self._chunks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=FEED_DEPTH)
+        self._pending: np.ndarray | None = None
+        self._ended = False
+        self._stop = threading.Event()
+        self._path = path
+        self._thread = threading.Thread(target=self._run, name="calmline-playback-feeder",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with sf.SoundFile(str(self._path)) as handle:
+                handle.seek(min(self.start_frame, handle.frames))
+                block = max(1, round(FEED_BLOCK_S * handle.samplerate))
+                while not self._stop.is_set():
+                    data = handle.read(block, dtype="float32", always_2d=True)
+                    if len(data) == 0:
+                        break
+                    self._put(np.nan_to_num(data[:, : self._channels], copy=False))
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            # Damaged audio plays as silence from there on; the analysis reports the damage.
+            logger.warning("playback stopped reading %s: %s", self._path, exc)
+        self._put(None)
+
+    def _put(self, item: np.ndarray | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def fill(self, out: np.ndarray) -> None:
+        """Fill ``out`` (frames x channels) from the queue; silence where data is not ready."""
+        done = 0
+        wanted = len(out)
+        while done < wanted and not self._ended:
+            if self._pending is None:
+                try:
+                    self._pending = self._chunks.get_nowait()
+                except queue.Empty:
+                    break  # underrun: the rest of this buffer is silence
+                if self._pending is None:
+                    self._ended = True
+                    break
+            take = min(wanted - done, len(self._pending))
+            out[done: done + take] = self._pending[:take]
+            self._pending = self._pending[take:] if take < len(self._pending) else None
+            done += take
+        out[done:] = 0.0
+        self.frames_out += done
+        if self._ended and self._pending is None:
+            self.finished = True
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class Playback(QObject):
+    """Plays one recording with a position the GUI can follow and move.
+
+    Parameters
+    ----------
+    parent : QObject, optional
+        Owner.
+    stream_factory : callable, optional
+        Makes the output stream (see :data:`StreamFactory`); tests pass a
+        fake one. By default the sounddevice default output is used, after
+        checking that one exists.
+    """
+
+    position_changed = Signal(float)
+    """The play position, in seconds."""
+    playing_changed = Signal(bool)
+    """Playback started (True) or stopped (False)."""
+    problem = Signal(str)
+    """Something went wrong; one line for the user."""
+
+    def __init__(self, parent: QObject | None = None,
+                 stream_factory: StreamFactory | None = None) -> None:
+        super().__init__(parent)
+        if stream_factory is None:
+            self._factory: StreamFactory = sounddevice_stream
+            self._unavailable = default_output_problem()
+        else:
+            self._factory = stream_factory
+            self._unavailable = None
+        self._path: Path | None = None
+        self._sr_hz = 0
+        self._frames = 0
+        self._channels = 0
+        self._position_frames = 0
+        self._stream: OutputStream | None = None
+        self._feeder: _Feeder | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(POSITION_INTERVAL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    @property
+    def available(self) -> bool:
+        """Whether audio can be played here."""
+        return self._unavailable is None
+
+    @property
+    def message(self) -> str:
+        """Why playback is off, or an empty string when it is available."""
+        return self._unavailable or ""
+
+    @property
+    def playing(self) -> bool:
+        """Whether audio is playing."""
+        return self._stream is not None
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the loaded file in seconds (0 when none is loaded)."""
+        return self._frames / self._sr_hz if self._sr_hz else 0.0
+
+    @property
+    def position_s(self) -> float:
+        """The play position in seconds."""
+        if not self._sr_hz:
+            return 0.0
+        frames = self._position_frames
+        if self._feeder is not None:
+            frames = self._feeder.start_frame + self._feeder.frames_out
+        return min(frames, self._frames) / self._sr_hz
+
+    def load(self, path: Path) -> None:
+        """Get ready to play ``path`` from its start (stops what was playing).
+
+        Raises
+        ------
+        PlaybackUnavailable
+            When the file cannot be opened for playback.
+        """
+        self.unload()
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise PlaybackUnavailable(f"{path}: cannot be played ({exc})") from None
+        self._path = Path(path)
+        self._sr_hz = int(info.samplerate)
+        self._frames = int(info.frames)
+        self._channels = min(int(info.channels), MAX_CHANNELS)
+        self._position_frames = 0
+        self.position_changed.emit(0.0)
+
+    def unload(self) -> None:
+        """Stop and forget the file."""
+        self.pause()
+        self._path = None
+        self._sr_hz = self._frames = self._channels = self._position_frames = 0
+
+    def toggle(self) -> None:
+        """Play if paused, pause if playing."""
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        """Play from the current position; reports a ``problem`` if that is impossible."""
+        if self.playing or self._path is None:
+            return
+        if self._unavailable is not None:
+            self.problem.emit(self._unavailable)
+            return
+        if self._position_frames >= self._frames:
+            self._position_frames = 0
+        self._feeder = _Feeder(self._path, self._position_frames, self._channels)
+        try:
+            stream = self._factory(self._sr_hz, self._channels, self._callback)
+            stream.start()
+        except PlaybackUnavailable as exc:
+            self._drop_feeder()
+            self.problem.emit(str(exc))
+            return
+        self._stream = stream
+        self._timer.start()
+        self.playing_changed.emit(True)
+
+    def pause(self) -> None:
+        """Stop playing, keeping the position."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._timer.stop()
+        try:
+            stream.stop()
+            stream.close()
+        except Exception as exc:  # a device that vanished mid-play must not take the window with it
+            logger.warning("closing the output stream failed: %s", exc)
+        self._drop_feeder()
+        self.playing_changed.emit(False)
+        self.position_changed.emit(self.position_s)
+
+    def seek(self, t_s: float) -> None:
+        """Move the play position to ``t_s`` seconds (works while playing, paused, or without audio)."""
+        if not self._sr_hz:
+            return
+        frame = min(max(0, round(t_s * self._sr_hz)), self._frames)
+        if self.playing:
+            old = self._feeder
+            # The callback picks up the new feeder at its next buffer; assignment is atomic.
+            self._feeder = _Feeder(self._path, frame, self._channels)  # type: ignore[arg-type]
+            if old is not None:
+                old.close()
+        self._position_frames = frame
+        self.position_changed.emit(self.position_s)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        if status:
+            logger.debug("output stream status: %s", status)
+        feeder = self._feeder
+        if feeder is None:
+            outdata[:] = 0.0
+            return
+        feeder.fill(outdata)
+
+    def _drop_feeder(self) -> None:
+        feeder, self._feeder = self._feeder, None
+        if feeder is not None:
+            self._position_frames = min(feeder.start_frame + feeder.frames_out, self._frames)
+            feeder.close()
+
+    def _poll(self) -> None:
+        feeder = self._feeder
+        self.position_changed.emit(self.position_s)
+        if feeder is not None and feeder.finished:
+            self.pause()
+            self._position_frames = self._frames
+            self.position_changed.emit(self.position_s)

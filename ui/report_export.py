@@ -1,0 +1,322 @@
+"""The review report a trainee shares with their coach: HTML or PDF.
+
+It holds the call summary, what went well, the events with their times and
+the timeline as a picture. The HTML is self-contained (the picture is
+embedded as base64) so it can be mailed or archived as one file; the PDF is
+laid out by Qt from the same HTML. Both are written atomically and readable
+by the user only, since they describe a real customer call.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+from models.events import Event, EventKind
+from models.private_files import USER_ONLY, write_private_text
+from models.report import AnalysisReport
+from models.settings import RuleSettings
+from ui.summary_text import EVENT_LABELS, _event_detail, clock
+from ui.timeline import fast_threshold_sps
+
+TIMELINE_RESOURCE = "calmline-timeline.png"
+"""Name the PDF document gives the timeline image (QTextDocument has no data: URLs)."""
+CALM_STRETCH_MIN_S = 30.0
+"""An event-free stretch at least this long is worth pointing out, in seconds."""
+FLOOR_SHARE_MIN = 0.3
+"""A customer talk share of at least this means the customer was given the floor."""
+PDF_RESOLUTION_DPI = 300
+"""PDF layout resolution: sharp print without a huge file."""
+
+
+class ExportError(Exception):
+    """A report cannot be written; the message is one line for the user."""
+
+
+def event_detail(event: Event) -> str:
+    """What an event measured, in words (as ``calmline analyze`` prints it)."""
+    detail = _event_detail(event.kind, event.value, event.threshold)
+    if event.kind is EventKind.RAISED_VOICE:
+        detail += f" ({event.severity.value})"
+    return detail
+
+
+def longest_calm_stretch(report: AnalysisReport) -> tuple[float, float]:
+    """The longest span without any event, as ``(start, end)`` in seconds."""
+    best = (0.0, 0.0)
+    cursor = 0.0
+    for event in sorted(report.events, key=lambda e: e.start_s):
+        if event.start_s - cursor > best[1] - best[0]:
+            best = (cursor, event.start_s)
+        cursor = max(cursor, event.end_s)
+    if report.duration_s - cursor > best[1] - best[0]:
+        best = (cursor, report.duration_s)
+    return best
+
+
+def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None) -> list[str]:
+    """Strengths of the call in plain words, derived from the report.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+    settings : RuleSettings, optional
+        The thresholds the call was judged by (defaults when omitted).
+
+    Returns
+    -------
+    list of str
+        At least one sentence.
+    """
+    settings = settings or RuleSettings()
+    s = report.summary
+    kinds = {e.kind for e in report.events}
+    good: list[str] = []
+    start, end = longest_calm_stretch(report)
+    if end - start >= min(CALM_STRETCH_MIN_S, report.duration_s):
+        good.append(f"You stayed calm for {_span_words(end - start)} in a row "
+                    f"({clock(start)} to {clock(end)}) with no coaching cue.")
+    if report.baseline.calibrated and EventKind.RAISED_VOICE not in kinds:
+        good.append("Your voice stayed at your normal level all through the call.")
+    elif EventKind.RAISED_VOICE in kinds:
+        raised = [e for e in report.events if e.kind is EventKind.RAISED_VOICE]
+        longest = max(e.end_s - e.start_s for e in raised)
+        good.append(f"When your voice rose, you brought it back down within {longest:.0f} s.")
+    agent_rate = s.agent.rate_sps
+    threshold = fast_threshold_sps(report, settings)
+    if agent_rate is not None and agent_rate < threshold and EventKind.FAST_SPEECH not in kinds:
+        good.append(f"Your pace stayed within range all through ({agent_rate:.1f} syllables/s "
+                    f"typical, fast starts at {threshold:.1f}).")
+    elif agent_rate is not None and agent_rate < threshold:
+        good.append(f"Your typical pace was within range ({agent_rate:.1f} syllables/s; "
+                    f"fast starts at {threshold:.1f}).")
+    if s.customer is not None:
+        if s.customer.talk_share >= FLOOR_SHARE_MIN:
+            good.append(f"You gave the customer the floor: they spoke for {s.customer.talk_share:.0%} "
+                        "of the call.")
+        if s.interruptions == 0:
+            good.append("You let the customer finish: no interruptions.")
+        if s.monologues == 0 and report.duration_s >= settings.monologue_min_s:
+            good.append("You kept it a conversation: no long monologues.")
+    if not good:
+        good.append("You finished the call: go through the events below with your coach.")
+    return good
+
+
+def _span_words(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def summary_rows(report: AnalysisReport) -> list[tuple[str, str]]:
+    """The summary as ``(label, value)`` rows, for the window and the report."""
+    s = report.summary
+    share = f"you {s.agent.talk_share:.0%} ({s.agent.talk_s:.0f} s)"
+    if s.customer is not None:
+        share += f", customer {s.customer.talk_share:.0%} ({s.customer.talk_s:.0f} s)"
+    rows = [("Length", clock(report.duration_s)), ("Talk share", share)]
+    if s.customer is not None:
+        rows.append(("Both talking at once", f"{s.overtalk_s:.1f} s"))
+        rows.append(("Interruptions", str(s.interruptions)))
+    rows.append(("Raised voice", f"{s.raised_voice_s:.1f} s"))
+    pace = (f"{s.agent.rate_sps:.1f} syllables/s" if s.agent.rate_sps is not None
+            else "not enough speech")
+    if report.baseline.rate_sps is not None:
+        pace += f" (your baseline {report.baseline.rate_sps:.1f})"
+    rows.append(("Pace", pace))
+    if math.isfinite(report.baseline.loudness_lufs):
+        rows.append(("Your baseline loudness", f"{report.baseline.loudness_lufs:.0f} LUFS"))
+    rows.append(("Events", str(len(report.events))))
+    return rows
+
+
+def summary_html(report: AnalysisReport, settings: RuleSettings | None = None) -> str:
+    """The summary and what went well as an HTML fragment (for the window's panel)."""
+    rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in summary_rows(report))
+    good = "".join(f"<li>{html.escape(g)}</li>" for g in what_went_well(report, settings))
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    parts = [f"<h2>Summary</h2><table cellspacing='0' cellpadding='3'>{rows}</table>",
+             f"<h2>What went well</h2><ul>{good}</ul>"]
+    if notes:
+        parts.append(f"<h2>Notes</h2><ul>{notes}</ul>")
+    return "".join(parts)
+
+
+def build_html(report: AnalysisReport, image_src: str | None,
+               settings: RuleSettings | None = None, image_width: int = 680) -> str:
+    """The whole report as an HTML page.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+    image_src : str or None
+        ``src`` of the timeline picture (a data: URL, or a document resource
+        name); None leaves the picture out.
+    settings : RuleSettings, optional
+        The thresholds the call was judged by.
+    image_width : int
+        Display width of the picture, in CSS pixels (points in a PDF).
+
+    Returns
+    -------
+    str
+    """
+    name = Path(report.source).name
+    title = f"CalmLine call review: {name}"
+    events = "".join(
+        f"<tr><td>{i}</td><td>{clock(e.start_s)}</td><td>{clock(e.end_s)}</td>"
+        f"<td>{html.escape(EVENT_LABELS[e.kind])}</td><td>{html.escape(event_detail(e))}</td></tr>"
+        for i, e in enumerate(report.events, start=1))
+    events_part = (f"<table border='1' cellspacing='0' cellpadding='4'>"
+                   f"<thead><tr><th>#</th><th>Start</th><th>End</th><th>Event</th><th>Detail</th>"
+                   f"</tr></thead><tbody>{events}</tbody></table>"
+                   if report.events else "<p>No events: a calm call.</p>")
+    picture = ""
+    if image_src is not None:
+        src = html.escape(image_src, quote=True)
+        picture = (f"<h2>Timeline</h2><p><img src='{src}' width='{image_width}' "
+                   f"alt='Timeline of the call: waveform, loudness against your baseline, pace and "
+                   f"speech activity, with the events marked'></p>"
+                   "<p><small>Lanes: waveform of each party; your loudness against your baseline "
+                   "(hatched: raised-voice zone); your pace against the fast threshold; who is speaking "
+                   "(cross-hatched: both at once). Event glyphs: triangle raised voice, double chevron "
+                   "fast speech, cross interruption, bar monologue, circle breathing prompt.</small></p>")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:50em;margin:auto;padding:1em}"
+        "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Recording: {html.escape(report.source)}</p>"
+        f"{summary_html(report, settings)}"
+        f"<h2>Events</h2>{events_part}{picture}"
+        "</body></html>")
+
+
+def export_html(report: AnalysisReport, path: Path, timeline_png: bytes | None,
+                settings: RuleSettings | None = None) -> None:
+    """Write the report as one self-contained HTML file (user-only, atomically).
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+    path : Path
+        Where to write.
+    timeline_png : bytes or None
+        The timeline as PNG, embedded as base64; None leaves it out.
+    settings : RuleSettings, optional
+        The thresholds the call was judged by.
+
+    Raises
+    ------
+    ExportError
+        When the file cannot be written.
+    """
+    src = (f"data:image/png;base64,{base64.b64encode(timeline_png).decode('ascii')}"
+           if timeline_png is not None else None)
+    text = build_html(report, src, settings)
+    try:
+        write_private_text(Path(path), lambda stream: stream.write(text))
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def build_pdf_document(report: AnalysisReport, timeline_png: bytes | None,
+                       settings: RuleSettings | None = None,
+                       page_width_pt: float | None = None) -> QTextDocument:
+    """The report as a QTextDocument, with the timeline as a resource.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+    timeline_png : bytes or None
+        The timeline as PNG; None leaves it out.
+    settings : RuleSettings, optional
+        The thresholds the call was judged by.
+    page_width_pt : float, optional
+        Width of the printable area in points; the picture is fitted to it.
+
+    Returns
+    -------
+    QTextDocument
+    """
+    document = QTextDocument()
+    if page_width_pt is not None:
+        document.setPageSize(QSizeF(page_width_pt, page_width_pt * math.sqrt(2)))
+    if timeline_png is not None:
+        image = QImage.fromData(timeline_png, "PNG")
+        document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(TIMELINE_RESOURCE), image)
+    width = int((page_width_pt or 680) - 2 * document.documentMargin())
+    document.setHtml(build_html(report, TIMELINE_RESOURCE if timeline_png is not None else None,
+                                settings, image_width=width))
+    return document
+
+
+def export_pdf(report: AnalysisReport, path: Path, timeline_png: bytes | None,
+               settings: RuleSettings | None = None) -> None:
+    """Write the report as an A4 PDF (user-only, atomically). Needs a QGuiApplication.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+    path : Path
+        Where to write.
+    timeline_png : bytes or None
+        The timeline as PNG; None leaves it out.
+    settings : RuleSettings, optional
+        The thresholds the call was judged by.
+
+    Raises
+    ------
+    ExportError
+        When the file cannot be written.
+    """
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buffer)
+    writer.setTitle(f"CalmLine call review: {Path(report.source).name}")
+    writer.setCreator("CalmLine")
+    writer.setResolution(PDF_RESOLUTION_DPI)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
+                                     QPageLayout.Orientation.Portrait, QMarginsF(15, 15, 15, 15),
+                                     QPageLayout.Unit.Millimeter))
+    # Lay the text out on the page's width in points so that font sizes print as set.
+    area = writer.pageLayout().paintRect(QPageLayout.Unit.Point)
+    document = build_pdf_document(report, timeline_png, settings, page_width_pt=area.width())
+    document.setPageSize(QSizeF(area.width(), area.height()))
+    document.print_(writer)
+    del writer  # finishes the PDF into the buffer
+    buffer.close()
+    _write_private_bytes(Path(path), bytes(data.data()))
+
+
+def _write_private_bytes(path: Path, data: bytes) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        os.fchmod(fd, USER_ONLY)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
+        raise

@@ -1,0 +1,684 @@
+"""The review window: a trainee replays a recorded call and sees what the coach saw.
+
+The recording is analysed on a worker thread (``analyze_recording`` with a
+progress callback that also checks a cancel flag), and the waveform envelope
+is folded in during the same single pass over the file, so the window stays
+responsive and memory flat even for an hour-long call. Every problem with
+the input ends as one line in the window, never as a traceback.
+
+Keys: Space plays or pauses, N and P jump to the next and previous event,
+Left and Right move the cursor by 5 s, Escape cancels an analysis; Ctrl+O
+opens a file, Ctrl+L a logged call. All of them are in the menus too.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence,
+                           QPixmap)
+from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
+                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
+                               QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+
+from models.report import AnalysisReport
+from models.settings import RuleSettings
+from models.store import CallRecord, CallStore, StoreError, default_store_path
+from monitor.analysis import AnalysisCancelled, analyze_recording
+from monitor.audio_file import AudioInputError, CallRecording
+from ui.playback import Playback, PlaybackUnavailable, StreamFactory
+from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
+from ui.summary_text import EVENT_LABELS, clock
+from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
+
+logger = logging.getLogger(__name__)
+
+SEEK_STEP_S = 5.0
+"""How far the arrow keys move the cursor, in seconds."""
+PREVIOUS_EVENT_SLACK_S = 0.5
+"""P goes to the event before the one the cursor has just passed by less than this, in seconds."""
+PROGRESS_STEPS = 1000
+"""Resolution of the progress bar; progress is reported only when it moves a step."""
+REPORT_IMAGE_WIDTH_PX = 1600
+"""Width of the timeline picture in exported reports, in pixels (sharp in print)."""
+REPORT_IMAGE_SHOWN_PX = 680
+"""Width the report shows the picture at, in CSS pixels; it is drawn to read at that size."""
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif);;All files (*)"
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    """What the worker hands back: the analysis and the waveform envelope."""
+
+    path: Path
+    report: AnalysisReport
+    envelope: WaveEnvelope
+
+
+class _EnvelopeRecording(CallRecording):
+    """A recording that folds every block it reads into a waveform envelope.
+
+    The analysis reads the file once; teeing its blocks gives the timeline
+    its waveform without a second pass or holding the audio.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.envelope = WaveEnvelope(self.duration_s, self.agent_sr_hz, self.customer_sr_hz)
+
+    def blocks(self, block_s: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        for agent, customer in super().blocks(block_s):
+            self.envelope.add(agent, customer)
+            yield agent, customer
+
+
+class AnalysisThread(QThread):
+    """Analyses one recording off the GUI thread.
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    settings : RuleSettings
+        Rule thresholds.
+    parent : QObject, optional
+        Owner.
+    """
+
+    progressed = Signal(float)
+    """Fraction done, 0 to 1."""
+    succeeded = Signal(object)
+    """The :class:`ReviewData`."""
+    failed = Signal(str)
+    """One line for the user."""
+    cancelled = Signal()
+
+    def __init__(self, path: Path, settings: RuleSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self._settings = settings
+        self._cancel = threading.Event()
+        self._last_step = -1
+
+    def cancel(self) -> None:
+        """Ask the analysis to stop after the block in hand (thread-safe)."""
+        self._cancel.set()
+
+    def _progress(self, fraction: float) -> bool:
+        step = int(fraction * PROGRESS_STEPS)
+        if step != self._last_step:
+            self._last_step = step
+            self.progressed.emit(fraction)
+        return not self._cancel.is_set()
+
+    def run(self) -> None:  # noqa: D102 (QThread API)
+        try:
+            with _EnvelopeRecording(self.path) as recording:
+                report = analyze_recording(recording, self._settings, progress=self._progress)
+                envelope = recording.envelope
+        except AnalysisCancelled:
+            self.cancelled.emit()
+            return
+        except AudioInputError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # the last line of defence: a message, never a traceback
+            logger.exception("analysis of %s failed", self.path)
+            self.failed.emit(f"{self.path.name}: could not be analysed ({type(exc).__name__}: {exc})")
+            return
+        self.succeeded.emit(ReviewData(self.path, report, envelope))
+
+
+class LoggedCallDialog(QDialog):
+    """Pick a logged call that has a recording.
+
+    Parameters
+    ----------
+    calls : list of CallRecord
+        Calls to offer (only those with a recording on disk are listed).
+    parent : QWidget, optional
+        Owner.
+    """
+
+    def __init__(self, calls: list[CallRecord], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("CalmLine: open a logged call")
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Logged calls with a recording")
+        for call in calls:
+            if call.recording_path is None or not call.recording_path.exists():
+                continue
+            length = clock(call.end_s - call.start_s) if call.end_s is not None else "open"
+            started = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            extra = (f", {call.summary.interruptions} interruptions, "
+                     f"{call.summary.raised_voice_s:.0f} s raised voice" if call.summary else "")
+            item = QListWidgetItem(f"{started}  ({length}{extra})  {call.recording_path.name}")
+            item.setData(Qt.ItemDataRole.UserRole, str(call.recording_path))
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
+                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemActivated.connect(lambda _item: self.accept())
+        layout = QVBoxLayout(self)
+        label = QLabel("&Calls with a recording, newest first:", self)
+        label.setBuddy(self.list)
+        layout.addWidget(label)
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+
+    def selected_path(self) -> Path | None:
+        """The chosen recording, or None."""
+        item = self.list.currentItem()
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+
+class ReviewWindow(QMainWindow):
+    """Review a recorded call: timeline, events, summary, playback, report export.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+        Owner.
+    settings : RuleSettings, optional
+        Rule thresholds for the analysis (defaults when omitted).
+    stream_factory : StreamFactory, optional
+        Output stream maker for playback; tests pass a fake.
+    store_path : Path, optional
+        The call log to list logged calls from (default: the user's).
+    """
+
+    analysis_finished = Signal(bool)
+    """An analysis ended: True with a report, False when it failed or was cancelled."""
+
+    def __init__(self, parent: QWidget | None = None, *, settings: RuleSettings | None = None,
+                 stream_factory: StreamFactory | None = None,
+                 store_path: Path | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings or RuleSettings()
+        self._store_path = store_path
+        self._thread: AnalysisThread | None = None
+        self._data: ReviewData | None = None
+        self._playback = Playback(self, stream_factory)
+        self._playback.position_changed.connect(self._on_position)
+        self._playback.playing_changed.connect(self._on_playing)
+        self._playback.problem.connect(self._show_message)
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_actions()
+        self._set_title(None)
+        self._update_enabled()
+
+    # --- public API
+
+    @property
+    def report(self) -> AnalysisReport | None:
+        """The report of the open call, or None."""
+        return self._data.report if self._data is not None else None
+
+    @property
+    def timeline(self) -> TimelineWidget:
+        """The timeline widget."""
+        return self._timeline
+
+    @property
+    def event_list(self) -> QListWidget:
+        """The list of events."""
+        return self._events
+
+    @property
+    def message(self) -> str:
+        """The one-line message shown in the window (empty when none)."""
+        return self._message.text()
+
+    @property
+    def progress_bar(self) -> QProgressBar:
+        """The analysis progress bar (0 to :data:`PROGRESS_STEPS`)."""
+        return self._progress
+
+    @property
+    def playback(self) -> Playback:
+        """The playback controller."""
+        return self._playback
+
+    @property
+    def analysing(self) -> bool:
+        """Whether an analysis is running."""
+        return self._thread is not None and self._thread.isRunning()
+
+    def open_file(self, path: Path) -> None:
+        """Open and analyse a recording in the background (cancels one in progress)."""
+        path = Path(path).expanduser()
+        self._stop_analysis()
+        self._playback.unload()
+        self._data = None
+        self._timeline.clear()
+        self._events.clear()
+        self._summary.setHtml("")
+        self._show_message("")
+        self._set_title(path, analysing=True)
+        self._progress.setValue(0)
+        self._progress_row.setVisible(True)
+        thread = AnalysisThread(path, self._settings, self)
+        thread.progressed.connect(self._on_progress)
+        thread.succeeded.connect(self._on_succeeded)
+        thread.failed.connect(self._on_failed)
+        thread.cancelled.connect(self._on_cancelled)
+        self._thread = thread
+        thread.start()
+        self._update_enabled()
+
+    def cancel_analysis(self) -> None:
+        """Stop the running analysis, if any."""
+        if self._thread is not None:
+            self._thread.cancel()
+
+    def export_html(self, path: Path) -> None:
+        """Write the report of the open call as HTML (raises ExportError)."""
+        if self.report is None:
+            raise ExportError("no analysed call to export")
+        export_html(self.report, Path(path), self.timeline_png(), self._settings)
+
+    def export_pdf(self, path: Path) -> None:
+        """Write the report of the open call as PDF (raises ExportError)."""
+        if self.report is None:
+            raise ExportError("no analysed call to export")
+        export_pdf(self.report, Path(path), self.timeline_png(), self._settings)
+
+    def timeline_png(self) -> bytes:
+        """The whole call's timeline as PNG bytes (print colours)."""
+        image = self._timeline.render_image(REPORT_IMAGE_WIDTH_PX,
+                                            scale=REPORT_IMAGE_WIDTH_PX / REPORT_IMAGE_SHOWN_PX)
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "PNG")
+        buffer.close()
+        return bytes(data.data())
+
+    def seek(self, t_s: float) -> None:
+        """Move the cursor (and the play position) to ``t_s`` seconds."""
+        if self.report is None:
+            return
+        t_s = min(max(0.0, t_s), self.report.duration_s)
+        self._playback.seek(t_s)
+        self._on_position(t_s)
+
+    def next_event(self) -> None:
+        """Jump to the first event that starts after the cursor."""
+        if self.report is None:
+            return
+        now = self._timeline.cursor_s
+        for i, event in enumerate(self.report.events):
+            if event.start_s > now + 1e-3:
+                self.jump_to_event(i)
+                return
+        self._show_message("No more events after this point.")
+
+    def previous_event(self) -> None:
+        """Jump to the last event that starts before the cursor."""
+        if self.report is None:
+            return
+        now = self._timeline.cursor_s
+        for i in range(len(self.report.events) - 1, -1, -1):
+            if self.report.events[i].start_s < now - PREVIOUS_EVENT_SLACK_S:
+                self.jump_to_event(i)
+                return
+        self._show_message("No events before this point.")
+
+    def jump_to_event(self, index: int) -> None:
+        """Move the cursor to the start of event ``index`` and select it in the list."""
+        if self.report is None or not 0 <= index < len(self.report.events):
+            return
+        self._events.setCurrentRow(index)
+        self.seek(self.report.events[index].start_s)
+
+    # --- building
+
+    def _build_widgets(self) -> None:
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        self._message = QLabel(central)
+        self._message.setWordWrap(True)
+        self._message.setAccessibleName("Message")
+        self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._message.setVisible(False)
+        layout.addWidget(self._message)
+
+        self._progress_row = QWidget(central)
+        row = QHBoxLayout(self._progress_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self._progress = QProgressBar(self._progress_row)
+        self._progress.setRange(0, PROGRESS_STEPS)
+        self._progress.setFormat("Analysing: %p%")
+        self._progress.setAccessibleName("Analysis progress")
+        self._cancel = QPushButton("&Cancel analysis", self._progress_row)
+        self._cancel.setToolTip("Stop the analysis (Esc)")
+        self._cancel.clicked.connect(self.cancel_analysis)
+        row.addWidget(self._progress, 1)
+        row.addWidget(self._cancel)
+        self._progress_row.setVisible(False)
+        layout.addWidget(self._progress_row)
+
+        self._timeline = TimelineWidget(central, self._settings)
+        self._timeline.seek_requested.connect(self.seek)
+        self._timeline.event_activated.connect(self.jump_to_event)
+
+        transport = QHBoxLayout()
+        self._play = QPushButton("&Play", central)
+        self._play.setToolTip("Play or pause (Space)")
+        self._play.clicked.connect(self._toggle_play)
+        self._position = QLabel(central)
+        self._position.setAccessibleName("Play position")
+        transport.addWidget(self._play)
+        transport.addWidget(self._position, 1)
+
+        self._events = QListWidget(central)
+        self._events.setAccessibleName("Events")
+        self._events.setAccessibleDescription("Coaching events in time order; Enter or click jumps to one.")
+        self._events.itemClicked.connect(self._on_event_item)
+        self._events.itemActivated.connect(self._on_event_item)
+        events_label = QLabel("&Events", central)
+        events_label.setBuddy(self._events)
+        events_box = QWidget(central)
+        events_layout = QVBoxLayout(events_box)
+        events_layout.setContentsMargins(0, 0, 0, 0)
+        events_layout.addWidget(events_label)
+        events_layout.addWidget(self._events)
+
+        self._summary = QTextBrowser(central)
+        self._summary.setAccessibleName("Call summary")
+        self._summary.setOpenLinks(False)
+
+        bottom = QSplitter(Qt.Orientation.Horizontal, central)
+        bottom.addWidget(events_box)
+        bottom.addWidget(self._summary)
+        bottom.setChildrenCollapsible(False)
+        main = QSplitter(Qt.Orientation.Vertical, central)
+        main.addWidget(self._timeline)
+        main.addWidget(bottom)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        main.setChildrenCollapsible(False)
+        layout.addLayout(transport)
+        layout.addWidget(main, 1)
+        self.setCentralWidget(central)
+        self._on_position(0.0)
+        fm = self.fontMetrics()
+        self.resize(QSize(fm.averageCharWidth() * 140, fm.height() * 48))
+
+    def _action(self, text: str, shortcut: QKeySequence | str | None, slot: object,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._open_action = self._action("&Open recording…", QKeySequence.StandardKey.Open,
+                                         self._choose_file)
+        self._open_logged_action = self._action("Open &logged call…", "Ctrl+L", self._choose_logged)
+        self._export_html_action = self._action("Export report as &HTML…", "Ctrl+E",
+                                                self._choose_html)
+        self._export_pdf_action = self._action("Export report as P&DF…", "Ctrl+Shift+E",
+                                               self._choose_pdf)
+        self._cancel_action = self._action("&Cancel analysis", "Esc", self.cancel_analysis)
+        quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        for action in (self._open_action, self._open_logged_action, None, self._export_html_action,
+                       self._export_pdf_action, None, self._cancel_action, None, quit_action):
+            if action is None:
+                file_menu.addSeparator()
+            else:
+                file_menu.addAction(action)
+        play_menu = self.menuBar().addMenu("&Playback")
+        self._play_action = self._action("&Play or pause", "Space", self._toggle_play)
+        self._next_action = self._action("&Next event", "N", self.next_event)
+        self._previous_action = self._action("P&revious event", "P", self.previous_event)
+        self._back_action = self._action(f"&Back {SEEK_STEP_S:g} s", "Left",
+                                         lambda: self.seek(self._timeline.cursor_s - SEEK_STEP_S))
+        self._forward_action = self._action(f"&Forward {SEEK_STEP_S:g} s", "Right",
+                                            lambda: self.seek(self._timeline.cursor_s + SEEK_STEP_S))
+        for action in (self._play_action, self._next_action, self._previous_action,
+                       self._back_action, self._forward_action):
+            play_menu.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        self._zoom_in_action = self._action("Zoom &in", QKeySequence.StandardKey.ZoomIn,
+                                            lambda: self._timeline.zoom(2.0))
+        self._zoom_out_action = self._action("Zoom &out", QKeySequence.StandardKey.ZoomOut,
+                                             lambda: self._timeline.zoom(0.5))
+        self._fit_action = self._action("&Whole call", "Ctrl+0", self._timeline.zoom_to_fit)
+        for action in (self._zoom_in_action, self._zoom_out_action, self._fit_action):
+            view_menu.addAction(action)
+
+    def _update_enabled(self) -> None:
+        loaded = self._data is not None
+        for action in (self._export_html_action, self._export_pdf_action, self._play_action,
+                       self._next_action, self._previous_action, self._back_action,
+                       self._forward_action, self._zoom_in_action, self._zoom_out_action,
+                       self._fit_action):
+            action.setEnabled(loaded)
+        self._play.setEnabled(loaded)
+        self._cancel_action.setEnabled(self.analysing)
+
+    def _set_title(self, path: Path | None, analysing: bool = False) -> None:
+        if path is None:
+            self.setWindowTitle("CalmLine review")
+        else:
+            self.setWindowTitle(f"{path.name}{' (analysing)' if analysing else ''} - CalmLine review")
+
+    # --- analysis
+
+    def _stop_analysis(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.cancel()
+            # The worker stops after its current block (milliseconds), so this wait is short.
+            thread.wait()
+            thread.deleteLater()
+        self._progress_row.setVisible(False)
+
+    def _current(self) -> bool:
+        return self.sender() is self._thread and self._thread is not None
+
+    @Slot(float)
+    def _on_progress(self, fraction: float) -> None:
+        if self._current():
+            self._progress.setValue(int(fraction * PROGRESS_STEPS))
+
+    @Slot(object)
+    def _on_succeeded(self, data: ReviewData) -> None:
+        if not self._current():
+            return
+        self._finish_thread()
+        self._data = data
+        report = data.report
+        self._timeline.set_report(report, data.envelope)
+        self._fill_events(report)
+        self._summary.setHtml(summary_html(report, self._settings))
+        self._set_title(data.path)
+        try:
+            self._playback.load(data.path)
+        except PlaybackUnavailable as exc:
+            self._show_message(str(exc))
+        else:
+            if not self._playback.available:
+                self._show_message(self._playback.message)
+        self._on_position(0.0)
+        self._update_enabled()
+        self._timeline.setFocus()
+        self.analysis_finished.emit(True)
+
+    @Slot(str)
+    def _on_failed(self, text: str) -> None:
+        if not self._current():
+            return
+        self._finish_thread()
+        self._set_title(None)
+        self._show_message(text)
+        self._update_enabled()
+        self.analysis_finished.emit(False)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        if not self._current():
+            return
+        path = self._thread.path if self._thread is not None else None
+        self._finish_thread()
+        self._set_title(None)
+        self._show_message(f"Analysis of {path.name if path else 'the call'} cancelled.")
+        self._update_enabled()
+        self.analysis_finished.emit(False)
+
+    def _finish_thread(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+        self._progress_row.setVisible(False)
+
+    def _fill_events(self, report: AnalysisReport) -> None:
+        self._events.clear()
+        size = self.fontMetrics().height()
+        colour = self.palette().color(self.foregroundRole())
+        icons = {}
+        for i, event in enumerate(report.events):
+            if event.kind not in icons:
+                icons[event.kind] = QIcon(QPixmap.fromImage(event_icon_image(event.kind, size * 2, colour)))
+            text = (f"{clock(event.start_s)}  {EVENT_LABELS[event.kind]}: {event_detail(event)}")
+            item = QListWidgetItem(icons[event.kind], text)
+            item.setData(Qt.ItemDataRole.UserRole, i)
+            self._events.addItem(item)
+        if not report.events:
+            item = QListWidgetItem("No events: a calm call.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self._events.addItem(item)
+
+    # --- playback and cursor
+
+    def _toggle_play(self) -> None:
+        if self._data is not None:
+            self._playback.toggle()
+
+    @Slot(float)
+    def _on_position(self, t_s: float) -> None:
+        self._timeline.set_cursor(t_s)
+        duration = self.report.duration_s if self.report is not None else 0.0
+        self._position.setText(f"{clock(t_s)} / {clock(duration)}")
+
+    @Slot(bool)
+    def _on_playing(self, playing: bool) -> None:
+        self._play.setText("&Pause" if playing else "&Play")
+
+    def _on_event_item(self, item: QListWidgetItem) -> None:
+        index = item.data(Qt.ItemDataRole.UserRole)
+        if isinstance(index, int):
+            self.jump_to_event(index)
+
+    def _show_message(self, text: str) -> None:
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
+        if text:
+            logger.info("%s", text)
+
+    # --- dialogs
+
+    def _choose_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open a call recording", "", AUDIO_FILTER)
+        if name:
+            self.open_file(Path(name))
+
+    def _choose_logged(self) -> None:
+        path = self._store_path or default_store_path()
+        if not path.exists():
+            self._show_message("No call log yet: there are no logged calls to open.")
+            return
+        try:
+            with CallStore(path, read_only=True) as store:
+                calls = [c for c in store.calls(limit=1000) if c.recording_path is not None]
+        except StoreError as exc:
+            self._show_message(str(exc))
+            return
+        dialog = LoggedCallDialog(calls, self)
+        if dialog.list.count() == 0:
+            self._show_message("No logged call has a recording (turn recording on to review calls).")
+            return
+        if dialog.exec() == QDialog.DialogCode.Accepted and (chosen := dialog.selected_path()):
+            self.open_file(chosen)
+
+    def _suggested_name(self, suffix: str) -> str:
+        stem = Path(self.report.source).stem if self.report is not None else "call"
+        return f"{stem}-review{suffix}"
+
+    def _choose_html(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export report as HTML",
+                                              self._suggested_name(".html"), "HTML (*.html)")
+        if name:
+            self._export(self.export_html, Path(name))
+
+    def _choose_pdf(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export report as PDF",
+                                              self._suggested_name(".pdf"), "PDF (*.pdf)")
+        if name:
+            self._export(self.export_pdf, Path(name))
+
+    def _export(self, write: object, path: Path) -> None:
+        try:
+            write(path)  # type: ignore[operator]
+        except ExportError as exc:
+            self._show_message(str(exc))
+        else:
+            self._show_message(f"Report saved to {path}")
+
+    # --- Qt overrides
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_file(files[0])
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        self._stop_analysis()
+        self._playback.unload()
+        super().closeEvent(event)
+
+
+def run_review(path: Path | None) -> int:
+    """Show the review window (opening ``path`` if given) and run the event loop.
+
+    Parameters
+    ----------
+    path : Path or None
+        A recording to open at once.
+
+    Returns
+    -------
+    int
+        The application's exit code.
+    """
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CalmLine")
+    window = ReviewWindow()
+    window.show()
+    if path is not None:
+        window.open_file(path)
+    return app.exec()

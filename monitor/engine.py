@@ -37,6 +37,7 @@ from models.store import CallStore
 from monitor.alignment import StreamAligner
 from monitor.capture import CaptureSource, FileReplaySource, SourceState
 from monitor.features import CallFeatureExtractor
+from monitor.framing import hop_end_sample
 from monitor.recorder import CallRecorder
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,46 @@ _LOST_MESSAGES = {
 }
 
 
+class _HopBatch:
+    """Aligned audio held until it completes the next hop.
+
+    A frame cannot complete before its whole hop has arrived, so feeding the
+    extractor every tick would only multiply its fixed per-call cost; feeding
+    it once per hop delays no frame.
+    """
+
+    def __init__(self, agent_sr_hz: int, has_customer: bool) -> None:
+        self._sr_hz = agent_sr_hz
+        self._agent: list[np.ndarray] = []
+        self._customer: list[np.ndarray] | None = [] if has_customer else None
+        self._held = 0
+        self._fed = 0
+        self._next_hop = 0
+
+    def add(self, agent: np.ndarray, customer: np.ndarray | None) -> None:
+        self._agent.append(agent)
+        self._held += agent.size
+        if self._customer is not None and customer is not None:
+            self._customer.append(customer)
+
+    def covers_next_hop(self) -> bool:
+        return self._fed + self._held >= hop_end_sample(self._next_hop, self._sr_hz, HOP_S)
+
+    def take(self) -> tuple[np.ndarray, np.ndarray | None]:
+        agent = np.concatenate(self._agent) if self._agent else np.zeros(0, np.float32)
+        customer = None
+        if self._customer is not None:
+            customer = (np.concatenate(self._customer) if self._customer
+                        else np.zeros(0, np.float32))
+            self._customer = []
+        self._agent = []
+        self._fed += self._held
+        self._held = 0
+        while hop_end_sample(self._next_hop, self._sr_hz, HOP_S) <= self._fed:
+            self._next_hop += 1
+        return agent, customer
+
+
 class MonitorEngine:
     """Runs live monitoring on its own thread.
 
@@ -176,6 +217,7 @@ class MonitorEngine:
         self._aligner = StreamAligner(agent.sr_hz, customer_sr_hz)
         self._extractor = CallFeatureExtractor(agent.sr_hz, customer_sr_hz, HOP_S,
                                                self.options.agent_level_dbfs)
+        self._batch = _HopBatch(agent.sr_hz, customer_sr_hz is not None)
         self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
         self._two_party = two_party
         self._session: CallSession | None = None
@@ -289,8 +331,10 @@ class MonitorEngine:
         self._arrivals.append((self._aligner.timeline_s, time.time()))
         if self._recorder is not None:
             self._recorder.push(agent, customer)
-        if agent.size or (customer is not None and customer.size):
-            self._consume(self._extractor.process(agent, customer))
+        self._batch.add(agent, customer)
+        if ended or self._batch.covers_next_hop():
+            batch_agent, batch_customer = self._batch.take()
+            self._consume(self._extractor.process(batch_agent, batch_customer))
         self._report_overflows()
         return ended
 

@@ -14,34 +14,37 @@ through small hooks that report, rather than crash, when one is missing.
 """
 from __future__ import annotations
 
-import argparse
 import logging
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sounddevice as sd
-from platformdirs import user_cache_path, user_data_path
+from platformdirs import user_cache_path
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from models.app_settings import AppSettings, default_settings_path, load_settings, save_settings
 from models.events import EventKind, EventPhase
+from models.profile import load_profile
 from models.settings import SettingsError
 from models.store import CallStore, StoreError, default_store_path
 from monitor.audio_file import AudioInputError
 from monitor.capture import CaptureSource, FileReplaySource
 from monitor.devices import DeviceError
-from monitor.engine import EngineOptions, LiveEvent, MonitorEngine, StatusChange
 from ui.demo_call import DemoUnavailable, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
-from ui.monitor_command import _sources
 from ui.qt_bridge import EngineBridge
 from ui.tray import TrayController
+
+if TYPE_CHECKING:
+    from monitor.engine import LiveEvent, MonitorEngine, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -158,23 +161,20 @@ class MonitorRunner(QObject):
         if self._engine is not None:
             self._start_when_stopped = True
             return
-        args = argparse.Namespace(
-            replay=feed.replay, fast=feed.fast, agent_channel=None, customer_channel=None,
-            swap=False, mono=False, stereo_device=None, agent=None, customer=None,
-            mic_only=False)
+        # Imported here: the engine pulls in SciPy, loaded off the GUI thread by
+        # CalmLineApp before the first start (see _preload).
+        from monitor.engine import MonitorEngine
+        from monitor.engine_setup import SourceRequest, build_engine_setup
+
         try:
-            agent, customer, stereo = _sources(args, self.settings)
+            setup = build_engine_setup(SourceRequest(replay=feed.replay, fast=feed.fast),
+                                       self.settings, self._store_path, load_profile())
         except (AudioInputError, DeviceError, SettingsError) as exc:
             self.failed.emit(str(exc))
             return
-        recording_dir = (user_data_path("calmline") / "recordings"
-                         if self.settings.recording_enabled else None)
-        options = EngineOptions(rules=self.settings.rules, segmentation=self.settings.segmentation,
-                                store_path=self._store_path, recording_dir=recording_dir,
-                                lockstep=feed.replay is not None or stereo is not None,
-                                stereo_channels=stereo)
+        agent = setup.agent
         self._agent = agent
-        self._engine = MonitorEngine(agent, customer, self._bridge, options)
+        self._engine = MonitorEngine(agent, setup.customer, self._bridge, setup.options)
         self._stopping = False
         self._engine.start()
 
@@ -221,22 +221,28 @@ class MonitorRunner(QObject):
             self.start(self._feed)
 
 
-class _DemoRenderer(QObject):
-    """Renders the demo call on a worker thread (espeak-ng takes a few seconds)."""
+class _Worker(QObject):
+    """Runs one slow job (importing the engine, rendering the demo call) off the GUI thread."""
 
-    ready = Signal(object)
+    done = Signal(object)
     failed = Signal(str)
 
-    def render(self, path: Path) -> None:
-        threading.Thread(target=self._run, args=(path,), name="calmline-demo", daemon=True).start()
+    def run(self, job: Callable[[], object], name: str) -> None:
+        threading.Thread(target=self._run, args=(job,), name=name, daemon=True).start()
 
-    def _run(self, path: Path) -> None:
+    def _run(self, job: Callable[[], object]) -> None:
         try:
-            write_demo_call(path)
-        except (DemoUnavailable, OSError) as exc:
+            result = job()
+        except (DemoUnavailable, OSError, subprocess.CalledProcessError) as exc:
             self.failed.emit(str(exc))
             return
-        self.ready.emit(path)
+        self.done.emit(result)
+
+
+def _preload() -> None:
+    # SciPy takes about a second to import; here it overlaps the first paint.
+    import monitor.engine  # noqa: F401
+    import monitor.engine_setup  # noqa: F401
 
 
 class CalmLineApp(QObject):
@@ -287,7 +293,8 @@ class CalmLineApp(QObject):
         self.window = LiveWindow(settings.rules, passive=self.tray.available,
                                  hide_on_close=self.tray.available, chime=chime)
         self.runner = MonitorRunner(self.bridge, settings, self._store_path, self)
-        self._demo = _DemoRenderer(self)
+        self._preloader = _Worker(self)
+        self._demo = _Worker(self)
         self._wire()
 
     @property
@@ -315,7 +322,9 @@ class CalmLineApp(QObject):
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
         queued = Qt.ConnectionType.QueuedConnection
-        self._demo.ready.connect(self._start_feed, queued)
+        self._preloader.done.connect(self._begin, queued)
+        self._preloader.failed.connect(self._on_failed, queued)
+        self._demo.done.connect(self._start_feed, queued)
         self._demo.failed.connect(self._on_demo_failed, queued)
 
     # -- life cycle ------------------------------------------------------------------
@@ -326,8 +335,8 @@ class CalmLineApp(QObject):
         if self._settings_problem:
             self.window.set_notice(f"{self._settings_problem}. Using default settings until "
                                    "the file is fixed.")
-        # Everything slow comes after the first paint.
-        QTimer.singleShot(0, self._begin)
+        # Everything slow comes after the first paint, and off the GUI thread.
+        QTimer.singleShot(0, lambda: self._preloader.run(_preload, "calmline-preload"))
 
     def shutdown(self) -> None:
         """Stop the engine cleanly (ends the call, flushes the log) and close the log."""
@@ -341,14 +350,15 @@ class CalmLineApp(QObject):
         if close is not None:
             close()
 
-    def _begin(self) -> None:
+    def _begin(self, _result: object = None) -> None:
         self._apply_retention()
         # The breathing log opens a writer of the call log, which closes any call it finds
         # open as interrupted: it must open now, before the engine's first call.
         self._log()
         if self._feed.demo and not self._feed.replay.exists():
             self.window.set_notice("Preparing the demo call…")
-            self._demo.render(self._feed.replay)
+            path = self._feed.replay
+            self._demo.run(lambda: write_demo_call(path), "calmline-demo")
             return
         self._start_feed()
 

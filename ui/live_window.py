@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sounddevice as sd
@@ -39,9 +40,12 @@ from models.baseline import Baseline
 from models.events import EventKind
 from models.frames import HOP_S, FeatureFrame, PartyFrame
 from models.settings import RuleSettings
-from monitor.engine import LiveEvent, StatusChange
 from ui.cues import SHORT_LABELS, Cue, CueHold, cue_for
 from ui.tray import IndicatorState, state_icon
+
+if TYPE_CHECKING:
+    # Types only: the engine module pulls in SciPy, which must not delay the window.
+    from monitor.engine import LiveEvent, StatusChange
 
 logger = logging.getLogger(__name__)
 

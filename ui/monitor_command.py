@@ -10,27 +10,21 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from platformdirs import user_data_path
-
-from models.app_settings import AppSettings, load_settings
+from models.app_settings import load_settings
 from models.profile import load_profile
 from models.store import CallStore, default_store_path
-from monitor.audio_file import CallRecording, ChannelChoice
-from monitor.capture import CaptureSource, FileReplaySource, PortAudioHost, make_source
+from monitor.audio_file import ChannelChoice
+from monitor.capture import CaptureSource, FileReplaySource
 from monitor.devices import list_input_devices
-from monitor.engine import EngineOptions, MonitorEngine
+from monitor.engine import MonitorEngine
+from monitor.engine_setup import SourceRequest, build_engine_setup
 from ui.jsonl_listener import JsonLinesListener
 
 logger = logging.getLogger(__name__)
-
-LIVE_SR_HZ = 16000
-"""Capture rate for live devices: the analysis rate, so nothing is resampled."""
-
 
 class MonitorError(Exception):
     """Monitoring cannot start or failed; the message is one line for the user."""
@@ -122,25 +116,6 @@ def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
     return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
 
 
-def _sources(args: argparse.Namespace, settings: AppSettings
-             ) -> tuple[CaptureSource, CaptureSource | None, tuple[int, int] | None]:
-    if args.replay is not None:
-        choice = ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono)
-        source = FileReplaySource(CallRecording(args.replay, choice), fast=args.fast)
-        return source, None, ((0, 1) if source.channels == 2 else None)
-    host = PortAudioHost()
-    if args.stereo_device:
-        channels = (args.agent_channel or 0, 1 if args.customer_channel is None else args.customer_channel)
-        source = make_source(args.stereo_device, LIVE_SR_HZ, "call audio", host,
-                             channels=max(channels) + 1)
-        return source, None, channels
-    agent = make_source(args.agent or settings.agent_device, LIVE_SR_HZ, "microphone", host)
-    customer_device = None if args.mic_only else (args.customer or settings.customer_device or None)
-    customer = (make_source(customer_device, LIVE_SR_HZ, "customer audio", host)
-                if customer_device else None)
-    return agent, customer, None
-
-
 def run_monitor(args: argparse.Namespace) -> int:
     """Run the engine until the duration ends, the replay ends, Ctrl-C or SIGTERM."""
     if not args.headless:
@@ -157,23 +132,15 @@ def run_monitor(args: argparse.Namespace) -> int:
         if removed:
             logger.info("retention: deleted %d call(s) older than %d days", removed,
                         settings.retention_days)
-    recording = args.record or settings.recording_enabled
-    # A replay is judged on its own, as analyze judges it; live calls use the saved profile.
-    profile = None if args.replay is not None else load_profile()
-    options = EngineOptions(
-        rules=settings.rules, segmentation=settings.segmentation, store_path=store_path,
-        profile=profile.baseline if profile else None,
-        agent_level_dbfs=profile.speech_level_dbfs if profile else None,
-        recording_dir=(user_data_path("calmline") / "recordings") if recording else None,
-        lockstep=args.replay is not None)
+    request = SourceRequest(
+        replay=args.replay, fast=args.fast, agent=args.agent, customer=args.customer,
+        stereo_device=args.stereo_device, mic_only=args.mic_only,
+        channels=ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono))
     with ExitStack() as stack:
         stream = _open_jsonl(args.events_jsonl, stack)
-        listener = JsonLinesListener(stream)
-        agent, customer, stereo = _sources(args, settings)
-        engine = MonitorEngine(agent, customer, listener,
-                               replace(options, stereo_channels=stereo,
-                                       lockstep=options.lockstep or stereo is not None))
-        return _run_until_done(engine, args.duration, agent)
+        setup = build_engine_setup(request, settings, store_path, load_profile(), args.record)
+        engine = MonitorEngine(setup.agent, setup.customer, JsonLinesListener(stream), setup.options)
+        return _run_until_done(engine, args.duration, setup.agent)
 
 
 def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: CaptureSource) -> int:

@@ -13,12 +13,16 @@ a queue of stale frames. Events and status changes are never dropped.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from models.baseline import Baseline
-from models.frames import FeatureFrame
-from monitor.engine import LiveEvent, StatusChange
+if TYPE_CHECKING:
+    # Types only: importing the engine pulls in SciPy (about a second), which
+    # must not delay the window.
+    from models.baseline import Baseline
+    from models.frames import FeatureFrame
+    from monitor.engine import LiveEvent, StatusChange
 
 
 class EngineBridge(QObject):

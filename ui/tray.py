@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128)
 """Pixel sizes drawn for each state, so every panel scale gets a crisp icon."""
 

@@ -105,10 +105,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     call = args.call
     if call is None:
-        from ui.app import demo_call_path
+        from ui.demo_call import default_demo_path
         from ui.demo_call import write_demo_call
 
-        call = demo_call_path()
+        call = default_demo_path()
         if not call.exists():
             write_demo_call(call)
     spawn(call, 1.0)  # warm-up: the goals are for a warm start

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sounddevice as sd
-from platformdirs import user_cache_path
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
@@ -38,7 +37,7 @@ from models.store import CallStore, StoreError, default_store_path
 from monitor.audio_file import AudioInputError
 from monitor.capture import CaptureSource, FileReplaySource
 from monitor.devices import DeviceError
-from ui.demo_call import DemoUnavailable, write_demo_call
+from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
 from ui.qt_bridge import EngineBridge
 from ui.tray import TrayController
@@ -49,12 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_NAME = "CalmLine"
-DEMO_FILE_NAME = "demo_call.wav"
-
-
-def demo_call_path() -> Path:
-    """Where the rendered demo call is cached."""
-    return user_cache_path("calmline") / DEMO_FILE_NAME
 
 
 def has_input_device() -> bool:
@@ -103,7 +96,7 @@ def choose_feed(replay: Path | None, fast: bool, settings: AppSettings,
     # A device named in the settings is tried even if absent now: the engine
     # reports it lost and keeps retrying, which is what a plugged-out headset needs.
     if settings.agent_device == "default" and not input_available():
-        return Feed(demo_call_path(), fast, demo=True)
+        return Feed(default_demo_path(), fast, demo=True)
     return Feed()
 
 

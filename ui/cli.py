@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import IO
-
-from platformdirs import user_cache_path
 
 from models.report import write_events_csv
 from models.settings import RuleSettings, SettingsError
@@ -23,7 +22,7 @@ from monitor.analysis import analyze_recording
 from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
 from models.store import StoreError
 from monitor.devices import DeviceError
-from ui.demo_call import DemoUnavailable, write_demo_call
+from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.monitor_command import (MonitorError, add_monitor_parser, run_devices, run_export,
                                  run_monitor)
 from ui.output_files import OutputError, write_text_output
@@ -91,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="calmline", description="CalmLine: a quiet coach for phone calls.")
     parser.add_argument("--version", action="version", version=f"calmline {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--replay", metavar="FILE", type=Path,
+                        help="open the app driven by a recording instead of devices (demo mode)")
+    parser.add_argument("--fast", action="store_true", help="with --replay: as fast as possible")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     analyze = sub.add_parser("analyze", help="analyse a call recording",
                              description="Analyse a recorded call and summarise the coaching cues.")
@@ -103,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to keep the demo call (default: the user cache folder)")
     demo.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
     demo.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
+    review = sub.add_parser("review", help="review a recorded call in a window",
+                            description="Open a recording in the review window (trainees and coaches).")
+    review.add_argument("file", metavar="FILE", type=Path, nargs="?", help="the recording to open")
     add_monitor_parser(sub, _channel)
     return parser
 
@@ -159,8 +164,33 @@ def _command_analyze(args: argparse.Namespace) -> int:
                          args.json, args.csv)
 
 
+def has_display() -> bool:
+    """Whether a window can be shown (a desktop session, or a platform chosen explicitly)."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _command_app(args: argparse.Namespace) -> int:
+    if not has_display():
+        print("calmline: no display here; analysing the demo call in the terminal instead",
+              file=sys.stderr)
+        return _command_demo(argparse.Namespace(out=None, json=None, csv=None))
+    from ui.app import run_app  # Qt is loaded only for the window
+
+    return run_app(replay=args.replay, fast=args.fast)
+
+
+def _command_review(args: argparse.Namespace) -> int:
+    if not has_display():
+        raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
+    from ui.review_window import run_review
+
+    return run_review(args.file)
+
+
 def _command_demo(args: argparse.Namespace) -> int:
-    path = args.out or user_cache_path("calmline") / "demo_call.wav"
+    path = args.out or default_demo_path()
     if not path.exists():
         logger.info("rendering the demo call to %s", path)
         write_demo_call(path)
@@ -168,7 +198,7 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": _command_analyze, "demo": _command_demo, "monitor": run_monitor,
-            "devices": run_devices, "export": run_export}
+            "devices": run_devices, "export": run_export, "review": _command_review}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,10 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="calmline: %(levelname)s: %(message)s")
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    if args.fast and args.replay is None:
+        parser.error("--fast only applies to --replay")
     try:
+        if args.command is None:
+            return _command_app(args)
         return COMMANDS[args.command](args)
     except (AudioInputError, OutputError, SettingsError, DemoUnavailable, MonitorError,
             DeviceError, StoreError) as exc:

@@ -8,6 +8,7 @@ Nothing here is recorded audio: the call is synthesised on demand.
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from platformdirs import user_cache_path
 
 AGENT_VOICE = "en-us"
 CUSTOMER_VOICE = "en-gb+f3"
@@ -86,6 +88,12 @@ DEMO_SCRIPT: tuple[Utterance, ...] = (
 """The demo call. Expected cues: interruptions at about 37.5 s and 56 s (the
 "Right" at 32.6 s is a backchannel), raised voice at about 61.5 s, fast speech
 at about 72 s, and a breathing prompt after the raised voice."""
+
+
+def default_demo_path() -> Path:
+    """Where the rendered demo call is cached; the name changes with the script."""
+    digest = hashlib.sha1(repr((DEMO_SCRIPT, AGENT_VOICE, CUSTOMER_VOICE)).encode()).hexdigest()[:8]
+    return user_cache_path("calmline") / f"demo_call_{digest}.wav"
 
 
 def _speak(text: str, voice: str, wpm: int, sr_hz: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -285,6 +285,8 @@ class CalmLineApp(QObject):
         self.tray = TrayController(self, tray_available)
         self.window = LiveWindow(settings.rules, passive=self.tray.available,
                                  hide_on_close=self.tray.available, chime=chime)
+        self.window.set_cue_sound(settings.cue_sound)
+        self.window.sound_action.toggled.connect(self._remember_cue_sound)
         self.runner = MonitorRunner(self.bridge, settings, self._store_path, self)
         self._preloader = _Worker(self)
         self._demo = _Worker(self)
@@ -452,20 +454,23 @@ class CalmLineApp(QObject):
                                    "settings here.")
             return
         try:
-            from ui.settings_dialog import DesktopPreferences, SettingsDialog
+            from ui.settings_dialog import SettingsDialog, set_start_at_login
         except ImportError as exc:
             self._missing("Settings", exc)
             return
         current = self.runner.settings
-        dialog = SettingsDialog(current, frozenset(), self.window,
-                                desktop=DesktopPreferences(cue_sound=self.window.sound_action
-                                                           .isChecked()))
+        dialog = SettingsDialog(current, frozenset(), self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        self.window.set_cue_sound(dialog.result_desktop().cue_sound)
         new = dialog.result_settings()
         if new == current:
             return
+        self.window.set_cue_sound(new.cue_sound)
+        if new.start_at_login != current.start_at_login:
+            try:
+                set_start_at_login(new.start_at_login)
+            except (NotImplementedError, OSError) as exc:
+                self.window.set_notice(f"Start at login could not be changed here: {exc}")
         try:
             save_settings(new, self._settings_path)
         except (SettingsError, OSError) as exc:
@@ -478,6 +483,18 @@ class CalmLineApp(QObject):
             self.window.set_notice("New settings apply when this call ends.")
         else:
             self._restart_with(new)
+
+    def _remember_cue_sound(self, enabled: bool) -> None:
+        """Keep the window menu's sound choice in the settings file."""
+        settings = replace(self.runner.settings, cue_sound=enabled)
+        if self._settings_problem or settings == self.runner.settings:
+            return
+        try:
+            save_settings(settings, self._settings_path)
+        except (SettingsError, OSError) as exc:
+            self.window.set_notice(f"Settings not saved: {exc}")
+            return
+        self.runner.settings = settings
 
     def open_history(self) -> None:
         """Show the call history."""

@@ -7,14 +7,13 @@ appears here without touching this file.
 
 Settings an IT policy fixes are named by *setting keys*: ``"<section>.<field>"``
 with the sections of ``settings.toml`` (``general.recording_enabled``,
-``rules.raised_voice_lu``, ``segmentation.end_silence_s``) plus ``desktop``
-for :class:`DesktopPreferences` (``desktop.cue_sound``). A bare section name
+``rules.raised_voice_lu``, ``segmentation.end_silence_s``, ``general.cue_sound``).
+A bare section name
 (``"rules"``) locks the whole section. Locked settings are shown disabled with
 a lock glyph and the tooltip "Set by your IT department".
 
 Saving is the caller's job (:func:`models.app_settings.save_settings`), and so
-is applying :attr:`DesktopPreferences.start_at_login` through
-:func:`set_start_at_login`.
+is applying ``start_at_login`` through :func:`set_start_at_login`.
 """
 from __future__ import annotations
 
@@ -54,22 +53,6 @@ _MAX_SECONDS = 3600.0
 _MAX_COUNT = 100
 _FLOAT_DECIMALS = 2
 _UNIT_SUFFIX = {"count": "", "fraction": "", "ratio": " \N{MULTIPLICATION SIGN}", "": ""}
-
-
-@dataclass(frozen=True)
-class DesktopPreferences:
-    """Desktop-only preferences not (yet) part of :class:`AppSettings`.
-
-    Attributes
-    ----------
-    cue_sound : bool
-        Play a soft sound with each cue, besides showing it.
-    start_at_login : bool
-        Start CalmLine when the user logs in.
-    """
-
-    cue_sound: bool = False
-    start_at_login: bool = False
 
 
 def setting_key(section: str, name: str) -> str:
@@ -334,8 +317,6 @@ class SettingsDialog(QDialog):
         Setting keys fixed by IT policy (see the module notes).
     parent : QWidget, optional
         Parent window.
-    desktop : DesktopPreferences, optional
-        Cue sound and start-at-login as they are now.
     device_lister : callable, optional
         Lists the input devices; :func:`monitor.devices.list_input_devices` by
         default (tests inject a fixed list).
@@ -343,11 +324,9 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: AppSettings, locked: frozenset[str] = frozenset(),
                  parent: QWidget | None = None, *,
-                 desktop: DesktopPreferences = DesktopPreferences(),
                  device_lister: DeviceLister = list_input_devices) -> None:
         super().__init__(parent)
         self._settings = settings
-        self._desktop = desktop
         self._locked = frozenset(locked)
         self._device_lister = device_lister
         self.setWindowTitle("CalmLine settings")
@@ -423,14 +402,14 @@ class SettingsDialog(QDialog):
                                      "in words too)")
         self.sound_check.setObjectName("cue_sound")
         self.sound_check.setAccessibleName("Play a soft sound with each cue")
-        self.sound_check.setChecked(self._desktop.cue_sound)
+        self.sound_check.setChecked(self._settings.cue_sound)
         self.login_check = QCheckBox("Start CalmLine when I &log in")
         self.login_check.setObjectName("start_at_login")
         self.login_check.setAccessibleName("Start CalmLine when I log in")
-        self.login_check.setChecked(self._desktop.start_at_login)
+        self.login_check.setChecked(self._settings.start_at_login)
         for check, name in ((self.sound_check, "cue_sound"),
                             (self.login_check, "start_at_login")):
-            if is_locked(self._locked, "desktop", name):
+            if is_locked(self._locked, "general", name):
                 _lock(check)
             other_layout.addWidget(check)
         layout.addWidget(other)
@@ -513,6 +492,8 @@ class SettingsDialog(QDialog):
                        customer_device=self.device_picker.customer_device(),
                        recording_enabled=self.recording_check.isChecked(),
                        retention_days=self.retention_spin.value(),
+                       cue_sound=self.sound_check.isChecked(),
+                       start_at_login=self.login_check.isChecked(),
                        rules=rules, segmentation=segmentation)
 
     def _validate(self) -> None:
@@ -543,11 +524,6 @@ class SettingsDialog(QDialog):
             If a value is invalid (the dialog's OK button is disabled then).
         """
         return self._candidate().validate()
-
-    def result_desktop(self) -> DesktopPreferences:
-        """Cue sound and start-at-login as edited (apply the latter with :func:`set_start_at_login`)."""
-        return DesktopPreferences(cue_sound=self.sound_check.isChecked(),
-                                  start_at_login=self.login_check.isChecked())
 
     def accept(self) -> None:
         """Close with OK only when every value is valid."""

@@ -22,7 +22,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import Field, dataclass, fields, replace
+from dataclasses import Field, fields, replace
 from pathlib import Path
 from typing import Any
 

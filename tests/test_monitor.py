@@ -131,6 +131,7 @@ def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Pa
     (["--fast"], "--fast only applies to --replay"),
     (["--duration", "-1"], "--duration must be positive"),
     ([], "--headless"),
+    (["--agent", "No Such Mic"], "No Such Mic"),
 ])
 def test_bad_monitor_options_are_one_line(args: list[str], fragment: str) -> None:
     if args != []:

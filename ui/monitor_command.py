@@ -19,7 +19,7 @@ from models.profile import load_profile
 from models.store import CallStore, default_store_path
 from monitor.audio_file import ChannelChoice
 from monitor.capture import CaptureSource, FileReplaySource
-from monitor.devices import list_input_devices
+from monitor.devices import list_input_devices, parse_device_spec, resolve_portaudio_input
 from monitor.engine import MonitorEngine
 from monitor.engine_setup import SourceRequest, build_engine_setup
 from ui.jsonl_listener import JsonLinesListener
@@ -116,6 +116,20 @@ def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
     return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
 
 
+def _check_named_devices(args: argparse.Namespace) -> None:
+    """Fail fast on a device named on the command line that does not exist.
+
+    A saved or default device that is missing is treated like an unplugged
+    headset (reported, retried every 2 s); a name typed for this run that
+    matches nothing is far more likely a mistake.
+    """
+    for spec in (args.agent, args.customer, args.stereo_device):
+        if spec and args.replay is None:
+            parsed = parse_device_spec(spec)
+            if parsed.kind != "wasapi-loopback":
+                resolve_portaudio_input(parsed)
+
+
 def run_monitor(args: argparse.Namespace) -> int:
     """Run the engine until the duration ends, the replay ends, Ctrl-C or SIGTERM."""
     if not args.headless:
@@ -125,6 +139,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise MonitorError(f"--duration must be positive, not {args.duration:g}")
     settings = load_settings(args.settings)
+    _check_named_devices(args)
     store_path = None if args.no_store else (args.store or default_store_path())
     if store_path is not None and settings.retention_days:
         with CallStore(store_path) as store:

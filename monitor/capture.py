@@ -782,14 +782,15 @@ def make_source(device: str, sr_hz: int, role: str, host: PortAudioHost,
 
 
 class WasapiLoopbackSource(CaptureSource):
-    """What a Windows output device plays, captured through pyaudiowpatch. UNTESTED.
+    """What a Windows output device plays, captured through pyaudiowpatch.
 
     Stock sounddevice cannot open WASAPI loopback, so this uses the
     pyaudiowpatch fork of PyAudio (its own PortAudio), behind the same
     interface. Shared-mode loopback runs at the output's mix rate and channel
     count; :attr:`sr_hz` reports that rate and the engine must resample.
-    Written against pyaudiowpatch's documented API but never run: this
-    project's test machines are Linux.
+    Written against pyaudiowpatch's documented API and tested here only
+    against a stand-in for it (``tests/test_wasapi_adapter.py``): this
+    project's test machines are Linux, so it has not run on Windows.
 
     Parameters
     ----------

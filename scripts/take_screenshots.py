@@ -50,6 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_PNG_BYTES = 200_000
 """Shots larger than this are scaled down until they fit."""
 
+STRIP_WIDTH_PX = 760
+"""Width of the strip shot, px."""
+
 LIVE_SHOT_AFTER_OPEN_S = 1.2
 """The live shots are taken this long after the raised voice was flagged (the cue is held 4 s)."""
 
@@ -78,12 +81,12 @@ sys.path.insert(0, str(ROOT))
 # Imported after the environment is private (platformdirs and Qt read it).
 from PySide6.QtCore import QEventLoop, QSize, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPalette, QPixmap  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget, QWizard  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from models.app_settings import AppSettings  # noqa: E402
 from models.baseline import Baseline  # noqa: E402
 from models.events import Event, EventKind, EventPhase, EventUpdate  # noqa: E402
-from models.frames import HOP_S, FeatureFrame  # noqa: E402
+from models.frames import FeatureFrame  # noqa: E402
 from models.settings import RuleSettings  # noqa: E402
 from models.store import CallMode, CallStore, PromptOutcome  # noqa: E402
 from models.summary import CallSummary, PartySummary  # noqa: E402
@@ -293,8 +296,8 @@ def feed_live_window(window: object, run: DemoRun, clock: FakeClock) -> float:
         last_t = t
         if step.frame.index % 50 == 0:
             QApplication.processEvents()
-    # Let the window's own cue timer run once at the final time.
-    window._tick()  # noqa: SLF001 - the timer would call it a quarter second later
+    # Let the window's own cue timer tick at the final time (the clock stands still now).
+    pump(0.3)
     return last_t
 
 
@@ -324,6 +327,10 @@ def shot_live(out: Path, run: DemoRun, shots: list, dark: bool = False) -> None:
         else:
             save_shot(window, out, "live-window", shots)
             window.set_strip_mode(True)
+            pump(0.1)
+            # A little wider than its smallest, as an agent would leave it beside the
+            # softphone: at its size hint the loudness bar covers the word "raised".
+            window.resize(STRIP_WIDTH_PX, window.height())
             pump(0.1)
             save_shot(window, out, "live-strip", shots)
         window.hide()
@@ -388,21 +395,24 @@ def populate_store(store_path: Path, run: DemoRun) -> int:
     """A week of calls: the demo call's real summary and events, varied from call to call."""
     base = run.summary
     events = run.events
-    today = datetime.now().astimezone().replace(hour=9, minute=0, second=0, microsecond=0)
-    # (days ago, start hour, scale of stress, duration factor) per call.
+    # Fixed dates, so the shot does not change from run to run: two working weeks.
+    local = datetime.now().astimezone().tzinfo
+    monday = datetime(2025, 3, 10, tzinfo=local)
+    # (day from Monday 10 March, start hour, scale of stress, duration factor) per call:
+    # rough days early on, calmer ones later.
     plan = [
-        (6, 9.2, 1.6, 1.3), (6, 10.1, 1.2, 0.9), (6, 13.5, 2.0, 1.6), (6, 15.0, 1.0, 1.0),
-        (5, 9.5, 1.3, 1.1), (5, 11.0, 1.5, 1.4), (5, 14.2, 0.8, 0.8),
-        (4, 9.1, 1.0, 1.2), (4, 10.4, 1.2, 0.7), (4, 16.0, 0.6, 1.0),
-        (2, 9.8, 0.7, 1.1), (2, 12.5, 0.9, 0.9), (2, 14.8, 0.5, 1.3), (2, 16.3, 0.8, 0.6),
-        (1, 9.3, 0.4, 1.0), (1, 11.2, 0.6, 1.5), (1, 15.6, 0.3, 0.8),
-        (0, 8.7, 0.3, 1.2), (0, 9.6, 0.0, 0.9),
+        (0, 9.2, 1.6, 1.3), (0, 10.1, 1.2, 0.9), (0, 13.5, 2.0, 1.6), (0, 15.0, 1.0, 1.0),
+        (1, 9.5, 1.3, 1.1), (1, 11.0, 1.5, 1.4), (1, 14.2, 0.8, 0.8),
+        (2, 9.1, 1.0, 1.2), (2, 10.4, 1.2, 0.7), (2, 16.0, 0.6, 1.0),
+        (3, 9.8, 0.7, 1.1), (3, 12.5, 1.4, 0.9), (3, 14.8, 0.5, 1.3), (3, 16.3, 0.8, 0.6),
+        (4, 9.3, 0.4, 1.0), (4, 11.2, 0.9, 1.5), (4, 15.6, 0.3, 0.8),
+        (7, 8.7, 0.5, 1.2), (7, 9.6, 0.2, 0.9), (7, 10.9, 1.0, 1.1),
     ]
     stream_s = 0.0
     with CallStore(store_path) as store:
-        for n, (days_ago, hour, stress, length) in enumerate(plan):
-            started = (today - timedelta(days=days_ago)).replace(
-                hour=int(hour), minute=round((hour % 1) * 60)).astimezone(timezone.utc)
+        for n, (day, hour, stress, length) in enumerate(plan):
+            started = (monday + timedelta(days=day, hours=int(hour),
+                                          minutes=round((hour % 1) * 60))).astimezone(timezone.utc)
             duration = round(base.duration_s * length, 1)
             mode = CallMode.MIC_ONLY if n == 8 else CallMode.TWO_PARTY
             call_id = store.begin_call(started, stream_s, mode)
@@ -417,9 +427,11 @@ def populate_store(store_path: Path, run: DemoRun) -> int:
                 for c in range(copies):
                     shift = c * base.duration_s * 0.37
                     start = min(e.start_s * length + shift, duration - 2.0)
+                    span = e.end_s - e.start_s
+                    if e.kind in (EventKind.RAISED_VOICE, EventKind.FAST_SPEECH):
+                        span *= 0.5 + 0.4 * stress + 0.1 * (n % 4)
                     kept.append(replace(e, start_s=stream_s + start,
-                                        end_s=stream_s + min(start + e.end_s - e.start_s,
-                                                             duration)))
+                                        end_s=stream_s + min(start + span, duration)))
             kept.sort(key=lambda e: e.start_s)
             for e in kept:
                 at = started + timedelta(seconds=e.end_s - stream_s)
@@ -441,11 +453,13 @@ def populate_store(store_path: Path, run: DemoRun) -> int:
             def seconds(kind: EventKind) -> float:
                 return sum(e.end_s - e.start_s for e in kept if e.kind is kind)
 
-            agent = PartySummary(base.agent.talk_s * length, base.agent.talk_share,
+            share = min(0.8, base.agent.talk_share * (0.8 + 0.08 * stress + 0.05 * (n % 5)))
+            agent = PartySummary(share * duration, share,
                                  None if base.agent.rate_sps is None
                                  else base.agent.rate_sps * (0.9 + 0.05 * (n % 5)))
             customer = (None if mode is CallMode.MIC_ONLY or base.customer is None else
-                        PartySummary(base.customer.talk_s * length, base.customer.talk_share,
+                        PartySummary(base.customer.talk_s * length,
+                                     base.customer.talk_s * length / duration,
                                      base.customer.rate_sps))
             summary = CallSummary(
                 duration_s=duration, agent=agent, customer=customer,
@@ -484,7 +498,7 @@ def shot_settings(out: Path, shots: list) -> None:
     thresholds = next(i for i in range(dialog.tabs.count())
                       if dialog.tabs.tabText(i).replace("&", "") == "Thresholds")
     dialog.tabs.setCurrentIndex(thresholds)
-    dialog.resize(dialog.sizeHint().expandedTo(QSize(640, 640)))
+    dialog.resize(dialog.sizeHint().expandedTo(QSize(720, 800)))
     dialog.show()
     pump(0.1)
     save_shot(dialog, out, "settings-thresholds", shots)
@@ -513,7 +527,7 @@ def shot_wizard(out: Path, demo: Path, shots: list) -> None:
                                source_factory=source_factory,
                                device_lister=lambda: list(DEVICES),
                                profile_path=TMP / "profile.json", poll_interval_ms=50)
-    wizard.resize(wizard.sizeHint().expandedTo(QSize(640, 420)))
+    wizard.resize(640, 300)
     wizard.show()
     pump(0.1)
     wizard.next()

@@ -279,3 +279,36 @@ def test_the_app_drives_the_window_from_a_fast_replay(qtbot, short_call: Path,
         assert "CalmLine" in app.window.windowTitle()
     finally:
         app.shutdown()
+
+
+def test_first_run_opens_the_calibration_wizard_before_monitoring(qtbot, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    from ui.app import CalmLineApp
+    from ui.calibration_wizard import CalibrationWizard
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no saved profile
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: any(isinstance(w, CalibrationWizard)
+                                    for w in QApplication.topLevelWidgets() if w.isVisible()),
+                        timeout=15000)
+        assert not app.runner.running  # monitoring waits for the wizard
+        wizard = next(w for w in QApplication.topLevelWidgets() if isinstance(w, CalibrationWizard))
+        assert "CalmLine" in wizard.windowTitle()
+        wizard.reject()
+        qtbot.waitUntil(lambda: app.runner.running, timeout=15000)
+    finally:
+        app.shutdown()
+
+
+def test_review_and_calibration_are_in_the_menu(qtbot) -> None:
+    window = LiveWindow(RuleSettings(), passive=False, chime=lambda: None)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.reviewRequested, timeout=1000):
+        window.review_action.trigger()
+    with qtbot.waitSignal(window.calibrateRequested, timeout=1000):
+        window.calibrate_action.trigger()

@@ -268,6 +268,7 @@ class CalmLineApp(QObject):
         self._settings_path = settings_path or default_settings_path()
         self._store_path = store_path or default_store_path()
         self._settings_problem = ""
+        self._first_run = not self._settings_path.exists() and load_profile() is None
         try:
             settings = load_settings(self._settings_path)
         except SettingsError as exc:
@@ -313,6 +314,8 @@ class CalmLineApp(QObject):
             source.quitRequested.connect(QApplication.quit)
             source.pauseToggled.connect(self.set_paused)
         w.historyRequested.connect(self.open_history)
+        w.calibrateRequested.connect(self.open_calibration)
+        w.reviewRequested.connect(self.open_review)
         t.showRequested.connect(w.present)
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
@@ -347,9 +350,11 @@ class CalmLineApp(QObject):
 
     def _begin(self, _result: object = None) -> None:
         self._apply_retention()
-        # The breathing log opens a writer of the call log, which closes any call it finds
-        # open as interrupted: it must open now, before the engine's first call.
         self._log()
+        if self._first_run and self._feed.replay is None:
+            # Calibrate before monitoring: the wizard needs the devices the engine would hold.
+            self.open_calibration(then_start=True)
+            return
         if self._feed.demo and not self._feed.replay.exists():
             self.window.set_notice("Preparing the demo call…")
             path = self._feed.replay
@@ -503,6 +508,45 @@ class CalmLineApp(QObject):
             history.show()
             history.raise_()
             history.activateWindow()
+
+    def open_review(self) -> None:
+        """Open the review window for recordings and logged calls."""
+        from ui.review_window import ReviewWindow
+
+        review = self._extra_windows.get("review")
+        if review is None:
+            review = ReviewWindow(settings=self.runner.settings.rules, store_path=self._store_path)
+            self._extra_windows["review"] = review
+        review.show()
+        review.raise_()
+        review.activateWindow()
+
+    def open_calibration(self, then_start: bool = False) -> None:
+        """Run the calibration wizard; with ``then_start``, start monitoring when it closes."""
+        from ui.calibration_wizard import CalibrationWizard
+
+        if self.runner.running and not then_start:
+            # The wizard opens the same devices: release them while it runs.
+            self.runner.stop()
+            then_start = True
+        wizard = CalibrationWizard(self.runner.settings, self.window)
+        self._extra_windows["wizard"] = wizard
+
+        def finished(result: int) -> None:
+            self._extra_windows.pop("wizard", None)
+            self._first_run = False
+            if result == QDialog.DialogCode.Accepted:
+                new = wizard.result_settings()
+                try:
+                    save_settings(new, self._settings_path)
+                except (SettingsError, OSError) as exc:
+                    self.window.set_notice(f"Settings not saved: {exc}")
+                self.runner.settings = new
+            if then_start and not self._paused:
+                self._start_feed()
+
+        wizard.finished.connect(finished)
+        wizard.show()
 
     def _restart_with(self, settings: AppSettings) -> None:
         self._settings_pending = None

@@ -340,7 +340,7 @@ class LiveWindow(QWidget):
 
     Attributes
     ----------
-    callToggleRequested, breatheRequested, settingsRequested, historyRequested, quitRequested : Signal()
+    callToggleRequested, breatheRequested, settingsRequested, historyRequested, calibrateRequested, reviewRequested, quitRequested : Signal()
         The agent's actions.
     pauseToggled : Signal(bool)
         "Pause monitoring" was checked or unchecked.
@@ -354,6 +354,8 @@ class LiveWindow(QWidget):
     breatheRequested = Signal()
     settingsRequested = Signal()
     historyRequested = Signal()
+    calibrateRequested = Signal()
+    reviewRequested = Signal()
     quitRequested = Signal()
     pauseToggled = Signal(bool)
     indicatorChanged = Signal(object)
@@ -499,14 +501,18 @@ class LiveWindow(QWidget):
         self.settings_action.triggered.connect(self.settingsRequested)
         self.history_action = QAction("&History…", self)
         self.history_action.triggered.connect(self.historyRequested)
+        self.calibrate_action = QAction("&Calibrate my voice…", self)
+        self.calibrate_action.triggered.connect(self.calibrateRequested)
+        self.review_action = QAction("&Review a recording…", self)
+        self.review_action.triggered.connect(self.reviewRequested)
         self.sound_action = QAction("Soft &sound with cues", self, checkable=True)
         self.sound_action.toggled.connect(self.set_cue_sound)
         self.pause_action = QAction("P&ause monitoring", self, checkable=True)
         self.pause_action.toggled.connect(self.pauseToggled)
         self.quit_action = QAction("&Quit CalmLine", self)
         self.quit_action.triggered.connect(self.quitRequested)
-        for action in (self.settings_action, self.history_action, self.sound_action,
-                       self.pause_action):
+        for action in (self.settings_action, self.history_action, self.review_action,
+                       self.calibrate_action, self.sound_action, self.pause_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.quit_action)

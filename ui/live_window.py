@@ -269,18 +269,32 @@ class ZoneMeter(QWidget):
         painter.drawRect(zone)
         painter.setPen(QPen(ink, 1))
         painter.drawLine(zone.topLeft(), zone.bottomLeft())
-        fm = self.fontMetrics()
-        if zone.width() > fm.horizontalAdvance(self._zone_label) + 4:
-            painter.drawText(zone.adjusted(2, 0, -2, 0), Qt.AlignmentFlag.AlignRight
-                             | Qt.AlignmentFlag.AlignVCenter, self._zone_label)
         for mark in self._marks:
             x = self._x(mark, rect)
             painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.top() + rect.height() * 0.3))
             painter.drawLine(QPointF(x, rect.bottom() - rect.height() * 0.3),
                              QPointF(x, rect.bottom()))
-        if self._value is None:
+        if self._value is not None:
+            self._paint_value(painter, rect, ink, self._value)
+        self._paint_zone_label(painter, zone, ink)
+
+    def _paint_zone_label(self, painter: QPainter, zone: QRectF, ink: QColor) -> None:
+        # Painted last, on its own backing, so a bar reaching into the zone never hides it.
+        fm = self.fontMetrics()
+        width = fm.horizontalAdvance(self._zone_label) + 6
+        if zone.width() <= width:
             return
-        x = self._x(self._value, rect)
+        label = QRectF(zone.right() - width - 1, zone.center().y() - fm.height() / 2,
+                       width, fm.height())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.palette().color(QPalette.ColorRole.Base))
+        painter.drawRect(label)
+        painter.setPen(QPen(ink, 1))
+        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self._zone_label)
+
+    def _paint_value(self, painter: QPainter, rect: QRectF, ink: QColor, value: float) -> None:
+        pal = self.palette()
+        x = self._x(value, rect)
         accent = pal.color(QPalette.ColorRole.Highlight)
         if self._needle:
             painter.setPen(QPen(ink, max(2.0, rect.height() / 10)))

@@ -206,6 +206,16 @@ def _legend_items(has_customer: bool) -> list[tuple[str, str | EventKind]]:
     return items
 
 
+def _label_above(painter: QPainter, fm: QFontMetrics, anchor: QPointF, text: str,
+                 colours: _Colours) -> None:
+    """Write ``text`` on a backing just above a reference line, so the line never strikes it."""
+    box = QRectF(anchor.x(), anchor.y() - fm.height() - 2, fm.horizontalAdvance(text) + 6,
+                 fm.height())
+    painter.fillRect(box, colours.background)
+    painter.setPen(colours.text)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
 class TimelineWidget(QWidget):
     """The painted call timeline with a play cursor.
 
@@ -658,8 +668,8 @@ class TimelineWidget(QWidget):
             y = y_of(baseline)
             painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-            painter.setPen(colours.text)
-            painter.drawText(QPointF(rect.left() + 4, y - 3), f"your baseline {baseline:.0f} LUFS")
+            _label_above(painter, fm, QPointF(rect.left() + 4, y), f"your baseline {baseline:.0f} LUFS",
+                         colours)
         values = np.frombuffer(self._report.frames.agent.momentary_lufs, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         # Loudness between the agent's words is room noise; drawing it would hide the voice.
@@ -677,8 +687,8 @@ class TimelineWidget(QWidget):
         y = y_of(threshold)
         painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-        painter.setPen(colours.text)
-        painter.drawText(QPointF(rect.left() + 4, y - 3), f"fast above {threshold:.1f} syllables/s")
+        _label_above(painter, fm, QPointF(rect.left() + 4, y), f"fast above {threshold:.1f} syllables/s",
+                     colours)
         values = np.frombuffer(self._report.frames.agent.rate_sps, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         values = np.where(speech.astype(bool), values, np.nan)

@@ -100,6 +100,39 @@ class AppSettings:
         return settings.validate()
 
 
+def read_settings_tables(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The user's settings file as TOML tables, without combining or checking values.
+
+    This is what :mod:`models.policy` needs to tell which settings the user set
+    (a policy default applies only to those the user has not).
+
+    Returns
+    -------
+    dict
+        ``{section: {field: value}}``; empty when the file does not exist yet.
+
+    Raises
+    ------
+    SettingsError
+        When the file cannot be read, is not valid TOML, or a section is not a table.
+    """
+    path = path or default_settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise SettingsError(f"{path}: '{section}' must be a [{section}] table")
+    return data
+
+
 def load_settings(path: Path | None = None) -> AppSettings:
     """Read the user's settings; defaults when the file does not exist yet.
 
@@ -109,16 +142,7 @@ def load_settings(path: Path | None = None) -> AppSettings:
         When the file is not valid TOML or holds a value CalmLine cannot use.
     """
     path = path or default_settings_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return AppSettings()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot be read ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    data = read_settings_tables(path)
     try:
         return AppSettings.from_toml_dict(data)
     except SettingsError as exc:
@@ -136,10 +160,20 @@ def _toml_value(value: object) -> str:
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> Path:
     """Write the settings atomically with permissions 0600; returns the path."""
-    path = path or default_settings_path()
     settings.validate()
+    return save_settings_tables(settings.to_toml_dict(), path)
+
+
+def save_settings_tables(tables: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
+    """Write settings given as TOML tables (some fields may be left out); returns the path.
+
+    The caller checks the values: :func:`save_settings` for complete settings,
+    :func:`models.policy.save_user_settings` for the ones the user chose.
+    Written atomically with permissions 0600.
+    """
+    path = path or default_settings_path()
     lines: list[str] = ["# CalmLine settings. Edit in the app, or here while it is closed."]
-    for table, values in settings.to_toml_dict().items():
+    for table, values in tables.items():
         lines.append(f"\n[{table}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -42,8 +42,9 @@ from monitor.recorder import CallRecorder
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 0.02
-"""How often the engine drains the ring buffers, s: small against the 300 ms latency budget."""
+TICK_S = 0.05
+"""How often the engine drains the ring buffers, s: once per 50 ms capture block, small
+against the 300 ms latency budget."""
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,10 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from models.app_settings import AppSettings, default_settings_path, load_settings, save_settings
+from models.app_settings import AppSettings, default_settings_path
 from models.events import EventKind, EventPhase
+from models.policy import (Policy, apply_policy, load_effective_settings, load_policy,
+                           save_user_settings)
 from models.profile import load_profile
 from models.settings import SettingsError
 from models.store import CallStore, StoreError, default_store_path
@@ -257,23 +259,27 @@ class CalmLineApp(QObject):
         Whether an input device exists (tests inject an answer).
     chime : callable
         Plays the optional cue sound.
+    policy : Policy, optional
+        The IT policy; the machine's (:func:`models.policy.load_policy`) by default.
     """
 
     def __init__(self, replay: Path | None = None, fast: bool = False,
                  settings_path: Path | None = None, store_path: Path | None = None, *,
                  tray_available: bool | None = None,
                  input_available: Callable[[], bool] = has_input_device,
-                 chime: Callable[[], None] = play_soft_chime) -> None:
+                 chime: Callable[[], None] = play_soft_chime,
+                 policy: Policy | None = None) -> None:
         super().__init__()
         self._settings_path = settings_path or default_settings_path()
         self._store_path = store_path or default_store_path()
+        self._policy = load_policy() if policy is None else policy
         self._settings_problem = ""
         self._first_run = not self._settings_path.exists() and load_profile() is None
         try:
-            settings = load_settings(self._settings_path)
+            settings = load_effective_settings(self._settings_path, self._policy)
         except SettingsError as exc:
             self._settings_problem = str(exc)
-            settings = AppSettings()
+            settings = apply_policy({}, self._policy)
         self._feed = choose_feed(replay, fast, settings, input_available)
         self._paused = False
         self._settings_pending: AppSettings | None = None
@@ -287,6 +293,8 @@ class CalmLineApp(QObject):
         self.window = LiveWindow(settings.rules, passive=self.tray.available,
                                  hide_on_close=self.tray.available, chime=chime)
         self.window.set_cue_sound(settings.cue_sound)
+        if self._policy.is_locked("general", "cue_sound"):
+            self.window.sound_action.setEnabled(False)
         self.window.sound_action.toggled.connect(self._remember_cue_sound)
         self.runner = MonitorRunner(self.bridge, settings, self._store_path, self)
         self._preloader = _Worker(self)
@@ -464,11 +472,16 @@ class CalmLineApp(QObject):
             self._missing("Settings", exc)
             return
         current = self.runner.settings
-        dialog = SettingsDialog(current, frozenset(), self.window)
+        dialog = SettingsDialog(current, self._policy.locked, self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         new = dialog.result_settings()
         if new == current:
+            return
+        try:
+            new = save_user_settings(new, self._policy, self._settings_path)
+        except (SettingsError, OSError) as exc:
+            self.window.set_notice(f"Settings not saved: {exc}")
             return
         self.window.set_cue_sound(new.cue_sound)
         if new.start_at_login != current.start_at_login:
@@ -476,11 +489,6 @@ class CalmLineApp(QObject):
                 set_start_at_login(new.start_at_login)
             except (NotImplementedError, OSError) as exc:
                 self.window.set_notice(f"Start at login could not be changed here: {exc}")
-        try:
-            save_settings(new, self._settings_path)
-        except (SettingsError, OSError) as exc:
-            self.window.set_notice(f"Settings not saved: {exc}")
-            return
         self.window.set_rules(new.rules)
         if self.window.in_call:
             # Switching devices or thresholds mid-call would split the call in two.
@@ -495,11 +503,10 @@ class CalmLineApp(QObject):
         if self._settings_problem or settings == self.runner.settings:
             return
         try:
-            save_settings(settings, self._settings_path)
+            self.runner.settings = save_user_settings(settings, self._policy,
+                                                      self._settings_path)
         except (SettingsError, OSError) as exc:
             self.window.set_notice(f"Settings not saved: {exc}")
-            return
-        self.runner.settings = settings
 
     def open_history(self) -> None:
         """Show the call history."""
@@ -536,12 +543,12 @@ class CalmLineApp(QObject):
             self._extra_windows.pop("wizard", None)
             self._first_run = False
             if result == QDialog.DialogCode.Accepted:
-                new = wizard.result_settings()
                 try:
-                    save_settings(new, self._settings_path)
+                    # Devices the policy locks stay the policy's, whatever was picked.
+                    self.runner.settings = save_user_settings(
+                        wizard.result_settings(), self._policy, self._settings_path)
                 except (SettingsError, OSError) as exc:
                     self.window.set_notice(f"Settings not saved: {exc}")
-                self.runner.settings = new
             if then_start and not self._paused:
                 self._start_feed()
 

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +22,8 @@ from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
 from models.store import StoreError
 from monitor.devices import DeviceError
 from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
+from ui.diagnostics import calmline_version, diagnostics_report
+from ui.logging_setup import configure_logging
 from ui.monitor_command import (MonitorError, add_monitor_parser, run_devices, run_export,
                                  run_monitor)
 from ui.output_files import OutputError, write_text_output
@@ -42,13 +43,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"calmline: {message} (see 'calmline {self.prog.split()[-1]} --help')\n"
                   if " " in self.prog else f"calmline: {message} (see 'calmline --help')\n")
-
-
-def _version() -> str:
-    try:
-        return metadata.version("calmline")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _channel(text: str) -> int:
@@ -88,8 +82,10 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``calmline`` command."""
     parser = _Parser(prog="calmline", description="CalmLine: a quiet coach for phone calls.")
-    parser.add_argument("--version", action="version", version=f"calmline {_version()}")
+    parser.add_argument("--version", action="version", version=f"calmline {calmline_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="print what a helpdesk needs: versions, devices, paths, IT policy")
     parser.add_argument("--replay", metavar="FILE", type=Path,
                         help="open the app driven by a recording instead of devices (demo mode)")
     parser.add_argument("--fast", action="store_true", help="with --replay: as fast as possible")
@@ -205,11 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calmline`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="calmline: %(levelname)s: %(message)s")
+    configure_logging(args.verbose)
     if args.fast and args.replay is None:
         parser.error("--fast only applies to --replay")
+    if args.diagnostics and args.command is not None:
+        parser.error("--diagnostics takes no command")
     try:
+        if args.diagnostics:
+            print(diagnostics_report(), end="")
+            return EXIT_OK
         if args.command is None:
             return _command_app(args)
         return COMMANDS[args.command](args)

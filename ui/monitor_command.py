@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from models.app_settings import load_settings
+from models.app_settings import AppSettings
+from models.policy import Policy, load_effective_settings, load_policy
 from models.profile import load_profile
 from models.store import CallStore, default_store_path
 from monitor.audio_file import ChannelChoice
@@ -130,6 +131,23 @@ def _check_named_devices(args: argparse.Namespace) -> None:
                 resolve_portaudio_input(parsed)
 
 
+def _check_policy(args: argparse.Namespace, policy: Policy, settings: AppSettings) -> None:
+    """Refuse an option that would override a setting the IT policy locks."""
+    live = args.replay is None
+    # Each option, whether it was given (and matters), and the settings it overrides.
+    options = [("--record", args.record and not settings.recording_enabled, ("recording_enabled",)),
+               ("--agent", live and args.agent, ("agent_device",)),
+               ("--customer", live and args.customer, ("customer_device",)),
+               ("--mic-only", live and args.mic_only, ("customer_device",)),
+               ("--stereo-device", live and args.stereo_device,
+                ("agent_device", "customer_device"))]
+    refused = [option for option, given, names in options
+               if given and any(policy.is_locked("general", name) for name in names)]
+    if refused:
+        raise MonitorError(f"{', '.join(refused)}: not allowed by your IT department's "
+                           f"policy ({policy.source})")
+
+
 def run_monitor(args: argparse.Namespace) -> int:
     """Run the engine until the duration ends, the replay ends, Ctrl-C or SIGTERM."""
     if not args.headless:
@@ -138,7 +156,9 @@ def run_monitor(args: argparse.Namespace) -> int:
         raise MonitorError("--fast only applies to --replay")
     if args.duration is not None and args.duration <= 0:
         raise MonitorError(f"--duration must be positive, not {args.duration:g}")
-    settings = load_settings(args.settings)
+    policy = load_policy()
+    settings = load_effective_settings(args.settings, policy)
+    _check_policy(args, policy, settings)
     _check_named_devices(args)
     store_path = None if args.no_store else (args.store or default_store_path())
     if store_path is not None and settings.retention_days:

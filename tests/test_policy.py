@@ -1,0 +1,268 @@
+"""The IT policy: where it lives, precedence, locks, and broken entries that do not stop the rest."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import pytest
+
+from models.app_settings import AppSettings, read_settings_tables
+from models.call_segmentation import SegmentationSettings
+from models.policy import (Policy, apply_policy, default_policy_path, load_effective_settings,
+                           load_policy, save_user_settings)
+from models.settings import RuleSettings, SettingsError
+from ui.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "packaging" / "policy.example.toml"
+
+POLICY = """\
+locked = ["general.recording_enabled", "rules.raised_voice_lu", "segmentation"]
+
+[general]
+recording_enabled = false
+retention_days = 30
+cue_sound = true
+
+[rules]
+raised_voice_lu = 8.0
+monologue_min_s = 60
+
+[segmentation]
+end_silence_s = 6.0
+"""
+
+
+def _policy(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("platform, environ, expected", [
+    ("linux", {}, PurePosixPath("/etc/calmline/policy.toml")),
+    ("darwin", {}, PurePosixPath("/Library/Application Support/CalmLine/policy.toml")),
+    ("win32", {"ProgramData": r"D:\ProgramData"},
+     PureWindowsPath(r"D:\ProgramData\CalmLine\policy.toml")),
+    ("win32", {}, PureWindowsPath(r"C:\ProgramData\CalmLine\policy.toml")),
+    ("linux", {"CALMLINE_POLICY": "/tmp/trial.toml"}, PurePosixPath("/tmp/trial.toml")),
+])
+def test_default_policy_path_per_platform(platform: str, environ: dict[str, str],
+                                          expected: PurePosixPath | PureWindowsPath) -> None:
+    assert default_policy_path(platform, environ) == expected
+
+
+def test_no_policy_file_is_an_empty_policy(tmp_path: Path) -> None:
+    policy = load_policy(tmp_path / "absent.toml")
+    assert policy == Policy()
+    assert apply_policy({}, policy) == AppSettings()
+
+
+def test_the_example_file_loads_without_problems() -> None:
+    policy = load_policy(EXAMPLE)
+    assert policy.problems == ()
+    assert policy.is_locked("general", "recording_enabled")
+    assert apply_policy({"general": {"recording_enabled": True}}, policy).recording_enabled is False
+
+
+def test_precedence_locked_then_user_then_policy_default_then_built_in(tmp_path: Path) -> None:
+    policy = load_policy(_policy(tmp_path, POLICY))
+    assert policy.problems == ()
+    user = {"general": {"recording_enabled": True, "cue_sound": False, "retention_days": 7},
+            "rules": {"raised_voice_lu": 7.0, "loud_lu": 14.0},
+            "segmentation": {"end_silence_s": 9.0}}
+    settings = apply_policy(user, policy)
+    # Locked: the policy's value, whatever the user set.
+    assert settings.recording_enabled is False
+    assert settings.rules.raised_voice_lu == 8.0
+    assert settings.segmentation.end_silence_s == 6.0
+    # Not locked: the user's value beats the policy's default ...
+    assert settings.cue_sound is False and settings.retention_days == 7
+    assert settings.rules.loud_lu == 14.0
+    # ... which beats the built-in default when the user set nothing.
+    assert settings.rules.monologue_min_s == 60.0
+    assert apply_policy({}, policy).cue_sound is True
+    # Neither set: built-in.
+    assert settings.agent_device == "default"
+    assert settings.segmentation.start_min_speech_s == SegmentationSettings().start_min_speech_s
+
+
+def test_a_locked_setting_the_policy_does_not_set_keeps_the_built_in_default(
+        tmp_path: Path) -> None:
+    policy = load_policy(_policy(tmp_path, 'locked = ["rules", "general.agent_device"]\n'))
+    user = {"general": {"agent_device": "pulse:my-headset"},
+            "rules": {"fast_speech_enabled": False}}
+    settings = apply_policy(user, policy)
+    assert settings.agent_device == "default"
+    assert settings.rules == RuleSettings()
+
+
+def test_broken_toml_is_logged_with_file_and_line_and_built_ins_apply(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _policy(tmp_path, 'locked = ["rules"]\n[general]\nretention_days = = 3\n')
+    with caplog.at_level(logging.ERROR, logger="models.policy"):
+        policy = load_policy(path)
+    assert policy.source == path and policy.locked == frozenset()
+    assert apply_policy({}, policy) == AppSettings()
+    [record] = caplog.records
+    assert str(path) in record.getMessage() and "line 3" in record.getMessage()
+    assert "whole policy is ignored" in record.getMessage()
+    assert policy.problems == (record.getMessage(),)
+
+
+def test_unknown_and_bad_entries_are_logged_and_the_rest_applies(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = """\
+locked = ["general.retention_days", "general.colour", "sound", "rules.", 7]
+
+[general]
+retention_days = 14
+colour = "blue"
+cue_sound = "loud"
+agent_device = "pulse:headset"
+
+[rules]
+raised_voice_lu = 14.0
+monologue_min_s = -5
+fast_speech_ratio = 1.5
+
+[extras]
+x = 1
+"""
+    with caplog.at_level(logging.ERROR, logger="models.policy"):
+        policy = load_policy(_policy(tmp_path, text))
+    messages = [record.getMessage() for record in caplog.records]
+    assert all(record.levelno == logging.ERROR for record in caplog.records)
+    for fragment in ("[general] colour ignored: unknown setting",
+                     "[general] cue_sound ignored: cue_sound must be true or false",
+                     "[rules] monologue_min_s ignored",
+                     # Over the built-in loud_lu of 12 without raising loud_lu too.
+                     "[rules] raised_voice_lu ignored: loud_lu (12.0) must be at least "
+                     "raised_voice_lu (14.0)",
+                     "policy entry extras ignored: unknown",
+                     "locked 'general.colour' ignored", "locked 'sound' ignored",
+                     "locked 'rules.' ignored", "locked 7 ignored"):
+        assert sum(fragment in message for message in messages) == 1, fragment
+    assert len(messages) == 9 and list(policy.problems) == messages
+    assert policy.locked == frozenset({"general.retention_days"})
+    settings = apply_policy({"general": {"retention_days": 90}}, policy)
+    assert settings.retention_days == 14 and settings.agent_device == "pulse:headset"
+    assert settings.cue_sound is False
+    assert settings.rules.fast_speech_ratio == 1.5
+    assert settings.rules.raised_voice_lu == RuleSettings().raised_voice_lu
+
+
+def test_related_thresholds_set_together_are_accepted(tmp_path: Path) -> None:
+    policy = load_policy(_policy(tmp_path, "[rules]\nraised_voice_lu = 14\nloud_lu = 16\n"
+                                           "shouting_lu = 22\n"))
+    assert policy.problems == ()
+    rules = apply_policy({}, policy).rules
+    assert (rules.raised_voice_lu, rules.loud_lu, rules.shouting_lu) == (14.0, 16.0, 22.0)
+
+
+def test_user_values_that_clash_with_the_policy_are_one_line_naming_the_file(
+        tmp_path: Path) -> None:
+    policy = load_policy(_policy(tmp_path, POLICY))
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text("[rules]\nraised_voice_release_lu = 9.0\n")
+    with pytest.raises(SettingsError) as info:
+        load_effective_settings(settings_path, policy)
+    message = str(info.value)
+    assert message.startswith(str(settings_path)) and "raised_voice_release_lu" in message
+    assert "\n" not in message
+
+
+def test_saving_never_writes_locked_values_and_leaves_untouched_ones_to_the_policy(
+        tmp_path: Path) -> None:
+    policy = load_policy(_policy(tmp_path, POLICY))
+    path = tmp_path / "cfg" / "settings.toml"
+    # Saved before IT locked recording: kept in the file, not in effect.
+    path.parent.mkdir()
+    path.write_text("[general]\nrecording_enabled = true\n")
+    current = load_effective_settings(path, policy)
+    assert current.recording_enabled is False
+
+    edited = replace(current, retention_days=45, rules=replace(current.rules, loud_lu=15.0))
+    effective = save_user_settings(edited, policy, path)
+
+    assert effective == edited
+    assert path.stat().st_mode & 0o777 == 0o600
+    saved = read_settings_tables(path)
+    assert saved["general"] == {"recording_enabled": True, "retention_days": 45}
+    assert saved["rules"] == {"loud_lu": 15.0}
+    assert saved["segmentation"] == {}
+    # An untouched setting follows a later change of the policy's default.
+    changed = load_policy(_policy(tmp_path, POLICY.replace("cue_sound = true",
+                                                           "cue_sound = false")))
+    assert load_effective_settings(path, changed).cue_sound is False
+    # Unlocked by IT: the user's own earlier choice returns.
+    assert load_effective_settings(path, Policy()).recording_enabled is True
+
+
+def test_settings_dialog_shows_policy_locks(qtbot, tmp_path: Path) -> None:
+    from ui.settings_dialog import LOCKED_TOOLTIP, SettingsDialog, is_locked
+
+    policy = load_policy(_policy(tmp_path, POLICY))
+    dialog = SettingsDialog(apply_policy({}, policy), policy.locked, device_lister=lambda: [])
+    qtbot.addWidget(dialog)
+    assert is_locked(policy.locked, "segmentation", "end_silence_s")
+    assert not dialog.recording_check.isEnabled()
+    assert dialog.recording_check.toolTip() == LOCKED_TOOLTIP
+    assert not dialog.rule_form.editors["raised_voice_lu"].isEnabled()
+    assert all(not editor.isEnabled() for editor in dialog.segmentation_form.editors.values())
+    assert dialog.rule_form.editors["monologue_min_s"].isEnabled()
+    assert dialog.rule_form.editors["monologue_min_s"].value() == 60.0
+    assert dialog.retention_spin.isEnabled()
+
+
+def test_the_app_passes_the_policy_locks_to_the_settings_dialog(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.settings_dialog
+    from ui.app import CalmLineApp
+
+    policy = load_policy(_policy(tmp_path, 'locked = ["general.cue_sound"]\n'
+                                           "[general]\ncue_sound = true\n"))
+    seen: list[frozenset[str]] = []
+
+    class RecordingDialog:
+        def __init__(self, settings: AppSettings, locked: frozenset[str], parent: object) -> None:
+            seen.append(locked)
+
+        def exec(self) -> int:
+            return 0  # rejected
+
+    monkeypatch.setattr(ui.settings_dialog, "SettingsDialog", RecordingDialog)
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None, policy=policy)
+    qtbot.addWidget(app.window)
+    app.open_settings()
+    assert seen == [policy.locked]
+    assert app.runner.settings.cue_sound is True
+    assert not app.window.sound_action.isEnabled()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Take back the handlers ``main`` adds to the root logger."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_monitor_refuses_options_the_policy_locks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("CALMLINE_POLICY", str(_policy(tmp_path, POLICY)))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    code = main(["monitor", "--headless", "--replay", str(tmp_path / "call.wav"), "--record",
+                 "--no-store", "--settings", str(tmp_path / "settings.toml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "--record: not allowed by your IT department's policy" in err

@@ -15,7 +15,7 @@ from typing import Any
 from platformdirs import user_config_path
 
 from models.call_segmentation import SegmentationSettings
-from models.private_files import write_private_text
+from models.private_files import make_private_folder, write_private_text
 from models.settings import RuleSettings, SettingsError
 
 SETTINGS_FILE_NAME = "settings.toml"
@@ -176,7 +176,7 @@ def save_settings_tables(tables: dict[str, dict[str, Any]], path: Path | None = 
     for table, values in tables.items():
         lines.append(f"\n[{table}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     text = "\n".join(lines) + "\n"
     write_private_text(path, lambda stream: stream.write(text))
     return path

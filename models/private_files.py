@@ -34,3 +34,29 @@ def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+USER_ONLY_FOLDER = 0o700
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents readable by the user only (0700).
+
+    ``Path.mkdir(parents=True)`` gives parents the umask's mode, and the umask
+    applies to ``mode=`` too, so each new folder is chmod-ed explicitly. An
+    existing ``folder`` (CalmLine's own) is tightened as well.
+
+    Raises
+    ------
+    OSError
+        When a folder cannot be created or changed.
+    """
+    missing = []
+    ancestor = folder
+    while not ancestor.exists():
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    for each in reversed(missing):
+        each.mkdir(mode=USER_ONLY_FOLDER, exist_ok=True)
+        os.chmod(each, USER_ONLY_FOLDER)
+    os.chmod(folder, USER_ONLY_FOLDER)

@@ -18,7 +18,7 @@ from typing import Any
 from platformdirs import user_data_path
 
 from models.baseline import Baseline
-from models.private_files import write_private_text
+from models.private_files import make_private_folder, write_private_text
 from models.settings import SettingsError
 
 PROFILE_FILE_NAME = "profile.json"
@@ -158,7 +158,7 @@ def save_profile(profile: AgentProfile, path: Path | None = None) -> Path:
         When the folder cannot be written; no partial file is left behind.
     """
     path = path or default_profile_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     text = json.dumps(profile.to_dict(), indent=2) + "\n"
     write_private_text(path, lambda stream: stream.write(text))
     return path

@@ -60,7 +60,7 @@ from typing import IO, Any
 from platformdirs import user_data_path
 
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
-from models.private_files import write_private_text
+from models.private_files import USER_ONLY, make_private_folder, write_private_text
 from models.summary import CallSummary, PartySummary
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,6 @@ EXPORT_SCHEMA = "calmline.calls/1"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 5.0
-_USER_ONLY_FILE = 0o600
-_USER_ONLY_FOLDER = 0o700
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # v1: the first schema.
@@ -961,36 +959,22 @@ def _prepare_file(path: Path) -> None:
     # Folder and file are made user-only before SQLite opens the file, because
     # SQLite creates the -wal and -shm files with the database file's permissions.
     try:
-        _make_private_folder(path.parent)
+        make_private_folder(path.parent)
         if path.is_dir():
             raise StoreError(f"{path}: is a folder; give a file name for the call log")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _USER_ONLY_FILE)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, USER_ONLY)
         except FileExistsError:
             with path.open("rb") as existing:
                 header = existing.read(len(_SQLITE_HEADER))
             if header and header != _SQLITE_HEADER:
                 raise StoreError(f"{path}: not a CalmLine call log (not an SQLite "
                                  "database); move it away or choose another file") from None
-            os.chmod(path, _USER_ONLY_FILE)
+            os.chmod(path, USER_ONLY)
         else:
             os.close(fd)
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
-
-
-def _make_private_folder(folder: Path) -> None:
-    # Missing parents are made user-only too (Path.mkdir gives parents the default mode).
-    missing = []
-    ancestor = folder
-    while not ancestor.exists():
-        missing.append(ancestor)
-        ancestor = ancestor.parent
-    for each in reversed(missing):
-        each.mkdir(mode=_USER_ONLY_FOLDER)
-    # An existing folder (made by another part of the app, say) is tightened too,
-    # and mkdir's mode is subject to the umask.
-    os.chmod(folder, _USER_ONLY_FOLDER)
 
 
 def _write_private(path: Path, write: Callable[[IO[str]], None]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.private_files import make_private_folder
 from monitor.rate_match import RateMatcher
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ class CallRecorder:
     def begin(self, name: str, start_s: float) -> Path:
         """Start a call's file, beginning at stream time ``start_s`` (within the pre-roll)."""
         self.end()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
+        make_private_folder(self.folder)
         self.path = self.folder / f"{name}.flac"
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)

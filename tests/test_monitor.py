@@ -108,6 +108,8 @@ def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypa
                  "--record"]) == 0
     recordings = list((tmp_path / "data").rglob("*.flac"))
     assert len(recordings) == 1 and recordings[0].stat().st_mode & 0o077 == 0
+    for folder in (recordings[0].parent, recordings[0].parent.parent):  # recordings/, calmline/
+        assert folder.stat().st_mode & 0o077 == 0, folder
 
 
 def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Path) -> None:

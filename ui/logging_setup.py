@@ -15,13 +15,13 @@ from typing import IO
 
 from platformdirs import user_log_path
 
+from models.private_files import USER_ONLY, make_private_folder
+
 LOG_FILE_NAME = "calmline.log"
 LOG_MAX_BYTES = 1_000_000
 LOG_BACKUPS = 5
 _FILE_HANDLER_NAME = "calmline-file"
 _STDERR_HANDLER_NAME = "calmline-stderr"
-_USER_ONLY_FILE = 0o600
-_USER_ONLY_FOLDER = 0o700
 
 
 def default_log_dir() -> Path:
@@ -34,8 +34,8 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
 
     def _open(self) -> IO[str]:
         # FileHandler opens with the umask's permissions; the log names calls and devices.
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _USER_ONLY_FILE)
-        os.fchmod(fd, _USER_ONLY_FILE)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, USER_ONLY)
+        os.fchmod(fd, USER_ONLY)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
@@ -57,21 +57,6 @@ class CurrentStderrHandler(logging.StreamHandler):
     def stream(self, _value: IO[str]) -> None:
         # StreamHandler.__init__ assigns the stream; the current one is always used.
         pass
-
-
-def _make_private_folder(folder: Path) -> None:
-    # Missing parents are made user-only too: Path.mkdir gives parents the umask's
-    # mode, and the umask applies to mode= as well.
-    missing = []
-    ancestor = folder
-    while not ancestor.exists():
-        missing.append(ancestor)
-        ancestor = ancestor.parent
-    for each in reversed(missing):
-        each.mkdir(mode=_USER_ONLY_FOLDER)
-        os.chmod(each, _USER_ONLY_FOLDER)
-    # The log folder is CalmLine's own: an existing one is tightened too.
-    os.chmod(folder, _USER_ONLY_FOLDER)
 
 
 def configure_logging(verbose: bool = False, log_dir: Path | None = None) -> Path | None:
@@ -110,7 +95,7 @@ def configure_logging(verbose: bool = False, log_dir: Path | None = None) -> Pat
     folder = log_dir or default_log_dir()
     path = folder / LOG_FILE_NAME
     try:
-        _make_private_folder(folder)
+        make_private_folder(folder)
         handler = PrivateRotatingFileHandler(path, maxBytes=LOG_MAX_BYTES,
                                              backupCount=LOG_BACKUPS, encoding="utf-8")
     except OSError as exc:

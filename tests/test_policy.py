@@ -266,3 +266,26 @@ def test_monitor_refuses_options_the_policy_locks(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "--record: not allowed by your IT department's policy" in err
+
+
+def test_analyze_uses_the_policy_and_refuses_to_override_a_lock(tmp_path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+    import soundfile as sf
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('locked = ["rules.raised_voice_lu"]\n[rules]\nraised_voice_lu = 8.0\n'
+                      'loud_lu = 12.0\n')
+    call = tmp_path / "quiet.wav"
+    sf.write(call, np.zeros((16000, 2), np.float32), 16000)
+    env = dict(__import__("os").environ, CALMLINE_POLICY=str(policy))
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "analyze", str(call),
+                             "--set", "raised_voice_lu=5"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 2 and "locked" in result.stderr
+    from models.policy import load_effective_settings, load_policy
+
+    monkeypatch.setenv("CALMLINE_POLICY", str(policy))
+    assert load_effective_settings(tmp_path / "none.toml", load_policy()).rules.raised_voice_lu == 8.0

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from models.report import write_events_csv
+from models.policy import load_effective_settings, load_policy
 from models.settings import RuleSettings, SettingsError
 from monitor.analysis import analyze_recording
 from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
@@ -109,12 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings_from(overrides: list[tuple[str, str]]) -> RuleSettings:
-    defaults = RuleSettings().to_dict()
-    values = dict(defaults)
+    """The rules in effect (user settings under the IT policy), with this run's overrides.
+
+    Starting from the same settings as live monitoring keeps ``analyze`` and a
+    replay through the live path in agreement.
+    """
+    policy = load_policy()
+    current = load_effective_settings(None, policy).rules.to_dict()
+    values = dict(current)
     for name, raw in overrides:
-        if name not in defaults:
+        if name not in current:
             raise SettingsError(f"unknown setting '{name}'")
-        values[name] = _parse_value(name, raw, defaults[name])
+        if policy.is_locked("rules", name):
+            raise SettingsError(f"setting '{name}' is locked by your IT department's policy")
+        values[name] = _parse_value(name, raw, current[name])
     settings = RuleSettings.from_dict(values)
     settings.validate()
     return settings
@@ -190,7 +199,7 @@ def _command_demo(args: argparse.Namespace) -> int:
     if not path.exists():
         logger.info("rendering the demo call to %s", path)
         write_demo_call(path)
-    return _run_analysis(path, ChannelChoice(), None, RuleSettings(), args.json, args.csv)
+    return _run_analysis(path, ChannelChoice(), None, _settings_from([]), args.json, args.csv)
 
 
 COMMANDS = {"analyze": _command_analyze, "demo": _command_demo, "monitor": run_monitor,

@@ -20,11 +20,18 @@ def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     write : callable
         Writes the content to the stream it is given.
 
+    A target that exists but is not a regular file (``/dev/null``, a pipe) is
+    written to directly: replacing it would destroy it.
+
     Raises
     ------
     OSError
         When the folder cannot be written; no partial file is left behind.
     """
+    if path.exists() and not path.is_file():
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            write(stream)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, USER_ONLY)

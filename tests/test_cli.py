@@ -235,3 +235,10 @@ def test_block_size_does_not_change_the_result(demo_call: Path) -> None:
         b = analyze_recording(rec, block_s=0.0137).to_json()
     assert a["events"] == b["events"]
     assert a["frames"] == b["frames"]
+
+
+def test_output_to_a_device_writes_through_it(demo_call: Path) -> None:
+    # Replacing /dev/null with a regular file (atomic rename) would break the machine.
+    result = run_cli("analyze", str(demo_call), "--json", "/dev/null", "--csv", "/dev/null")
+    assert result.returncode == 0, result.stderr
+    assert Path("/dev/null").is_char_device()

@@ -10,11 +10,13 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
+from models.errors import UserError
+
 
 T = TypeVar("T")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A setting has a value the rules cannot work with; the message names the field."""
 
 

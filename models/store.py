@@ -59,6 +59,7 @@ from typing import IO, Any
 
 from platformdirs import user_data_path
 
+from models.errors import UserError
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
 from models.private_files import USER_ONLY, make_private_folder, write_private_text
 from models.summary import CallSummary, PartySummary
@@ -150,7 +151,7 @@ WallTime = datetime | str
 """A wall-clock time: a timezone-aware datetime, or ISO 8601 text with a UTC offset."""
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The call log cannot be opened, read or written; the message is one line for the user."""
 
 

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 MIN_SAMPLE_RATE_HZ = 8000
 MAX_SAMPLE_RATE_HZ = 96000
 
 
-class AudioInputError(Exception):
+class AudioInputError(UserError):
     """A recording cannot be analysed; the message is one line for the user."""
 
 

@@ -34,6 +34,8 @@ from typing import Literal
 
 import sounddevice as sd
 
+from models.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 PULSE_PREFIX = "pulse:"
@@ -46,7 +48,7 @@ _MONITOR_WORDS = ("monitor", "loopback", "blackhole", "soundflower", "stereo mix
 _MICROPHONE_WORDS = ("mic", "headset", "webcam")
 
 
-class DeviceError(Exception):
+class DeviceError(UserError):
     """A device spec cannot be used; the message is one line for the user."""
 
 

@@ -13,22 +13,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from models.report import write_events_csv
+from models.errors import UserError
 from models.policy import load_effective_settings, load_policy
+from models.report import write_events_csv
 from models.settings import RuleSettings, SettingsError
-from monitor.analysis import analyze_recording
-from monitor.audio_file import AudioInputError, CallRecording, ChannelChoice
-from models.store import StoreError
-from monitor.devices import DeviceError
-from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.diagnostics import calmline_version, diagnostics_report
 from ui.logging_setup import configure_logging
-from ui.monitor_command import (MonitorError, add_monitor_parser, run_devices, run_export,
-                                 run_monitor)
+from ui.monitor_command import add_monitor_parser, run_devices, run_export, run_monitor
 from ui.output_files import OutputError, write_text_output
 from ui.summary_text import format_summary
+
+if TYPE_CHECKING:
+    from monitor.audio_file import ChannelChoice
 
 logger = logging.getLogger("calmline")
 
@@ -146,6 +144,9 @@ def _parse_value(name: str, raw: str, default: object) -> object:
 
 def _run_analysis(path: Path, choice: ChannelChoice, customer: Path | None,
                   settings: RuleSettings, json_target: str | None, csv_target: str | None) -> int:
+    from monitor.analysis import analyze_recording
+    from monitor.audio_file import CallRecording
+
     with CallRecording(path, choice, customer) as recording:
         report = analyze_recording(recording, settings)
     if json_target:
@@ -164,6 +165,8 @@ def _dump_json(data: dict, stream: IO[str]) -> None:
 
 
 def _command_analyze(args: argparse.Namespace) -> int:
+    from monitor.audio_file import ChannelChoice
+
     choice = ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono)
     return _run_analysis(args.file, choice, args.customer, _settings_from(args.set),
                          args.json, args.csv)
@@ -195,6 +198,9 @@ def _command_review(args: argparse.Namespace) -> int:
 
 
 def _command_demo(args: argparse.Namespace) -> int:
+    from monitor.audio_file import ChannelChoice
+    from ui.demo_call import default_demo_path, write_demo_call
+
     path = args.out or default_demo_path()
     if not path.exists():
         logger.info("rendering the demo call to %s", path)
@@ -222,8 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             return _command_app(args)
         return COMMANDS[args.command](args)
-    except (AudioInputError, OutputError, SettingsError, DemoUnavailable, MonitorError,
-            DeviceError, StoreError) as exc:
+    except UserError as exc:
         print(f"calmline: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

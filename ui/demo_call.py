@@ -9,6 +9,7 @@ Nothing here is recorded audio: the call is synthesised on demand.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,13 +21,15 @@ import soundfile as sf
 import soxr
 from platformdirs import user_cache_path
 
+from models.errors import UserError
+
 AGENT_VOICE = "en-us"
 CUSTOMER_VOICE = "en-gb+f3"
 SPEECH_LEVEL_DBFS = -26.0
 NOISE_LEVEL_DBFS = -62.0
 
 
-class DemoUnavailable(RuntimeError):
+class DemoUnavailable(UserError):
     """The demo call cannot be rendered here (espeak-ng is missing)."""
 
 
@@ -90,8 +93,19 @@ DEMO_SCRIPT: tuple[Utterance, ...] = (
 at about 72 s, and a breathing prompt after the raised voice."""
 
 
+BUNDLED_DEMO_ENV = "CALMLINE_DEMO_CALL"
+"""Set by the frozen app's start-up hook to the demo call rendered at build time,
+so an installed CalmLine needs no espeak-ng."""
+
+
 def default_demo_path() -> Path:
-    """Where the rendered demo call is cached; the name changes with the script."""
+    """The demo call: the one bundled with an installed app, or the cached rendering.
+
+    The cache file's name changes with the script, so an edited script is rendered anew.
+    """
+    bundled = os.environ.get(BUNDLED_DEMO_ENV)
+    if bundled and Path(bundled).is_file():
+        return Path(bundled)
     digest = hashlib.sha1(repr((DEMO_SCRIPT, AGENT_VOICE, CUSTOMER_VOICE)).encode()).hexdigest()[:8]
     return user_cache_path("calmline") / f"demo_call_{digest}.wav"
 

@@ -14,20 +14,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from typing import TYPE_CHECKING
+
 from models.app_settings import AppSettings
+from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
-from models.profile import load_profile
 from models.store import CallStore, default_store_path
-from monitor.audio_file import ChannelChoice
-from monitor.capture import CaptureSource, FileReplaySource
-from monitor.devices import list_input_devices, parse_device_spec, resolve_portaudio_input
-from monitor.engine import MonitorEngine
-from monitor.engine_setup import SourceRequest, build_engine_setup
-from ui.jsonl_listener import JsonLinesListener
+
+if TYPE_CHECKING:
+    from monitor.capture import CaptureSource
+    from monitor.engine import MonitorEngine
+
+# The audio stack (numpy, SciPy, PortAudio) is imported by the commands that
+# use it, so that `calmline --version` and the window start without it.
 
 logger = logging.getLogger(__name__)
 
-class MonitorError(Exception):
+class MonitorError(UserError):
     """Monitoring cannot start or failed; the message is one line for the user."""
 
 
@@ -72,6 +75,8 @@ def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
 
 def run_devices(args: argparse.Namespace) -> int:
     """Print the inputs CalmLine can capture from."""
+    from monitor.devices import list_input_devices
+
     devices = list_input_devices()
     if args.json:
         print(json.dumps([{"name": d.name, "label": d.label, "kind": d.kind, "default": d.default,
@@ -126,6 +131,8 @@ def _check_named_devices(args: argparse.Namespace) -> None:
     """
     for spec in (args.agent, args.customer, args.stereo_device):
         if spec and args.replay is None:
+            from monitor.devices import parse_device_spec, resolve_portaudio_input
+
             parsed = parse_device_spec(spec)
             if parsed.kind != "wasapi-loopback":
                 resolve_portaudio_input(parsed)
@@ -167,6 +174,12 @@ def run_monitor(args: argparse.Namespace) -> int:
         if removed:
             logger.info("retention: deleted %d call(s) older than %d days", removed,
                         settings.retention_days)
+    from models.profile import load_profile
+    from monitor.audio_file import ChannelChoice
+    from monitor.engine import MonitorEngine
+    from monitor.engine_setup import SourceRequest, build_engine_setup
+    from ui.jsonl_listener import JsonLinesListener
+
     request = SourceRequest(
         replay=args.replay, fast=args.fast, agent=args.agent, customer=args.customer,
         stereo_device=args.stereo_device, mic_only=args.mic_only,
@@ -194,6 +207,8 @@ def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: Capt
         engine.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    from monitor.capture import FileReplaySource
+
     if isinstance(agent, FileReplaySource) and agent.error:
         raise MonitorError(agent.error)
     if engine.error is not None:

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from models.errors import UserError
 from models.private_files import write_private_text
 
 
 
-class OutputError(Exception):
+class OutputError(UserError):
     """A result file cannot be written; the message is one line for the user."""
 
 

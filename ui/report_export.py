@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from models.errors import UserError
 from models.events import Event, EventKind
 from models.private_files import USER_ONLY, write_private_text
 from models.report import AnalysisReport
@@ -35,7 +36,7 @@ PDF_RESOLUTION_DPI = 300
 """PDF layout resolution: sharp print without a huge file."""
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """A report cannot be written; the message is one line for the user."""
 
 

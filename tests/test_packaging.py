@@ -182,7 +182,6 @@ def test_built_deb_contents():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("CALMLINE_SLOW") != "1", reason="slow: set CALMLINE_SLOW=1")
 def test_deb_installs_runs_and_purges_in_a_clean_debian(tmp_path):
     if sys.platform != "linux" or os.geteuid() != 0:
         pytest.skip("needs root on Linux (debootstrap, chroot)")

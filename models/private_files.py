@@ -5,7 +5,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 USER_ONLY = 0o600
 
@@ -20,22 +20,30 @@ def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     write : callable
         Writes the content to the stream it is given.
 
-    A target that exists but is not a regular file (``/dev/null``, a pipe) is
-    written to directly: replacing it would destroy it.
-
     Raises
     ------
     OSError
         When the folder cannot be written; no partial file is left behind.
     """
+    _write_private(path, "w", write)
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write a binary file like :func:`write_private_text` (atomically, 0600)."""
+    _write_private(path, "wb", lambda stream: stream.write(data))
+
+
+def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> None:
+    text = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
     if path.exists() and not path.is_file():
-        with open(path, "w", encoding="utf-8", newline="") as stream:
+        # /dev/null, a pipe: replacing it by rename would destroy it, so write through it.
+        with open(path, mode, **text) as stream:
             write(stream)
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, USER_ONLY)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+        with os.fdopen(fd, mode, **text) as stream:
             write(stream)
         os.replace(tmp, path)
     except BaseException:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
@@ -20,7 +18,7 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocum
 
 from models.errors import UserError
 from models.events import Event, EventKind
-from models.private_files import USER_ONLY, write_private_text
+from models.private_files import write_private_bytes, write_private_text
 from models.report import AnalysisReport
 from models.settings import RuleSettings
 from ui.summary_text import EVENT_LABELS, _event_detail, clock
@@ -303,21 +301,8 @@ def export_pdf(report: AnalysisReport, path: Path, timeline_png: bytes | None,
     document.print_(writer)
     del writer  # finishes the PDF into the buffer
     buffer.close()
-    _write_private_bytes(Path(path), bytes(data.data()))
-
-
-def _write_private_bytes(path: Path, data: bytes) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        write_private_bytes(Path(path), bytes(data.data()))
     except OSError as exc:
         raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
-    try:
-        os.fchmod(fd, USER_ONLY)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
-        raise
+

@@ -204,3 +204,13 @@ def test_deb_installs_runs_and_purges_in_a_clean_debian(tmp_path):
     assert "install_test: all checks passed" in result.stdout
     assert "PASS: calmline analyze found: interruption" in result.stdout
     assert "PASS: purge removed" in result.stdout
+
+
+def test_runtime_hook_looks_for_the_demo_call_the_build_bundles() -> None:
+    # The build converts the rendered demo call to FLAC before freezing; the hook must
+    # name that file, or an installed app asks for espeak-ng.
+    here = Path(__file__).resolve().parent.parent / "packaging"
+    build = (here / "build_linux.sh").read_text()
+    hook = (here / "hooks" / "rthook_calmline.py").read_text()
+    bundled = re.search(r'CALMLINE_DEMO_WAV="\$WORK/data/(demo_call\.\w+)"', build).group(1)
+    assert f'"{bundled}"' in hook

@@ -9,6 +9,6 @@ import sys
 from pathlib import Path
 
 _bundle = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-_demo = _bundle / "calmline_data" / "demo_call.wav"
+_demo = _bundle / "calmline_data" / "demo_call.flac"
 if _demo.is_file():
     os.environ.setdefault("CALMLINE_DEMO_CALL", str(_demo))

@@ -466,11 +466,8 @@ class CalmLineApp(QObject):
             self.window.set_notice(f"{self._settings_problem}. Fix or remove the file to change "
                                    "settings here.")
             return
-        try:
-            from ui.settings_dialog import SettingsDialog, set_start_at_login
-        except ImportError as exc:
-            self._missing("Settings", exc)
-            return
+        from ui.settings_dialog import SettingsDialog, set_start_at_login
+
         current = self.runner.settings
         dialog = SettingsDialog(current, self._policy.locked, self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
@@ -571,28 +568,21 @@ class CalmLineApp(QObject):
     def _extra_window(self, name: str) -> QWidget | None:
         if name in self._extra_windows:
             return self._extra_windows[name]
-        try:
-            if name == "pacer":
-                from ui.breathing_pacer import BreathingPacer
-                log = self._log()
-                window: QWidget | None = None if log is None else BreathingPacer(log)
-            else:
-                from ui.history_window import HistoryWindow
-                window = HistoryWindow(self._store_path, delete_call=self._delete_call)
-        except ImportError as exc:
-            self._missing("Breathing exercise" if name == "pacer" else "History", exc)
-            return None
+        if name == "pacer":
+            from ui.breathing_pacer import BreathingPacer
+            log = self._log()
+            window: QWidget | None = None if log is None else BreathingPacer(log)
+        else:
+            from ui.history_window import HistoryWindow
+            window = HistoryWindow(self._store_path)
         if window is not None:
             self._extra_windows[name] = window
         return window
 
     def _breathing_offer(self) -> QWidget | None:
         if self._offer is None:
-            try:
-                from ui.breathing_pacer import BreathingOffer
-            except ImportError as exc:
-                self._missing("Breathing offer", exc)
-                return None
+            from ui.breathing_pacer import BreathingOffer
+
             log = self._log()
             if log is None:
                 return None
@@ -608,24 +598,15 @@ class CalmLineApp(QObject):
 
     def _log(self) -> object | None:
         if self._prompt_log is None:
+            from ui.breathing_pacer import StorePromptLog
+
             try:
-                from ui.breathing_pacer import StorePromptLog
                 self._prompt_log = StorePromptLog(self._store_path)
-            except (ImportError, StoreError) as exc:
-                self._missing("The breathing log", exc)
+            except StoreError as exc:
+                logger.warning("the breathing log is unavailable: %s", exc)
+                self.window.set_notice(f"Breathing exercises are off: {exc}")
                 return None
         return self._prompt_log
-
-    def _delete_call(self, call_id: int) -> bool:
-        # A second writer closes every open call as interrupted: only between calls.
-        if self.window.in_call:
-            raise StoreError("finish the current call before deleting calls")
-        with CallStore(self._store_path) as store:
-            return store.delete_call(call_id)
-
-    def _missing(self, what: str, exc: Exception) -> None:
-        logger.warning("%s unavailable: %s", what, exc)
-        self.window.set_notice(f"{what} is not available in this build.")
 
 
 def _prompt_trigger(trigger_count: float) -> str:

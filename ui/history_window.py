@@ -390,10 +390,9 @@ class HistoryWindow(QMainWindow):
     confirm : callable, optional
         Asks to confirm a deletion (see :data:`Confirmer`); a message box by default.
     delete_call : callable, optional
-        Deletes a call by id. By default a writing :class:`CallStore` is opened
-        for the deletion; but opening a writer closes every open call as
-        interrupted, so while the engine is monitoring the app must pass a
-        deleter that goes through the engine's own writer.
+        Deletes a call by id; by default through a writing :class:`CallStore`
+        of its own (safe beside the engine's: only the engine ends open calls,
+        and an open call cannot be deleted from here).
     max_calls : int
         Newest calls to list.
     """

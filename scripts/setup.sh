@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   xvfb libegl1 libgl1 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3  # Qt offscreen and under Xvfb
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1                           # Qt's X11 (xcb) platform
+  openbox trayer xdotool x11-utils     # real-desktop tests: window manager, system tray, focus checks
 )
 
 missing=()

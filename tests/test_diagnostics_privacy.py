@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,19 +49,6 @@ import atexit
 atexit.register(_report)
 """
 RUN_CLI = GUARD + "from ui.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Take back the handlers ``main`` adds to the root logger."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
 
 
 def _user_dirs(tmp_path: Path) -> dict[str, str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -243,20 +242,6 @@ def test_the_app_passes_the_policy_locks_to_the_settings_dialog(
     assert not app.window.sound_action.isEnabled()
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Take back the handlers ``main`` adds to the root logger."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-
-
-@pytest.mark.usefixtures("restore_logging")
 def test_monitor_refuses_options_the_policy_locks(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("CALMLINE_POLICY", str(_policy(tmp_path, POLICY)))

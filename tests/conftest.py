@@ -40,3 +40,27 @@ def restore_logging() -> Iterator[None]:
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+
+
+@pytest.fixture
+def announcements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What :func:`ui.announce.announce` asks screen readers to say: (message, politeness).
+
+    Qt hands announcement events to the platform's accessibility bridge, which
+    the offscreen platform has none of, so the hand-over itself is recorded.
+    """
+    from PySide6.QtGui import QAccessible
+
+    import ui.announce
+
+    said: list[tuple[str, str]] = []
+
+    class RecordingAccessible:
+        AnnouncementPoliteness = QAccessible.AnnouncementPoliteness
+
+        @staticmethod
+        def updateAccessibility(event: object) -> None:  # noqa: N802 (Qt's name)
+            said.append((event.message(), event.politeness().name))
+
+    monkeypatch.setattr(ui.announce, "QAccessible", RecordingAccessible)
+    return said

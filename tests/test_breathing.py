@@ -273,6 +273,17 @@ def test_pacer_shows_each_phase_as_text_and_counts(pacer: BreathingPacer,
     assert "Breath 2 of 5" in label_named(pacer, "Session progress").text()
 
 
+def test_phase_changes_are_spoken_to_screen_readers_once_each(pacer: BreathingPacer,
+                                                              clock: FakeClock,
+                                                              announcements) -> None:
+    pacer.start("box")
+    for tenth in range(15, 170):  # the first breath, refreshed as the animation does
+        clock.t = 1000.0 + tenth / 10
+        pacer.refresh()
+    assert announcements == [(words, "Polite") for words in
+                             ("Breathe in", "Hold", "Breathe out", "Hold", "Breathe in")]
+
+
 def test_pauses_do_not_count(pacer: BreathingPacer, clock: FakeClock, log: MemoryLog) -> None:
     pacer.start("physiological_sigh")
     clock.advance(10.0)
@@ -426,6 +437,16 @@ def test_offer_appears_at_once_after_the_call(offer: BreathingOffer, log: Memory
     offer.offer("interruption", 3)
     offer.call_ended()
     assert offer.showing and log.rows == {1: ["shown"]}
+
+
+def test_offer_is_spoken_to_screen_readers_when_it_appears(offer: BreathingOffer,
+                                                           announcements) -> None:
+    offer.offer("interruption", 3)
+    assert announcements == []
+    offer.call_ended()
+    assert len(announcements) == 1
+    message, politeness = announcements[0]
+    assert message.startswith("A minute to breathe?") and politeness == "Polite"
 
 
 def test_offer_does_not_steal_focus(qtbot, offer: BreathingOffer, clock: FakeClock) -> None:

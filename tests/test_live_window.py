@@ -115,6 +115,16 @@ def test_a_cue_appears_when_the_engine_thread_reports_an_event(qtbot, wired) -> 
     assert window.indicator_state is IndicatorState.CUE
 
 
+def test_a_new_cue_is_spoken_to_screen_readers_once(qtbot, wired, announcements) -> None:
+    # The window never takes the focus, so a screen reader would not read the cue by itself.
+    bridge, window = wired
+    for _ in range(2):
+        with qtbot.waitSignal(bridge.eventReceived):
+            from_engine_thread(lambda: bridge.on_event(LiveEvent(update(EventKind.INTERRUPTION),
+                                                                 0.0, 1)))
+    assert announcements == [("Let them finish", "Polite")]
+
+
 def test_bridge_emits_on_the_gui_thread_and_keeps_only_the_latest_frame(qtbot) -> None:
     bridge = EngineBridge()
     seen: list[tuple[int, bool]] = []

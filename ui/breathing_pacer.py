@@ -50,6 +50,7 @@ from models.breathing_patterns import (PATTERNS, BreathingPattern, cycle_count, 
                                        pattern_by_name, phase_at, phase_count,
                                        total_duration_s)
 from models.store import CallStore, PromptOutcome, StoreError
+from ui.announce import announce
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ _FRAME_INTERVAL_MS = 33
 
 _OFFER_POLL_MS = 250
 """How often the offer re-checks silence and expiry when no frames arrive, in ms."""
+
+_OFFER_QUESTION = "A minute to breathe?"
+_OFFER_DETAIL = "A short guided breath can help you settle before you go on."
 
 _OUTCOME_ORDER = {PromptOutcome.SHOWN: 0, PromptOutcome.STARTED: 1,
                   PromptOutcome.COMPLETED: 2, PromptOutcome.DISMISSED: 2}
@@ -610,6 +614,9 @@ class BreathingPacer(QWidget):
                 session_text += ". Press Space to go on."
             fullness = fullness_at(pattern, elapsed)
             progress = elapsed / self._duration_s
+        if self._phase_label.text() != phase_text:
+            # The pacer may be followed with eyes closed: phase changes are spoken too.
+            announce(self._phase_label, phase_text)
         _set_text(self._phase_label, phase_text)
         _set_text(self._count_label, count_text)
         _set_text(self._session_label, session_text)
@@ -686,10 +693,10 @@ class BreathingOffer(QWidget):
         self.setWindowTitle("CalmLine – A minute to breathe?")
         self.setAccessibleName("CalmLine breathing offer")
 
-        question = QLabel("A minute to breathe?")
+        question = QLabel(_OFFER_QUESTION)
         question.setFont(_scaled_font(self.font(), 1.3, bold=True))
         question.setAccessibleName("Offer")
-        detail = QLabel("A short guided breath can help you settle before you go on.")
+        detail = QLabel(_OFFER_DETAIL)
         detail.setWordWrap(True)
         detail.setAccessibleName("Offer details")
 
@@ -822,6 +829,7 @@ class BreathingOffer(QWidget):
         self._state = _OfferState.SHOWN
         logger.info("breathing offer (%s) shown", self._trigger)
         self.show()
+        announce(self, f"{_OFFER_QUESTION} {_OFFER_DETAIL}")
 
     def _dismiss(self, why: str) -> None:
         if self._state is not _OfferState.SHOWN or self._prompt is None:

@@ -40,6 +40,7 @@ from models.baseline import Baseline
 from models.events import EventKind
 from models.frames import HOP_S, FeatureFrame, PartyFrame
 from models.settings import RuleSettings
+from ui.announce import announce
 from ui.cues import SHORT_LABELS, Cue, CueHold, cue_for
 from ui.tray import IndicatorState, state_icon
 
@@ -831,6 +832,8 @@ class LiveWindow(QWidget):
             # The accent background always comes with the words themselves.
             self.cue_label.setAutoFillBackground(True)
             self._timer.start()
+            if changed:
+                announce(self.cue_label, cue.phrase)
             if chime and changed and self._cue_sound:
                 self._chime()
         self._update_indicator()

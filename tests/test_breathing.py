@@ -276,6 +276,8 @@ def test_pacer_shows_each_phase_as_text_and_counts(pacer: BreathingPacer,
 def test_phase_changes_are_spoken_to_screen_readers_once_each(pacer: BreathingPacer,
                                                               clock: FakeClock,
                                                               announcements) -> None:
+    pacer.refresh()
+    assert announcements == []  # "Ready when you are" is not worth interrupting anyone for
     pacer.start("box")
     for tenth in range(15, 170):  # the first breath, refreshed as the animation does
         clock.t = 1000.0 + tenth / 10

@@ -614,7 +614,7 @@ class BreathingPacer(QWidget):
                 session_text += ". Press Space to go on."
             fullness = fullness_at(pattern, elapsed)
             progress = elapsed / self._duration_s
-        if self._phase_label.text() != phase_text:
+        if self._state is not _Session.IDLE and self._phase_label.text() != phase_text:
             # The pacer may be followed with eyes closed: phase changes are spoken too.
             announce(self._phase_label, phase_text)
         _set_text(self._phase_label, phase_text)

@@ -7,6 +7,7 @@ far more than the 6 LU a raised voice adds.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from statistics import median
 from typing import Literal
@@ -15,6 +16,9 @@ from models.frames import HOP_S, PartyFrame
 from models.settings import RuleSettings
 
 BaselineSource = Literal["calibrated", "profile"]
+
+_SHIFT_CHECK_S = 1.0
+"""How often, in seconds of agent speech, a change of microphone level is looked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,8 @@ class Baseline:
         (or comes from a profile). While False, ``loudness_lufs`` is the
         median of the speech heard so far, for display only.
     source : {'calibrated', 'profile'}
-        ``'calibrated'`` if measured on this call's speech, ``'profile'`` if
+        ``'calibrated'`` if measured on this call's speech (including when it
+        was learnt again after a change of microphone level), ``'profile'`` if
         loaded from a saved profile (and possibly adapted since).
     """
 
@@ -42,6 +47,77 @@ class Baseline:
     rate_sps: float | None
     calibrated: bool
     source: BaselineSource
+
+
+@dataclass(frozen=True, slots=True)
+class LevelShift:
+    """A change of the agent's microphone level, and the baseline learnt again after it.
+
+    Attributes
+    ----------
+    t_s : float
+        Stream time of the hop that revealed it, in seconds.
+    shift_lu : float
+        How far the agent's typical loudness moved, in LU (positive: louder).
+    baseline_lufs : float
+        The loudness baseline learnt again, in LUFS.
+    """
+
+    t_s: float
+    shift_lu: float
+    baseline_lufs: float
+
+
+class LevelWatch:
+    """The agent's recent speech loudness, watched for a change of microphone level.
+
+    It outlives a call: live monitoring hands the same watch to every call, so
+    that calls shorter than the window still add up to it.
+
+    Parameters
+    ----------
+    settings : RuleSettings
+        ``baseline_shift_lu``, ``baseline_shift_window_s`` and ``baseline_shift_share``.
+    """
+
+    def __init__(self, settings: RuleSettings) -> None:
+        self._settings = settings
+        self._recent_lufs: deque[float] = deque(maxlen=_hops(settings.baseline_shift_window_s))
+        self._check_every = _hops(_SHIFT_CHECK_S)
+        self._speech_hops = 0
+
+    def push(self, lufs: float, baseline_lufs: float | None) -> float | None:
+        """Add one speech hop's momentary loudness and compare the window with the baseline.
+
+        Parameters
+        ----------
+        lufs : float
+            The hop's momentary loudness in LUFS (raised hops included).
+        baseline_lufs : float or None
+            The calibrated loudness baseline in LUFS; None while calibrating.
+
+        Returns
+        -------
+        float or None
+            The window's median loudness in LUFS when the level has shifted
+            (the window then starts afresh); otherwise None.
+        """
+        recent = self._recent_lufs
+        recent.append(lufs)
+        self._speech_hops += 1
+        # Looking once per second of speech is plenty for a change that takes
+        # a minute to show, and costs a tenth of looking at every hop.
+        if (baseline_lufs is None or len(recent) < recent.maxlen
+                or self._speech_hops % self._check_every):
+            return None
+        off = self._settings.baseline_shift_lu
+        needed = self._settings.baseline_shift_share * len(recent)
+        if (sum(v >= baseline_lufs + off for v in recent) < needed
+                and sum(v <= baseline_lufs - off for v in recent) < needed):
+            return None
+        typical_lufs = median(recent)
+        recent.clear()
+        return typical_lufs
 
 
 class BaselineTracker:
@@ -59,6 +135,18 @@ class BaselineTracker:
     as part of a raised-voice episode are ignored altogether; the clamp bounds
     what slips through (the build-up to an episode, say).
 
+    Neither mechanism follows a change of the microphone's level (another
+    headset, a boom moved closer, the system's input volume): after +8 dB of
+    gain every hop reads as raised, so adaptation ignores all of them and the
+    agent is told to lower their voice for the rest of the shift. So the last
+    ``baseline_shift_window_s`` of speech, raised hops included, is watched:
+    when a share of at least ``baseline_shift_share`` of its hops sits
+    ``baseline_shift_lu`` or more above the baseline (or as far below it), the
+    level has shifted, and the baseline is learnt again as the window's
+    median. A raised voice comes in episodes: by default it would have to fill
+    over a minute of the last 90 s of the agent's speech to look like a level
+    change.
+
     Parameters
     ----------
     settings : RuleSettings
@@ -66,6 +154,9 @@ class BaselineTracker:
     profile : Baseline, optional
         A saved baseline to start from. Its loudness is used at once; if its
         ``rate_sps`` is None the rate is calibrated from this call.
+    level_watch : LevelWatch, optional
+        The watch for a change of microphone level, when it is shared with
+        earlier calls; a fresh one otherwise.
 
     Raises
     ------
@@ -73,7 +164,8 @@ class BaselineTracker:
         If ``profile`` is not calibrated or its loudness is not finite.
     """
 
-    def __init__(self, settings: RuleSettings, profile: Baseline | None = None) -> None:
+    def __init__(self, settings: RuleSettings, profile: Baseline | None = None,
+                 level_watch: LevelWatch | None = None) -> None:
         if profile is not None and not (profile.calibrated
                                         and math.isfinite(profile.loudness_lufs)):
             raise ValueError("a baseline profile must be calibrated, with a finite loudness")
@@ -87,6 +179,7 @@ class BaselineTracker:
         self._calibrated = False
         self._source: BaselineSource = "calibrated"
         self._rate_calibrated = False
+        self._level_watch = level_watch or LevelWatch(settings)
         if profile is not None:
             self._loudness_lufs = profile.loudness_lufs
             self._calibrated = True
@@ -100,7 +193,7 @@ class BaselineTracker:
         return Baseline(self._loudness_lufs, self._rate_sps if self._rate_calibrated else None,
                         self._calibrated, self._source)
 
-    def push(self, agent: PartyFrame, raised: bool) -> None:
+    def push(self, agent: PartyFrame, raised: bool) -> float | None:
         """Learn from one hop of the agent's features.
 
         Parameters
@@ -109,14 +202,36 @@ class BaselineTracker:
             The agent's features for the hop.
         raised : bool
             Whether the rules count this hop as part of a raised-voice episode;
-            such hops are ignored.
+            such hops only count towards noticing a change of microphone level.
+
+        Returns
+        -------
+        float or None
+            The change of microphone level in LU when this hop revealed one
+            (the loudness baseline has just been learnt again); otherwise None.
         """
-        if raised or not agent.speech:
-            return
+        if not agent.speech:
+            return None
+        shift_lu = None
+        if agent.momentary_lufs is not None:
+            shift_lu = self._watch_level(agent.momentary_lufs)
+        if raised or shift_lu is not None:
+            return shift_lu
         if agent.momentary_lufs is not None:
             self._push_loudness(agent.momentary_lufs)
         if agent.rate_sps is not None:
             self._push_rate(agent.rate_sps)
+        return None
+
+    def _watch_level(self, lufs: float) -> float | None:
+        typical_lufs = self._level_watch.push(lufs, self._loudness_lufs if self._calibrated else None)
+        if typical_lufs is None:
+            return None
+        shift_lu = typical_lufs - self._loudness_lufs
+        self._loudness_lufs = typical_lufs
+        self._source = "calibrated"
+        self._loudness_samples.clear()
+        return shift_lu
 
     def _push_loudness(self, lufs: float) -> None:
         self._loudness_samples.append(lufs)
@@ -145,6 +260,25 @@ class BaselineTracker:
     def _step(self, current: float, recent: float, max_step: float) -> float:
         step = self._settings.baseline_adapt_fraction * (recent - current)
         return current + max(-max_step, min(max_step, step))
+
+
+def level_shift_text(shift_lu: float) -> str:
+    """What to tell the agent after a change of microphone level.
+
+    Parameters
+    ----------
+    shift_lu : float
+        The change in LU (positive: louder).
+
+    Returns
+    -------
+    str
+        One or two sentences for the status line or a report.
+    """
+    direction = "louder" if shift_lu > 0 else "quieter"
+    return (f"Your microphone sounds {abs(shift_lu):.0f} dB {direction} than before, so your "
+            "normal level has been learnt again. If you changed headset, calibrate your voice "
+            "again (More \N{BLACK RIGHT-POINTING SMALL TRIANGLE} Calibrate my voice).")
 
 
 def _hops(duration_s: float) -> int:

@@ -6,7 +6,7 @@ monitoring opens one per call, and both feed it the same frames.
 """
 from __future__ import annotations
 
-from models.baseline import Baseline
+from models.baseline import Baseline, LevelShift, LevelWatch
 from models.events import Event, EventUpdate
 from models.frames import HOP_S, FeatureFrame
 from models.report import FrameTable
@@ -31,12 +31,16 @@ class CallSession:
         monitoring of a whole shift does not).
     hop_s : float
         Frame hop in seconds.
+    level_watch : LevelWatch, optional
+        The watch for a change of the agent's microphone level, shared with
+        earlier calls; a fresh one otherwise.
     """
 
     def __init__(self, settings: RuleSettings, customer_present: bool,
                  profile: Baseline | None = None, record_frames: bool = True,
-                 hop_s: float = HOP_S) -> None:
-        self.rules = CallRules(settings, profile, customer_present=customer_present)
+                 hop_s: float = HOP_S, level_watch: LevelWatch | None = None) -> None:
+        self.rules = CallRules(settings, profile, customer_present=customer_present,
+                               level_watch=level_watch)
         self.summary = SummaryAccumulator(hop_s, customer_present)
         self.frames = FrameTable(hop_s, customer_present) if record_frames else None
         self._finished = False
@@ -50,6 +54,11 @@ class CallSession:
     def baseline(self) -> Baseline:
         """The agent's baseline as it stands."""
         return self.rules.baseline
+
+    @property
+    def level_shifts(self) -> list[LevelShift]:
+        """Changes of the agent's microphone level noticed so far, in order."""
+        return self.rules.level_shifts
 
     def push(self, frame: FeatureFrame) -> list[EventUpdate]:
         """Feed the next frame; return the events it opened or closed."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import bisect
 
-from models.baseline import Baseline, BaselineTracker
+from models.baseline import Baseline, BaselineTracker, LevelShift, LevelWatch
 from models.breathing import BreathingPolicy
 from models.episodes import (FastSpeechDetector, InterruptionDetector, MonologueDetector,
                              RaisedVoiceDetector, TurnTracker)
@@ -60,6 +60,9 @@ class CallRules:
     customer_present : bool
         False in mic-only mode: interruption, overtalk and monologue are off
         and the frames' ``customer`` is ignored.
+    level_watch : LevelWatch, optional
+        The watch for a change of microphone level, shared with earlier calls
+        (see :class:`models.baseline.LevelWatch`); a fresh one otherwise.
 
     Raises
     ------
@@ -74,10 +77,10 @@ class CallRules:
     """
 
     def __init__(self, settings: RuleSettings, baseline: Baseline | None = None,
-                 customer_present: bool = True) -> None:
+                 customer_present: bool = True, level_watch: LevelWatch | None = None) -> None:
         self._s = settings.validate()
         self._customer_present = customer_present
-        self._tracker = BaselineTracker(settings, baseline)
+        self._tracker = BaselineTracker(settings, baseline, level_watch)
         self._raised = RaisedVoiceDetector(settings)
         self._fast = FastSpeechDetector(settings)
         self._agent_turn = TurnTracker(settings.turn_pause_s)
@@ -93,6 +96,7 @@ class CallRules:
             EventKind.BREATHING_PROMPT: settings.breathing_prompt_enabled,
         }
         self._overtalk_hops = 0
+        self._level_shifts: list[LevelShift] = []
         self._events: list[Event] = []
         self._finished = False
 
@@ -105,6 +109,11 @@ class CallRules:
     def events(self) -> list[Event]:
         """Closed events so far, ordered by start time."""
         return list(self._events)
+
+    @property
+    def level_shifts(self) -> list[LevelShift]:
+        """Changes of the agent's microphone level noticed so far, in order."""
+        return list(self._level_shifts)
 
     @property
     def overtalk_s(self) -> float:
@@ -141,7 +150,10 @@ class CallRules:
 
         updates = self._raised.push(frame.t_s, frame.agent, loudness_lufs)
         # The detector runs first so the tracker knows whether this very hop is in an episode.
-        self._tracker.push(frame.agent, raised=self._raised.active)
+        shift_lu = self._tracker.push(frame.agent, raised=self._raised.active)
+        if shift_lu is not None:
+            self._level_shifts.append(
+                LevelShift(frame.t_s, shift_lu, self._tracker.baseline.loudness_lufs))
         updates += self._fast.push(frame.t_s, frame.agent, baseline.rate_sps)
         if self._customer_present and frame.customer is not None:
             both = frame.agent.speech and frame.customer.speech

@@ -175,6 +175,16 @@ class RuleSettings:
         0.5, "LU", "The most one baseline update may move your normal loudness.")
     baseline_max_step_sps: float = setting(
         0.1, "syllables/s", "The most one baseline update may move your normal pace.")
+    baseline_shift_lu: float = setting(
+        6.0, "LU", "If nearly all your recent speech is this far from your normal "
+        "loudness, the microphone level has changed (another headset, a moved mic) and "
+        "your normal level is learnt again.")
+    baseline_shift_window_s: float = setting(
+        90.0, "s", "How much of your recent speech is used to notice that the microphone "
+        "level has changed.")
+    baseline_shift_share: float = setting(
+        0.75, "fraction", "How much of that recent speech must be that far off before your "
+        "normal level is learnt again (more than half: a raised voice comes in episodes).")
 
     # --- breathing prompt
     breathing_cooldown_s: float = setting(
@@ -207,6 +217,7 @@ class RuleSettings:
                     "fast_speech_min_speech_s", "interruption_min_overlap_s",
                     "customer_turn_min_s", "monologue_min_s", "monologue_max_pause_s",
                     "baseline_calibration_s", "baseline_adapt_block_s",
+                    "baseline_shift_lu", "baseline_shift_window_s",
                     "breathing_cluster_window_s")
         for name in positive:
             value = getattr(self, name)
@@ -235,6 +246,8 @@ class RuleSettings:
                  f"({self.fast_speech_floor_sps})")
         _require("baseline_adapt_fraction", 0.0 <= self.baseline_adapt_fraction <= 1.0,
                  f"({self.baseline_adapt_fraction}) must be between 0 and 1")
+        _require("baseline_shift_share", 0.5 < self.baseline_shift_share <= 1.0,
+                 f"({self.baseline_shift_share}) must be above 0.5 and at most 1")
         _require("breathing_cooldown_s", self.breathing_cooldown_s >= 60.0,
                  f"({self.breathing_cooldown_s}) must be at least 60 s")
         _require("breathing_max_per_call", self.breathing_max_per_call >= 1,

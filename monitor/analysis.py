@@ -71,6 +71,11 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         notes.append("agent only (no customer channel): interruption, overtalk and monologue cues are off")
     if recording.non_finite_samples:
         notes.append(f"{recording.non_finite_samples} NaN or infinite samples were treated as silence")
+    for shift in session.level_shifts:
+        minutes, seconds = divmod(round(shift.t_s), 60)
+        notes.append(f"the agent's microphone level changed by {shift.shift_lu:+.0f} dB "
+                     f"(noticed at {minutes}:{seconds:02d}); the baseline was learnt again "
+                     "from there")
     if not session.baseline.calibrated:
         notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
     return AnalysisReport(

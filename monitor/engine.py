@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from models.baseline import Baseline
+from models.baseline import Baseline, LevelWatch, level_shift_text
 from models.call_segmentation import CallSegmenter, SegmentationSettings
 from models.call_session import CallSession
 from models.events import EventPhase, EventUpdate
@@ -56,7 +56,9 @@ class StatusChange:
     kind : str
         ``monitoring_started``, ``monitoring_stopped``, ``mic_only``, ``call_started``,
         ``call_ended``, ``microphone_lost``, ``microphone_restored``,
-        ``customer_audio_lost``, ``customer_audio_restored``, ``overflow``.
+        ``customer_audio_lost``, ``customer_audio_restored``, ``overflow``,
+        ``level_shift`` (the agent's microphone level changed and the
+        baseline was learnt again).
     t_s : float
         Stream time in seconds.
     wall_time : float
@@ -222,6 +224,9 @@ class MonitorEngine:
         self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
         self._two_party = two_party
         self._session: CallSession | None = None
+        # Calls are often shorter than the window that reveals a change of mic level.
+        self._level_watch = LevelWatch(self.options.rules)
+        self._level_shifts_reported = 0
         self._call_id: int | None = None
         self._profile = self.options.profile
         self._store: CallStore | None = None
@@ -377,7 +382,17 @@ class MonitorEngine:
             self._apply_segments(self._segmenter.push(frame))
             if self._session is not None:
                 self._emit(self._session.push(frame))
+                self._report_level_shifts(frame.t_s)
             self._listener.on_frame(frame, self._session.baseline if self._session else self._profile)
+
+    def _report_level_shifts(self, t_s: float) -> None:
+        assert self._session is not None
+        shifts = self._session.level_shifts
+        for shift in shifts[self._level_shifts_reported:]:
+            logger.info("agent microphone level changed by %+.1f LU; baseline now %.1f LUFS",
+                        shift.shift_lu, shift.baseline_lufs)
+            self._status("level_shift", level_shift_text(shift.shift_lu), t_s)
+        self._level_shifts_reported = len(shifts)
 
     def _apply_segments(self, segment_events: list) -> None:
         for seg in segment_events:
@@ -387,8 +402,9 @@ class MonitorEngine:
                 self._end_call(seg.t_s, seg.reason)
 
     def _begin_call(self, t_s: float, reason: str) -> None:
+        self._level_shifts_reported = 0
         self._session = CallSession(self.options.rules, self._two_party, self._profile,
-                                    record_frames=False)
+                                    record_frames=False, level_watch=self._level_watch)
         if self._store is not None:
             self._call_id = self._store.begin_call(_utc_now(), t_s,
                                                    "two_party" if self._two_party else "mic_only")

@@ -6,11 +6,12 @@ from statistics import median
 
 import pytest
 
-from models.baseline import Baseline, BaselineTracker
+from models.baseline import Baseline, BaselineTracker, LevelWatch
 from models.frames import PartyFrame
 from models.rules import CallRules
 from models.settings import RuleSettings
-from tests.frame_builder import BASE_LUFS, PROFILE, CallBuilder, run
+from models.events import EventKind
+from tests.frame_builder import BASE_LUFS, PROFILE, CallBuilder, closed, run
 
 SETTINGS = RuleSettings()
 
@@ -118,3 +119,78 @@ def test_profile_without_rate_calibrates_the_rate() -> None:
 def test_unusable_profile_is_refused(profile: Baseline) -> None:
     with pytest.raises(ValueError, match="calibrated"):
         BaselineTracker(SETTINGS, profile)
+
+
+# --- a change of microphone level (another headset, a moved boom, the input volume)
+
+def _speech_turns(call: CallBuilder, seconds: float, lu: float) -> CallBuilder:
+    """Agent turns of 6 s with 2 s pauses at ``lu`` (with +-2 LU of syllable-to-syllable spread)."""
+    while seconds > 0:
+        call.add(min(6.0, seconds), [lu - 2.0, lu, lu + 2.0, lu]).add(2.0)
+        seconds -= 6.0
+    return call
+
+
+def test_a_louder_microphone_stops_the_raised_voice_cues_within_the_window() -> None:
+    # A profile from the old headset; the new one is 9 dB hotter. Before, every
+    # hop read as raised and was kept out of adaptation: cues for the whole shift.
+    call = _speech_turns(CallBuilder(), 600, 9.0)
+    r = CallRules(SETTINGS, PROFILE)
+    updates = run(r, call.frames)
+    shifts = r.level_shifts
+    assert len(shifts) == 1
+    assert shifts[0].shift_lu == pytest.approx(9.0, abs=0.5)
+    assert r.baseline.loudness_lufs == pytest.approx(BASE_LUFS + 9.0, abs=0.5)
+    assert r.baseline.source == "calibrated"
+    speech_before_s = sum(f.agent.speech for f in call.frames if f.t_s < shifts[0].t_s) * 0.1
+    assert speech_before_s <= SETTINGS.baseline_shift_window_s + 1.0
+    raised = closed(updates, EventKind.RAISED_VOICE)
+    assert raised and max(e.end_s for e in raised) <= shifts[0].t_s + 1.0
+
+
+def test_a_quieter_microphone_is_followed_too() -> None:
+    call = _speech_turns(CallBuilder(), 300, -12.0)
+    r = CallRules(SETTINGS, PROFILE)
+    run(r, call.frames)
+    # Slow adaptation has covered part of the way by the time the window is full.
+    assert len(r.level_shifts) == 1 and r.level_shifts[0].shift_lu <= -SETTINGS.baseline_shift_lu
+    assert r.baseline.loudness_lufs == pytest.approx(BASE_LUFS - 12.0, abs=0.5)
+    # A raised voice after the change is measured from the new level.
+    call2 = _speech_turns(CallBuilder(), 20, -12.0)
+    call2.add(3, -3.0)
+    r2 = CallRules(SETTINGS, r.baseline)
+    assert len(closed(run(r2, call2.frames), EventKind.RAISED_VOICE)) == 1
+
+
+def test_raised_voice_episodes_are_not_a_level_change() -> None:
+    # An angry stretch: a minute of raised speech out of every 90 s, then calm.
+    call = _speech_turns(CallBuilder(), 30, 0.0)
+    for _ in range(5):
+        _speech_turns(call, 60, 10.0)
+        _speech_turns(call, 30, 0.0)
+    r = CallRules(SETTINGS, PROFILE)
+    updates = run(r, call.frames)
+    assert r.level_shifts == []
+    assert r.baseline.loudness_lufs == pytest.approx(BASE_LUFS, abs=0.5)
+    assert len(closed(updates, EventKind.RAISED_VOICE)) >= 5
+
+
+def test_short_calls_add_up_to_the_window_through_a_shared_watch() -> None:
+    # Live monitoring shares one watch between calls; each call here has 30 s of speech.
+    watch = LevelWatch(SETTINGS)
+    baseline, shifts = PROFILE, []
+    for _call in range(4):
+        r = CallRules(SETTINGS, baseline, level_watch=watch)
+        run(r, _speech_turns(CallBuilder(), 30, 9.0).frames)
+        baseline, shifts = r.baseline, shifts + r.level_shifts
+    assert len(shifts) == 1
+    assert baseline.loudness_lufs == pytest.approx(BASE_LUFS + 9.0, abs=0.5)
+
+
+def test_level_shift_settings_are_checked() -> None:
+    from models.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="baseline_shift_share"):
+        RuleSettings(baseline_shift_share=0.5).validate()
+    with pytest.raises(SettingsError, match="baseline_shift_window_s"):
+        RuleSettings(baseline_shift_window_s=0.0).validate()

@@ -178,6 +178,14 @@ def test_device_lost_shows_what_to_do_and_clears_when_restored(window) -> None:
     assert window.indicator_state is IndicatorState.IDLE
 
 
+def test_a_change_of_microphone_level_is_explained(window) -> None:
+    from models.baseline import level_shift_text
+
+    window.show_status(status("level_shift", level_shift_text(9.4)))
+    assert "9 dB louder" in window.status_text and "Calibrate my voice" in window.status_text
+    assert window.indicator_state is IndicatorState.IDLE  # information, not a device problem
+
+
 def test_call_timer_and_counts_follow_the_call(window) -> None:
     window.show_status(status("call_started", t_s=10.0))
     window.show_frame(frame(724), BASELINE)             # 72.4 s + one hop

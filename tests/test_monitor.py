@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -52,6 +53,58 @@ def test_fast_replay_gives_the_events_of_analyze(demo_call: Path, tmp_path: Path
         assert abs(live["start_s"] - offline["start_s"]) <= 0.2
         assert abs(live["end_s"] - offline["end_s"]) <= 0.2
     assert log.stat().st_mode & 0o077 == 0
+
+
+def test_a_profile_from_a_quieter_headset_is_learnt_again(demo_call: Path, tmp_path: Path) -> None:
+    # Replays never use the saved profile (they must match analyze), so the engine is
+    # given one directly, as it is for a live microphone.
+    import numpy as np
+    import soundfile as sf
+
+    from models.baseline import Baseline
+    from monitor.audio_file import CallRecording
+    from monitor.capture import FileReplaySource
+    from monitor.engine import EngineOptions, MonitorEngine
+
+    offline = tmp_path / "offline.json"
+    assert main(["analyze", str(demo_call), "--json", str(offline)]) == 0
+    report = json.loads(offline.read_text())
+    audio, sr_hz = sf.read(demo_call, dtype="float32")
+    three_calls = tmp_path / "three_calls.wav"
+    sf.write(three_calls, np.concatenate([audio] * 3), sr_hz)
+    # Calibrated on a headset 12 dB quieter than this one: every word would read as raised.
+    stale = Baseline(report["baseline"]["loudness_lufs"] - 12.0, None, True, "profile")
+
+    class Collect:
+        def __init__(self) -> None:
+            self.statuses: list = []
+            self.events: list = []
+
+        def on_frame(self, frame, baseline) -> None:
+            pass
+
+        def on_event(self, event) -> None:
+            self.events.append(event)
+
+        def on_status(self, status) -> None:
+            self.statuses.append(status)
+
+    seen = Collect()
+    engine = MonitorEngine(FileReplaySource(CallRecording(three_calls), fast=True), None, seen,
+                           EngineOptions(profile=stale, lockstep=True, stereo_channels=(0, 1)))
+    engine.start()
+    engine.join(120)
+    engine.stop()
+    assert engine.error is None
+    shifts = [s for s in seen.statuses if s.kind == "level_shift"]
+    assert len(shifts) == 1
+    louder_db = re.search(r"(\d+) dB louder", shifts[0].detail)
+    assert louder_db and 11 <= int(louder_db.group(1)) <= 14
+    raised_after = [e for e in seen.events if e.update.event.kind.value == "raised_voice"
+                    and e.update.phase.value == "close" and e.update.event.start_s > shifts[0].t_s]
+    raised_per_demo = sum(e["kind"] == "raised_voice" for e in report["events"])
+    # From there on only the demo's own raised-voice episodes are cued.
+    assert 0 < len(raised_after) <= 2 * raised_per_demo
 
 
 def test_real_time_replay_emits_within_300_ms(short_call: dict[str, Path], tmp_path: Path) -> None:

@@ -647,6 +647,8 @@ class LiveWindow(QWidget):
         elif kind in _PROBLEM_KINDS.values():
             lost = next(k for k, v in _PROBLEM_KINDS.items() if v == kind)
             self._status.problems.pop(lost, None)
+        elif kind == "level_shift":
+            self._status.notice = status.detail
         elif kind == "overflow":
             self._status.overflow = status.detail
             self._status.overflow_until_s = self._clock() + OVERFLOW_SHOWN_S

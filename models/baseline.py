@@ -17,7 +17,7 @@ from models.settings import RuleSettings
 
 BaselineSource = Literal["calibrated", "profile"]
 
-_SHIFT_CHECK_S = 1.0
+_SHIFT_CHECK_S = 5.0
 """How often, in seconds of agent speech, a change of microphone level is looked for."""
 
 
@@ -105,8 +105,8 @@ class LevelWatch:
         recent = self._recent_lufs
         recent.append(lufs)
         self._speech_hops += 1
-        # Looking once per second of speech is plenty for a change that takes
-        # a minute to show, and costs a tenth of looking at every hop.
+        # Looking every few seconds of speech is plenty for a change that takes
+        # over a minute to show, and costs next to nothing.
         if (baseline_lufs is None or len(recent) < recent.maxlen
                 or self._speech_hops % self._check_every):
             return None

@@ -143,7 +143,7 @@ def test_a_louder_microphone_stops_the_raised_voice_cues_within_the_window() -> 
     assert r.baseline.loudness_lufs == pytest.approx(BASE_LUFS + 9.0, abs=0.5)
     assert r.baseline.source == "calibrated"
     speech_before_s = sum(f.agent.speech for f in call.frames if f.t_s < shifts[0].t_s) * 0.1
-    assert speech_before_s <= SETTINGS.baseline_shift_window_s + 1.0
+    assert speech_before_s <= SETTINGS.baseline_shift_window_s + 5.0
     raised = closed(updates, EventKind.RAISED_VOICE)
     assert raised and max(e.end_s for e in raised) <= shifts[0].t_s + 1.0
 

@@ -31,6 +31,7 @@ from models.baseline import Baseline, LevelWatch, level_shift_text
 from models.call_segmentation import CallSegmenter, SegmentationSettings
 from models.call_session import CallSession
 from models.events import EventPhase, EventUpdate
+from models.mic_check import NOT_HEARD_TEXT, AgentHeardCheck
 from models.frames import HOP_S, FeatureFrame
 from models.settings import RuleSettings
 from models.store import CallStore
@@ -58,7 +59,9 @@ class StatusChange:
         ``call_ended``, ``microphone_lost``, ``microphone_restored``,
         ``customer_audio_lost``, ``customer_audio_restored``, ``overflow``,
         ``level_shift`` (the agent's microphone level changed and the
-        baseline was learnt again).
+        baseline was learnt again), ``agent_not_heard`` (the customer talks
+        and the agent's microphone picks up nothing of the agent; see
+        :mod:`models.mic_check`) and ``agent_heard``.
     t_s : float
         Stream time in seconds.
     wall_time : float
@@ -227,6 +230,7 @@ class MonitorEngine:
         # Calls are often shorter than the window that reveals a change of mic level.
         self._level_watch = LevelWatch(self.options.rules)
         self._level_shifts_reported = 0
+        self._heard_check = AgentHeardCheck()
         self._call_id: int | None = None
         self._profile = self.options.profile
         self._store: CallStore | None = None
@@ -383,6 +387,11 @@ class MonitorEngine:
             if self._session is not None:
                 self._emit(self._session.push(frame))
                 self._report_level_shifts(frame.t_s)
+            heard = self._heard_check.push(frame)
+            if heard == "not_heard":
+                self._status("agent_not_heard", NOT_HEARD_TEXT, frame.t_s)
+            elif heard == "heard":
+                self._status("agent_heard", "", frame.t_s)
             self._listener.on_frame(frame, self._session.baseline if self._session else self._profile)
 
     def _report_level_shifts(self, t_s: float) -> None:

@@ -107,6 +107,27 @@ def test_a_profile_from_a_quieter_headset_is_learnt_again(demo_call: Path, tmp_p
     assert 0 < len(raised_after) <= 2 * raised_per_demo
 
 
+def test_a_muted_microphone_is_reported_until_the_agent_is_heard(demo_call: Path,
+                                                                 tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr_hz = sf.read(demo_call, dtype="float32")
+    # The agent's mic is muted for the first of two back-to-back demo calls.
+    muted = np.concatenate([audio] * 2)
+    muted[:len(audio), 0] = 0.0
+    path = tmp_path / "muted.wav"
+    sf.write(path, muted, sr_hz)
+    log = tmp_path / "events.jsonl"
+    assert main(["monitor", "--headless", "--replay", str(path), "--fast", "--no-store",
+                 "--events-jsonl", str(log)]) == 0
+    statuses = [line for line in read_jsonl(log) if line["kind"].startswith("agent_")]
+    assert [s["kind"] for s in statuses] == ["agent_not_heard", "agent_heard"]
+    assert statuses[0]["detail"].startswith("Not hearing you")
+    demo_s = len(audio) / sr_hz
+    assert statuses[0]["t_s"] < demo_s - 0.1 <= statuses[1]["t_s"] < demo_s + 15.0
+
+
 def test_real_time_replay_emits_within_300_ms(short_call: dict[str, Path], tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     assert main(["monitor", "--headless", "--replay", str(short_call["call"]), "--no-store",

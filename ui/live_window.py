@@ -66,7 +66,8 @@ TICK_MS = 250
 """How often held cues and timed status lines are re-checked while any is up, ms."""
 
 _PROBLEM_KINDS = {"microphone_lost": "microphone_restored",
-                  "customer_audio_lost": "customer_audio_restored"}
+                  "customer_audio_lost": "customer_audio_restored",
+                  "agent_not_heard": "agent_heard"}
 _WARNING = "\N{WARNING SIGN}"
 _INFO = "\N{CIRCLED LATIN SMALL LETTER I}"
 _MIC_ONLY_TEXT = ("Mic-only: no customer audio, so interruption and monologue cues are off. "

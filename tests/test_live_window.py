@@ -178,10 +178,12 @@ def test_device_lost_shows_what_to_do_and_clears_when_restored(window) -> None:
     assert window.indicator_state is IndicatorState.IDLE
 
 
-def test_not_hearing_the_agent_is_a_problem_until_they_are_heard(window) -> None:
+def test_not_hearing_the_agent_is_a_problem_until_they_are_heard(window, announcements) -> None:
     from models.mic_check import NOT_HEARD_TEXT
 
     window.show_status(status("agent_not_heard", NOT_HEARD_TEXT))
+    window.show_status(status("agent_not_heard", NOT_HEARD_TEXT))
+    assert announcements == [(NOT_HEARD_TEXT, "Polite")]  # once, and spoken: it is a problem
     assert "Not hearing you" in window.status_text
     assert window.indicator_state is IndicatorState.DEVICE_PROBLEM
     window.show_status(status("agent_heard"))

@@ -644,6 +644,8 @@ class LiveWindow(QWidget):
         elif kind == "call_ended":
             self._set_in_call(False)
         elif kind in _PROBLEM_KINDS:
+            if kind not in self._status.problems:
+                announce(self.status_label, status.detail)
             self._status.problems[kind] = status.detail
         elif kind in _PROBLEM_KINDS.values():
             lost = next(k for k, v in _PROBLEM_KINDS.items() if v == kind)

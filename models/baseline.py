@@ -276,9 +276,8 @@ def level_shift_text(shift_lu: float) -> str:
         One or two sentences for the status line or a report.
     """
     direction = "louder" if shift_lu > 0 else "quieter"
-    return (f"Your microphone sounds {abs(shift_lu):.0f} dB {direction} than before, so your "
-            "normal level has been learnt again. If you changed headset, calibrate your voice "
-            "again (More \N{BLACK RIGHT-POINTING SMALL TRIANGLE} Calibrate my voice).")
+    return (f"Your microphone is {abs(shift_lu):.0f} dB {direction} than before: your normal "
+            "level was learnt again. New headset? Calibrate your voice again.")
 
 
 def _hops(duration_s: float) -> int:

@@ -20,9 +20,8 @@ Long enough that a customer explaining their problem while the agent listens
 in silence rarely reaches it (agents say "mm-hmm" now and then, and that counts).
 """
 
-NOT_HEARD_TEXT = ("Not hearing you: the customer has been talking and your microphone picks up "
-                  "nothing of you. Check it is not muted and is the one chosen in Settings; if "
-                  "you changed headset, calibrate your voice again.")
+NOT_HEARD_TEXT = ("Not hearing you: is your microphone muted, or not the one in Settings? "
+                  "After a headset change, calibrate your voice again.")
 """The status line for it; the part before the colon is the thin strip's headline."""
 
 MicChange = Literal["not_heard", "heard"]

@@ -181,9 +181,12 @@ def test_device_lost_shows_what_to_do_and_clears_when_restored(window) -> None:
 def test_not_hearing_the_agent_is_a_problem_until_they_are_heard(window, announcements) -> None:
     from models.mic_check import NOT_HEARD_TEXT
 
+    window.show()
     window.show_status(status("agent_not_heard", NOT_HEARD_TEXT))
     window.show_status(status("agent_not_heard", NOT_HEARD_TEXT))
     assert announcements == [(NOT_HEARD_TEXT, "Polite")]  # once, and spoken: it is a problem
+    # The window grows to show the whole advice rather than cutting its end off.
+    assert window.height() >= window.layout().totalHeightForWidth(window.width())
     assert "Not hearing you" in window.status_text
     assert window.indicator_state is IndicatorState.DEVICE_PROBLEM
     window.show_status(status("agent_heard"))
@@ -195,7 +198,7 @@ def test_a_change_of_microphone_level_is_explained(window) -> None:
     from models.baseline import level_shift_text
 
     window.show_status(status("level_shift", level_shift_text(9.4)))
-    assert "9 dB louder" in window.status_text and "Calibrate my voice" in window.status_text
+    assert "9 dB louder" in window.status_text and "Calibrate your voice" in window.status_text
     assert window.indicator_state is IndicatorState.IDLE  # information, not a device problem
 
 

@@ -69,7 +69,8 @@ _PROBLEM_KINDS = {"microphone_lost": "microphone_restored",
                   "customer_audio_lost": "customer_audio_restored",
                   "agent_not_heard": "agent_heard"}
 _WARNING = "\N{WARNING SIGN}"
-_INFO = "\N{CIRCLED LATIN SMALL LETTER I}"
+# U+2139, not the circled i (U+24D8): DejaVu Sans, the usual fallback on Linux, has only this one.
+_INFO = "\N{INFORMATION SOURCE}"
 _MIC_ONLY_TEXT = ("Mic-only: no customer audio, so interruption and monologue cues are off. "
                   "Choose the customer's audio in Settings to turn them on.")
 
@@ -881,11 +882,21 @@ class LiveWindow(QWidget):
         self.status_label.setToolTip(text)
         self.status_label.setVisible(bool(text))
         self.status_label.setAccessibleDescription(text)
+        self._fit_height()
         self._refresh_timer()
         self._refresh_counts()
         state = "in call" if self._in_call else "paused" if self._paused else ""
         self.setWindowTitle(f"CalmLine \N{EM DASH} {state}" if state else "CalmLine")
         self._update_indicator()
+
+    def _fit_height(self) -> None:
+        # A top-level window does not grow by itself when a wrapped status line
+        # needs another row; without this the advice at its end is cut off.
+        if self._strip:
+            return
+        needed = self._root.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _update_indicator(self) -> None:
         if self._paused:

@@ -33,7 +33,7 @@ from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
 from ui.calibration_wizard import (CalibrationWizard, CustomerCheck, Level, level_verdict,
                                    signal_similarity)
 from ui.history_window import HistoryWindow, TrendBucket, TrendChart, trend_buckets
-from ui.settings_dialog import (LOCK_GLYPH, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
+from ui.settings_dialog import (LOCK_PREFIX, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
                                 set_start_at_login)
 
 DEVICES = [
@@ -137,7 +137,7 @@ def test_locked_settings_are_disabled_with_glyph_and_tooltip(qtbot) -> None:
                    dialog.segmentation_form.editors["end_silence_s"], dialog.agent_combo):
         assert not widget.isEnabled()
         assert widget.toolTip() == LOCKED_TOOLTIP
-    assert dialog.recording_check.text().startswith(LOCK_GLYPH)
+    assert dialog.recording_check.text().startswith(LOCK_PREFIX)
     assert dialog.rule_form.editors["loud_lu"].isEnabled()
     assert dialog.customer_combo.isEnabled()
 

@@ -10,7 +10,7 @@ with the sections of ``settings.toml`` (``general.recording_enabled``,
 ``rules.raised_voice_lu``, ``segmentation.end_silence_s``, ``general.cue_sound``).
 A bare section name
 (``"rules"``) locks the whole section. Locked settings are shown disabled with
-a lock glyph and the tooltip "Set by your IT department".
+"Set by IT:" before their label and the tooltip "Set by your IT department".
 
 Saving is the caller's job (:func:`models.app_settings.save_settings`), and so
 is applying ``start_at_login`` through :func:`set_start_at_login`.
@@ -39,7 +39,9 @@ from monitor.devices import DeviceError, InputDevice, list_input_devices
 
 logger = logging.getLogger(__name__)
 
-LOCK_GLYPH = "\N{LOCK}"
+LOCK_PREFIX = "Set by IT:"
+"""Put before a locked setting's label. Words, not the lock emoji: Linux desktops
+without an emoji font show U+1F512 as an empty box."""
 LOCKED_TOOLTIP = "Set by your IT department"
 ERROR_GLYPH = "\N{WARNING SIGN}"
 MIC_ONLY_LABEL = "none (mic-only)"
@@ -294,15 +296,15 @@ class _NumberForm:
 
 
 def _lock(widget: QWidget, label: QLabel | None = None) -> None:
-    """Show a setting as fixed by policy: disabled, lock glyph, explaining tooltip."""
+    """Show a setting as fixed by policy: disabled, marked in its label, explaining tooltip."""
     widget.setEnabled(False)
     widget.setToolTip(LOCKED_TOOLTIP)
     widget.setAccessibleDescription(LOCKED_TOOLTIP)
     widget.setProperty("locked", True)
     if isinstance(widget, QCheckBox):
-        widget.setText(f"{LOCK_GLYPH} {widget.text()}")
+        widget.setText(f"{LOCK_PREFIX} {widget.text()}")
     if label is not None:
-        label.setText(f"{LOCK_GLYPH} {label.text()}")
+        label.setText(f"{LOCK_PREFIX} {label.text()}")
         label.setToolTip(LOCKED_TOOLTIP)
 
 

@@ -4,7 +4,8 @@ Each party's audio goes through its own chain:
 
 * loudness at the party's native rate (the exact BS.1770 filter for that rate);
 * a streaming resampler to the 16 kHz analysis rate, then a DC-blocking high-pass;
-* voice activity (the agent's detector also sees the customer's signal, to reject bleed);
+* voice activity (the agent's detector also sees the customer's signal, to reject bleed),
+  with steady tones (ringback, DTMF, beeps) taken out, since WebRTC's VAD hears them as voice;
 * speech rate from syllable nuclei.
 
 Frames are assembled hop by hop once every stage of both parties has
@@ -24,6 +25,7 @@ from models.frames import HOP_S, FeatureFrame, PartyFrame
 from monitor.framing import hop_end_sample
 from monitor.loudness import LoudnessMeter
 from monitor.speech_rate import SpeechRateEstimator
+from monitor.tones import ToneDetector
 from monitor.vad import VoiceActivityDetector
 
 ANALYSIS_SR_HZ = 16000
@@ -75,7 +77,9 @@ class _PartyChain:
 class _PartyAnalysis:
     vad: VoiceActivityDetector
     rate: SpeechRateEstimator
+    tones: ToneDetector
     speech_frames: deque[bool]
+    tone_hops: deque[bool]
 
 
 class CallFeatureExtractor:
@@ -101,9 +105,11 @@ class CallFeatureExtractor:
         self._customer_chain = _PartyChain(customer_sr_hz, hop_s) if customer_sr_hz else None
         self._agent = _PartyAnalysis(
             VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S, reference_level_dbfs=agent_level_dbfs),
-            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque())
+            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), ToneDetector(ANALYSIS_SR_HZ, hop_s),
+            deque(), deque())
         self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S),
-                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque())
+                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s),
+                                         ToneDetector(ANALYSIS_SR_HZ, hop_s), deque(), deque())
                           if self._customer_chain is not None else None)
         self._analysed_16k = 0
         self._next_hop = 0
@@ -158,9 +164,11 @@ class CallFeatureExtractor:
         agent_16k = self._agent_chain.take_16k(n)
         customer_16k = self._customer_chain.take_16k(n) if self._customer_chain else None
         self._agent.speech_frames.extend(self._agent.vad.process(agent_16k, customer_16k).tolist())
+        self._agent.tone_hops.extend(self._agent.tones.process(agent_16k))
         self._agent.rate.process(agent_16k)
         if self._customer is not None and customer_16k is not None:
             self._customer.speech_frames.extend(self._customer.vad.process(customer_16k).tolist())
+            self._customer.tone_hops.extend(self._customer.tones.process(customer_16k))
             self._customer.rate.process(customer_16k)
         self._analysed_16k += n
 
@@ -182,11 +190,12 @@ class CallFeatureExtractor:
         if self._customer_chain is not None and self._customer is not None:
             parties.append((self._customer_chain, self._customer))
         return all(chain.momentary and len(analysis.speech_frames) >= self._frames_per_hop
-                   for chain, analysis in parties)
+                   and analysis.tone_hops for chain, analysis in parties)
 
     def _party_frame(self, chain: _PartyChain, analysis: _PartyAnalysis, k: int) -> PartyFrame:
         flags = [analysis.speech_frames.popleft() for _ in range(self._frames_per_hop)]
-        speech = 2 * sum(flags) >= len(flags)
+        tone = analysis.tone_hops.popleft()
+        speech = 2 * sum(flags) >= len(flags) and not tone
         return PartyFrame(
             momentary_lufs=_lufs_or_none(chain.momentary.popleft()),
             short_term_lufs=_lufs_or_none(chain.short_term.popleft()),

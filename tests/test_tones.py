@@ -1,0 +1,86 @@
+"""Steady tones (ringback, DTMF, beeps) are not speech; speech is never a tone."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.tones import TONE_RUN_HOPS, ToneDetector
+from tests.audio_fixtures import POCKETSPHINX_DATA, espeak, have, pocketsphinx_clips, telephone_band
+from ui.cli import main
+
+SR_HZ = 16000
+
+
+def ringback(seconds: float, sr_hz: int = SR_HZ) -> np.ndarray:
+    """North American ringback: 440 + 480 Hz, 2 s on, 4 s off."""
+    t = np.arange(round(seconds * sr_hz)) / sr_hz
+    on = (t % 6.0) < 2.0
+    return (0.05 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t)) * on).astype(np.float32)
+
+
+def tone_flags(x: np.ndarray, block: int = 7000) -> np.ndarray:
+    detector = ToneDetector(SR_HZ, 0.1)
+    return np.array([f for i in range(0, x.size, block) for f in detector.process(x[i:i + block])])
+
+
+def test_ringback_is_a_tone_after_its_first_hops() -> None:
+    flags = tone_flags(ringback(12.0))
+    for burst_start_hop in (0, 60):
+        burst = flags[burst_start_hop:burst_start_hop + 20]
+        assert not burst[:TONE_RUN_HOPS - 1].any()
+        assert burst[TONE_RUN_HOPS - 1:].all()
+    assert not flags[21:59].any()  # the silences between bursts
+
+
+def test_dtmf_and_a_beep_are_tones() -> None:
+    t = np.arange(SR_HZ) / SR_HZ
+    dtmf = 0.1 * (np.sin(2 * np.pi * 697 * t) + np.sin(2 * np.pi * 1209 * t))
+    beep = 0.2 * np.sin(2 * np.pi * 1000 * t)
+    for x in (dtmf, beep):
+        assert tone_flags(x.astype(np.float32))[TONE_RUN_HOPS - 1:].all()
+
+
+@pytest.mark.skipif(not POCKETSPHINX_DATA.exists(), reason="pocketsphinx-testdata not installed")
+def test_real_speech_is_never_a_tone() -> None:
+    for clip in pocketsphinx_clips():
+        for x in (clip.audio, telephone_band(clip.audio, clip.sr_hz)):
+            assert not tone_flags(np.asarray(x, np.float32)).any(), clip.name
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng not installed")
+def test_synthetic_speech_is_never_a_tone() -> None:
+    for voice in ("en-us", "en-us+f3"):
+        x = espeak("Thank you for holding. Your call is important to us, please stay on the line.",
+                   140, voice=voice)
+        assert not tone_flags(x).any(), voice
+
+
+def test_flags_do_not_depend_on_the_block_split() -> None:
+    rng = np.random.default_rng(3)
+    x = np.concatenate([ringback(7.0), 0.01 * rng.standard_normal(SR_HZ).astype(np.float32)])
+    whole = tone_flags(x, block=x.size)
+    for block in (1, 799, 1600, 4321):
+        assert np.array_equal(tone_flags(x, block=block), whole)
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the agent")
+def test_talking_over_a_ringback_tone_is_not_an_interruption(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    # An outbound agent mutters while the line rings; the "customer" is only the ringback tone.
+    customer = ringback(24.0)
+    agent = np.zeros_like(customer)
+    words = espeak("Come on, pick up the phone. Nobody answers on this number, honestly.", 170)
+    agent[SR_HZ // 2:SR_HZ // 2 + words.size] = words
+    path = tmp_path / "ringback.wav"
+    sf.write(path, np.stack([agent, customer], axis=1), SR_HZ)
+    report = tmp_path / "report.json"
+    assert main(["analyze", str(path), "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert [e for e in data["events"] if e["kind"] == "interruption"] == []
+    # Left of each of the four bursts: its first 0.2 s and the hop where it stops, far
+    # shorter than a turn; before, all 8 s of tone were customer speech.
+    assert data["summary"]["customer"]["talk_s"] <= 4 * 0.4 + 1e-6

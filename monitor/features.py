@@ -4,8 +4,9 @@ Each party's audio goes through its own chain:
 
 * loudness at the party's native rate (the exact BS.1770 filter for that rate);
 * a streaming resampler to the 16 kHz analysis rate, then a DC-blocking high-pass;
-* voice activity (the agent's detector also sees the customer's signal, to reject bleed),
-  with steady tones (ringback, DTMF, beeps) taken out, since WebRTC's VAD hears them as voice;
+* voice activity (the agent's detector also sees the customer's signal, to reject bleed);
+  on the customer's line, steady tones (ringback, DTMF, beeps) are taken out, since
+  WebRTC's VAD hears them as a voice and they arrive from the network, not the headset;
 * speech rate from syllable nuclei.
 
 Frames are assembled hop by hop once every stage of both parties has
@@ -77,9 +78,8 @@ class _PartyChain:
 class _PartyAnalysis:
     vad: VoiceActivityDetector
     rate: SpeechRateEstimator
-    tones: ToneDetector
     speech_frames: deque[bool]
-    tone_hops: deque[bool]
+    tones: ToneDetector | None = None
 
 
 class CallFeatureExtractor:
@@ -105,11 +105,10 @@ class CallFeatureExtractor:
         self._customer_chain = _PartyChain(customer_sr_hz, hop_s) if customer_sr_hz else None
         self._agent = _PartyAnalysis(
             VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S, reference_level_dbfs=agent_level_dbfs),
-            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), ToneDetector(ANALYSIS_SR_HZ, hop_s),
-            deque(), deque())
+            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque())
         self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S),
-                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s),
-                                         ToneDetector(ANALYSIS_SR_HZ, hop_s), deque(), deque())
+                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque(),
+                                         ToneDetector(ANALYSIS_SR_HZ, hop_s))
                           if self._customer_chain is not None else None)
         self._analysed_16k = 0
         self._next_hop = 0
@@ -164,24 +163,27 @@ class CallFeatureExtractor:
         agent_16k = self._agent_chain.take_16k(n)
         customer_16k = self._customer_chain.take_16k(n) if self._customer_chain else None
         self._agent.speech_frames.extend(self._agent.vad.process(agent_16k, customer_16k).tolist())
-        self._agent.tone_hops.extend(self._agent.tones.process(agent_16k))
         self._agent.rate.process(agent_16k)
         if self._customer is not None and customer_16k is not None:
             self._customer.speech_frames.extend(self._customer.vad.process(customer_16k).tolist())
-            self._customer.tone_hops.extend(self._customer.tones.process(customer_16k))
+            self._customer.tones.add(customer_16k)
             self._customer.rate.process(customer_16k)
         self._analysed_16k += n
 
     def _assemble(self) -> list[FeatureFrame]:
-        frames: list[FeatureFrame] = []
-        while self._hop_ready(self._next_hop):
-            k = self._next_hop
-            agent = self._party_frame(self._agent_chain, self._agent, k)
-            customer = (self._party_frame(self._customer_chain, self._customer, k)
-                        if self._customer_chain is not None and self._customer is not None else None)
-            frames.append(FeatureFrame(k, round(k * self.hop_s, 6), agent, customer))
-            self._next_hop += 1
-        return frames
+        n = 0
+        while self._hop_ready(self._next_hop + n):
+            n += 1
+        if not n:
+            return []
+        hops = range(self._next_hop, self._next_hop + n)
+        agent = self._party_frames(self._agent_chain, self._agent, hops)
+        customer: list[PartyFrame | None] = (
+            list(self._party_frames(self._customer_chain, self._customer, hops))
+            if self._customer_chain is not None and self._customer is not None else [None] * n)
+        self._next_hop += n
+        return [FeatureFrame(k, round(k * self.hop_s, 6), a, c)
+                for k, a, c in zip(hops, agent, customer)]
 
     def _hop_ready(self, k: int) -> bool:
         if self._analysed_16k < hop_end_sample(k, ANALYSIS_SR_HZ, self.hop_s):
@@ -189,16 +191,27 @@ class CallFeatureExtractor:
         parties = [(self._agent_chain, self._agent)]
         if self._customer_chain is not None and self._customer is not None:
             parties.append((self._customer_chain, self._customer))
-        return all(chain.momentary and len(analysis.speech_frames) >= self._frames_per_hop
-                   and analysis.tone_hops for chain, analysis in parties)
+        ahead = k - self._next_hop + 1
+        return all(len(chain.momentary) >= ahead
+                   and len(analysis.speech_frames) >= ahead * self._frames_per_hop
+                   and (analysis.tones is None or analysis.tones.hops_available >= ahead)
+                   for chain, analysis in parties)
 
-    def _party_frame(self, chain: _PartyChain, analysis: _PartyAnalysis, k: int) -> PartyFrame:
-        flags = [analysis.speech_frames.popleft() for _ in range(self._frames_per_hop)]
-        tone = analysis.tone_hops.popleft()
-        speech = 2 * sum(flags) >= len(flags) and not tone
-        return PartyFrame(
-            momentary_lufs=_lufs_or_none(chain.momentary.popleft()),
-            short_term_lufs=_lufs_or_none(chain.short_term.popleft()),
-            speech=speech,
-            rate_sps=analysis.rate.rate_for_hop(k, speech),
-        )
+    def _party_frames(self, chain: _PartyChain, analysis: _PartyAnalysis,
+                      hops: range) -> list[PartyFrame]:
+        voiced = []
+        for _ in hops:
+            flags = [analysis.speech_frames.popleft() for _ in range(self._frames_per_hop)]
+            voiced.append(2 * sum(flags) >= len(flags))
+        # Only hops the VAD calls speech can be tones it mistook for a voice.
+        tones = analysis.tones.judge(voiced) if analysis.tones is not None else [False] * len(voiced)
+        frames = []
+        for k, hop_voiced, tone in zip(hops, voiced, tones):
+            speech = hop_voiced and not tone
+            frames.append(PartyFrame(
+                momentary_lufs=_lufs_or_none(chain.momentary.popleft()),
+                short_term_lufs=_lufs_or_none(chain.short_term.popleft()),
+                speech=speech,
+                rate_sps=analysis.rate.rate_for_hop(k, speech),
+            ))
+        return frames

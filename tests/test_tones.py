@@ -22,8 +22,13 @@ def ringback(seconds: float, sr_hz: int = SR_HZ) -> np.ndarray:
 
 
 def tone_flags(x: np.ndarray, block: int = 7000) -> np.ndarray:
+    """Every hop examined, judged as soon as it is complete."""
     detector = ToneDetector(SR_HZ, 0.1)
-    return np.array([f for i in range(0, x.size, block) for f in detector.process(x[i:i + block])])
+    flags: list[bool] = []
+    for i in range(0, x.size, block):
+        detector.add(x[i:i + block])
+        flags += detector.judge([True] * detector.hops_available)
+    return np.array(flags)
 
 
 def test_ringback_is_a_tone_after_its_first_hops() -> None:
@@ -56,6 +61,14 @@ def test_synthetic_speech_is_never_a_tone() -> None:
         x = espeak("Thank you for holding. Your call is important to us, please stay on the line.",
                    140, voice=voice)
         assert not tone_flags(x).any(), voice
+
+
+def test_a_hop_not_examined_breaks_the_run() -> None:
+    detector = ToneDetector(SR_HZ, 0.1)
+    detector.add(ringback(1.0))
+    assert detector.judge([True, True, False, True, True, True]) == [False] * 5 + [True]
+    with pytest.raises(ValueError):
+        detector.judge([True] * 5)
 
 
 def test_flags_do_not_depend_on_the_block_split() -> None:

@@ -8,9 +8,12 @@ easy to tell from a voice over a hop (100 ms, 10 Hz resolution):
 * nearly all its power sits in a few spectral bins (over 90% in the top 8,
   for two tones through a Hann window), where a voice spreads its power over
   the harmonics of a pitch that moves and over its formants;
-* its strongest bin stays put from hop to hop. On 1908 hops of real and
-  synthetic read speech (clean and telephone band), no three consecutive hops
-  had both, although single hops reached 0.99.
+* its strongest bin stays put from hop to hop. Single hops of speech reach
+  a concentration of 0.997, but over 2278 hops of real and synthetic read
+  speech (clean and telephone band) and 90 000 hops of the test
+  conversations, the only three-hop runs were in a synthetic voice's tail
+  80 dB under its speech, which the voice activity detector never calls
+  speech.
 
 A hop is a tone when it and the two hops before it meet both conditions, so
 the first 200 ms of a tone still count as sound; no rule reacts to sound that

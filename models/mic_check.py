@@ -43,11 +43,6 @@ class AgentHeardCheck:
         self._customer_hops = 0
         self._not_heard = False
 
-    @property
-    def not_heard(self) -> bool:
-        """Whether the agent is currently "not heard"."""
-        return self._not_heard
-
     def push(self, frame: FeatureFrame) -> MicChange | None:
         """Take one hop; return ``"not_heard"`` or ``"heard"`` when that changes, else None.
 

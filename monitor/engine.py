@@ -31,8 +31,8 @@ from models.baseline import Baseline, LevelWatch, level_shift_text
 from models.call_segmentation import CallSegmenter, SegmentationSettings
 from models.call_session import CallSession
 from models.events import EventPhase, EventUpdate
-from models.mic_check import NOT_HEARD_TEXT, AgentHeardCheck
 from models.frames import HOP_S, FeatureFrame
+from models.mic_check import NOT_HEARD_TEXT, AgentHeardCheck
 from models.settings import RuleSettings
 from models.store import CallStore
 from monitor.alignment import StreamAligner

@@ -179,7 +179,7 @@ class CallFeatureExtractor:
         hops = range(self._next_hop, self._next_hop + n)
         agent = self._party_frames(self._agent_chain, self._agent, hops)
         customer: list[PartyFrame | None] = (
-            list(self._party_frames(self._customer_chain, self._customer, hops))
+            self._party_frames(self._customer_chain, self._customer, hops)
             if self._customer_chain is not None and self._customer is not None else [None] * n)
         self._next_hop += n
         return [FeatureFrame(k, round(k * self.hop_s, 6), a, c)

@@ -5,8 +5,9 @@ Each party's audio goes through its own chain:
 * loudness at the party's native rate (the exact BS.1770 filter for that rate);
 * a streaming resampler to the 16 kHz analysis rate, then a DC-blocking high-pass;
 * voice activity (the agent's detector also sees the customer's signal, to reject bleed);
-  on the customer's line, steady tones (ringback, DTMF, beeps) are taken out, since
-  WebRTC's VAD hears them as a voice and they arrive from the network, not the headset;
+  on the customer's line, steady tones (ringback, DTMF, beeps) and music (hold music)
+  are taken out, since WebRTC's VAD hears them as a voice and they arrive from the
+  network, not the headset;
 * speech rate from syllable nuclei.
 
 Frames are assembled hop by hop once every stage of both parties has
@@ -24,9 +25,9 @@ from scipy import signal
 
 from models.frames import HOP_S, FeatureFrame, PartyFrame
 from monitor.framing import hop_end_sample
+from monitor.line_sounds import LineSoundDetector
 from monitor.loudness import LoudnessMeter
 from monitor.speech_rate import SpeechRateEstimator
-from monitor.tones import ToneDetector
 from monitor.vad import VoiceActivityDetector
 
 ANALYSIS_SR_HZ = 16000
@@ -79,7 +80,7 @@ class _PartyAnalysis:
     vad: VoiceActivityDetector
     rate: SpeechRateEstimator
     speech_frames: deque[bool]
-    tones: ToneDetector | None = None
+    line_sounds: LineSoundDetector | None = None
 
 
 class CallFeatureExtractor:
@@ -108,7 +109,7 @@ class CallFeatureExtractor:
             SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque())
         self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S),
                                          SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque(),
-                                         ToneDetector(ANALYSIS_SR_HZ, hop_s))
+                                         LineSoundDetector(ANALYSIS_SR_HZ, hop_s))
                           if self._customer_chain is not None else None)
         self._analysed_16k = 0
         self._next_hop = 0
@@ -166,7 +167,7 @@ class CallFeatureExtractor:
         self._agent.rate.process(agent_16k)
         if self._customer is not None and customer_16k is not None:
             self._customer.speech_frames.extend(self._customer.vad.process(customer_16k).tolist())
-            self._customer.tones.add(customer_16k)
+            self._customer.line_sounds.add(customer_16k)
             self._customer.rate.process(customer_16k)
         self._analysed_16k += n
 
@@ -194,7 +195,8 @@ class CallFeatureExtractor:
         ahead = k - self._next_hop + 1
         return all(len(chain.momentary) >= ahead
                    and len(analysis.speech_frames) >= ahead * self._frames_per_hop
-                   and (analysis.tones is None or analysis.tones.hops_available >= ahead)
+                   and (analysis.line_sounds is None
+                        or analysis.line_sounds.hops_available >= ahead)
                    for chain, analysis in parties)
 
     def _party_frames(self, chain: _PartyChain, analysis: _PartyAnalysis,
@@ -203,11 +205,12 @@ class CallFeatureExtractor:
         for _ in hops:
             flags = [analysis.speech_frames.popleft() for _ in range(self._frames_per_hop)]
             voiced.append(2 * sum(flags) >= len(flags))
-        # Only hops the VAD calls speech can be tones it mistook for a voice.
-        tones = analysis.tones.judge(voiced) if analysis.tones is not None else [False] * len(voiced)
+        # Only hops the VAD calls speech can be tones or music it mistook for a voice.
+        not_voice = (analysis.line_sounds.judge(voiced) if analysis.line_sounds is not None
+                     else [False] * len(voiced))
         frames = []
-        for k, hop_voiced, tone in zip(hops, voiced, tones):
-            speech = hop_voiced and not tone
+        for k, hop_voiced, sound in zip(hops, voiced, not_voice):
+            speech = hop_voiced and not sound
             frames.append(PartyFrame(
                 momentary_lufs=_lufs_or_none(chain.momentary.popleft()),
                 short_term_lufs=_lufs_or_none(chain.short_term.popleft()),

@@ -97,6 +97,58 @@ def office_noise(n: int, sr_hz: int, level_dbfs: float = -50.0, seed: int = 0) -
     return pink.astype(np.float32)
 
 
+HOLD_MUSIC_STYLES = ("piano", "pad", "beat")
+
+
+def hold_music(seconds: float, sr_hz: int = 16000, style: str = "piano", seed: int = 0) -> np.ndarray:
+    """Synthetic instrumental music at -26 dBFS: chords under a random melody.
+
+    Parameters
+    ----------
+    seconds : float
+        Length in seconds.
+    sr_hz : int
+        Sample rate in Hz.
+    style : str
+        ``"piano"``: struck notes that decay, on the beat (0.5 s);
+        ``"pad"``: chords held for 4 s, swelling in and out, under the melody;
+        ``"beat"``: notes every 0.25 s with a hi-hat noise burst on each.
+    seed : int
+        Seed of the melody.
+
+    Returns
+    -------
+    np.ndarray, shape (round(seconds * sr_hz),), float32
+    """
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sr_hz)
+    out = np.zeros(n)
+    chords_hz = ((261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7))
+    melody_hz = (523.3, 587.3, 659.3, 698.5, 784.0, 493.9, 440.0)
+    beat_s = 0.25 if style == "beat" else 0.5
+
+    def add_note(start: int, f_hz: float, dur_s: float, amp: float, held: bool) -> None:
+        t = np.arange(min(round(dur_s * sr_hz), n - start)) / sr_hz
+        tone = sum(0.6 ** (h - 1) * np.sin(2 * np.pi * f_hz * h * t)
+                   for h in range(1, 8) if f_hz * h < 0.45 * sr_hz)
+        if held:
+            env = np.minimum(1.0, t / 0.08) * np.minimum(1.0, (dur_s - t) / 0.1)
+        else:
+            env = np.exp(-2.5 * t) * np.minimum(1.0, t / 0.01)
+        out[start:start + t.size] += amp * tone * env
+
+    for i in range(int(seconds / beat_s)):
+        start = round(i * beat_s * sr_hz)
+        if i % 8 == 0:
+            for f_hz in chords_hz[(i // 8) % len(chords_hz)]:
+                add_note(start, f_hz, 8 * beat_s, 0.05, held=style == "pad")
+        add_note(start, melody_hz[int(rng.integers(len(melody_hz)))], 1.5 * beat_s, 0.08, held=False)
+        if style == "beat":
+            burst = rng.standard_normal(min(round(0.03 * sr_hz), n - start))
+            out[start:start + burst.size] += 0.03 * burst * np.exp(-np.arange(burst.size) / (0.006 * sr_hz))
+    return scale_to_dbfs(out.astype(np.float32), -26.0)
+
+
 def rms_dbfs(x: np.ndarray) -> float:
     """RMS level in dBFS."""
     return float(10 * np.log10(np.mean(np.asarray(x, np.float64) ** 2) + 1e-20))

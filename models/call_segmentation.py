@@ -2,7 +2,8 @@
 
 A call starts on sustained customer speech (agent speech in mic-only mode,
 where there is no customer side) or on a manual start. It ends once both sides
-have been silent for a while, or on a manual stop.
+have been silent for a while (hold music or ringing on the line is not
+silence), or on a manual stop.
 
 Times are stream offsets in seconds, like the frames' ``t_s``. A call's start
 is the start of the speech that started it, not the moment that speech was
@@ -168,7 +169,8 @@ class CallSegmenter:
 
     Hysteresis keeps calls from flapping: starting takes sustained speech,
     ending takes a long silence, and any speech hop inside a call resets the
-    silence.
+    silence. So does a tone or music on the customer's line (``line_sound``):
+    an agent on hold with another company for minutes is still in the call.
 
     A manual start begins a call at once (unless one is in progress); from
     then on the call ends by silence like any other, counting the silence from
@@ -249,8 +251,11 @@ class CallSegmenter:
             and frame.customer.speech
         any_speech = frame.agent.speech or customer_speech
         starting_speech = customer_speech if self._customer_present else frame.agent.speech
+        # Hold music or ringing on the line keeps a call going (the agent is on hold or
+        # transferring) but never starts one.
+        line_busy = self._in_call and frame.customer is not None and frame.customer.line_sound
 
-        if any_speech:
+        if any_speech or line_busy:
             self._note_activity(end_s)
         elif self._last_activity_s is not None and self._silent_long_enough(end_s):
             if self._in_call:

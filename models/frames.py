@@ -26,12 +26,17 @@ class PartyFrame:
     rate_sps : float or None
         Speech rate in syllables per second of speaking time over the recent
         speech window; None until enough speech has been heard.
+    line_sound : bool
+        Whether the line carries a steady tone or music (ringing, hold music)
+        during the hop: sound that is not a person, so never ``speech``, but
+        a sign that the call is still on.
     """
 
     momentary_lufs: float | None
     short_term_lufs: float | None
     speech: bool
     rate_sps: float | None
+    line_sound: bool = False
 
 
 @dataclass(frozen=True, slots=True)

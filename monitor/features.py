@@ -216,5 +216,6 @@ class CallFeatureExtractor:
                 short_term_lufs=_lufs_or_none(chain.short_term.popleft()),
                 speech=speech,
                 rate_sps=analysis.rate.rate_for_hop(k, speech),
+                line_sound=sound,
             ))
         return frames

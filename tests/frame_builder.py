@@ -18,6 +18,7 @@ PROFILE = Baseline(BASE_LUFS, BASE_RATE_SPS, calibrated=True, source="profile")
 _QUIET_LUFS = -60.0
 _CUSTOMER_SPEECH = PartyFrame(-28.0, -28.0, True, 4.0)
 _CUSTOMER_SILENT = PartyFrame(_QUIET_LUFS, _QUIET_LUFS, False, None)
+_LINE_SOUND = PartyFrame(-30.0, -30.0, False, None, line_sound=True)
 
 
 class CallBuilder:
@@ -39,7 +40,8 @@ class CallBuilder:
         return len(self.frames) * HOP_S
 
     def add(self, seconds: float, agent_lu: float | Sequence[float | None] | None = None,
-            rate_sps: float | None = None, customer: bool = False) -> CallBuilder:
+            rate_sps: float | None = None, customer: bool = False,
+            line_sound: bool = False) -> CallBuilder:
         """Append ``seconds`` of hops.
 
         Parameters
@@ -53,6 +55,9 @@ class CallBuilder:
             The agent's reported speech rate on speech hops.
         customer : bool
             Whether the customer speaks throughout the stretch.
+        line_sound : bool
+            Whether the customer's line carries music or a tone instead (when
+            the customer does not speak).
         """
         levels = agent_lu if isinstance(agent_lu, Sequence) else [agent_lu]
         for i in range(round(seconds / HOP_S)):
@@ -61,7 +66,8 @@ class CallBuilder:
                      else PartyFrame(BASE_LUFS + lu, BASE_LUFS + lu, True, rate_sps))
             other = None
             if self.customer:
-                other = _CUSTOMER_SPEECH if customer else _CUSTOMER_SILENT
+                other = (_CUSTOMER_SPEECH if customer
+                         else _LINE_SOUND if line_sound else _CUSTOMER_SILENT)
             index = len(self.frames)
             self.frames.append(FeatureFrame(index, index * HOP_S, agent, other))
         return self

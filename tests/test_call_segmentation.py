@@ -43,6 +43,21 @@ def test_a_nine_second_gap_does_not_end_the_call() -> None:
     assert segmenter.in_call
 
 
+def test_hold_music_keeps_a_call_going_and_its_end_counts_as_activity() -> None:
+    call = (CallBuilder().add(2, None, customer=True).add(60, None, line_sound=True)
+            .add(2, None, customer=True).add(5, None).add(20, None, line_sound=True).add(11, None))
+    segmenter = CallSegmenter(SegmentationSettings(), customer_present=True)
+    # One call through both holds; it ends when the second hold's music stops.
+    assert kinds(feed(segmenter, call)) == [(STARTED, 0.0, SegmentReason.CUSTOMER_SPEECH),
+                                            (ENDED, 89.0, SegmentReason.SILENCE)]
+
+
+def test_music_or_ringing_alone_never_starts_a_call() -> None:
+    call = CallBuilder().add(30, None, line_sound=True).add(3, 0.0).add(30, None, line_sound=True)
+    segmenter = CallSegmenter(SegmentationSettings(), customer_present=True)
+    assert feed(segmenter, call) == [] and not segmenter.in_call
+
+
 def test_agent_speech_alone_does_not_start_a_two_party_call() -> None:
     call = CallBuilder().add(5, 0.0).add(1, None).add(5, 0.0)
     segmenter = CallSegmenter(SegmentationSettings(), customer_present=True)

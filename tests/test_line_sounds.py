@@ -167,3 +167,14 @@ def test_talking_over_hold_music_is_not_an_interruption(tmp_path: Path) -> None:
     # Before, each of the four remarks was an interruption and the music was 40 s of talk.
     assert [e for e in data["events"] if e["kind"] == "interruption"] == []
     assert data["summary"]["customer"]["talk_s"] <= 3.5
+
+
+def test_the_customer_frames_mark_hold_music_as_line_sound_not_speech() -> None:
+    from monitor.features import CallFeatureExtractor
+
+    music = telephone_band(hold_music(10.0, SR_HZ, "pad"), SR_HZ)
+    extractor = CallFeatureExtractor(SR_HZ, SR_HZ)
+    frames = extractor.process(np.zeros_like(music), music) + extractor.flush()
+    customer = [f.customer for f in frames[MUSIC_PAIRS + 1:]]
+    assert all(c.line_sound and not c.speech for c in customer)
+    assert not any(f.agent.line_sound for f in frames)

@@ -149,6 +149,25 @@ def test_talk_lights_follow_frames(qtbot, wired) -> None:
     assert "speaking" in window.customer_light.accessibleDescription()
 
 
+def test_the_customer_light_tells_hold_music_from_talk_and_restarts_with_the_engine(window) -> None:
+    music = PartyFrame(-30.0, -30.0, False, None, line_sound=True)
+    quiet = PartyFrame(-60.0, -60.0, False, None)
+    agent = PartyFrame(-60.0, -60.0, False, None)
+    window.show_frame(FeatureFrame(500, 50.0, agent, music), BASELINE)
+    assert window.customer_light.state == TalkLight.LINE_SOUND
+    assert window.customer_light.accessibleDescription() == "Customer: music or ringing"
+    window.show_frame(frame(501, customer_speech=True), BASELINE)
+    assert window.customer_light.state == TalkLight.SPEAKING
+    for i in range(502, 502 + TALK_HOLD_FRAMES):
+        window.show_frame(FeatureFrame(i, i * 0.1, agent, quiet), BASELINE)
+    assert window.customer_light.state == TalkLight.QUIET
+    # After a restart the frames count from 0 again; old speech must not light anything.
+    window.show_status(status("monitoring_stopped"))
+    window.show_frame(frame(0), BASELINE)
+    assert window.customer_light.state == TalkLight.QUIET
+    assert window.you_light.state == TalkLight.QUIET
+
+
 def test_loudness_is_shown_against_the_baseline_with_the_zone_in_words(window) -> None:
     window.show_frame(frame(1, agent_speech=True, agent_lufs=-22.0, rate=7.0), BASELINE)
     assert window.loudness_meter.value == pytest.approx(8.0)

@@ -116,7 +116,8 @@ class TalkLight(QWidget):
     """One party's talk light: a glyph plus words, never colour alone.
 
     The glyph is a solid disc while the party speaks, an empty ring while they
-    are quiet, and a slashed ring when their side is not monitored.
+    are quiet, a dashed ring while the line carries music or ringing instead
+    of a voice, and a slashed ring when their side is not monitored.
 
     Parameters
     ----------
@@ -128,6 +129,7 @@ class TalkLight(QWidget):
 
     SPEAKING = "speaking"
     QUIET = "quiet"
+    LINE_SOUND = "music or ringing"
     OFF = "not monitored"
 
     def __init__(self, party: str, parent: QWidget | None = None) -> None:
@@ -141,7 +143,7 @@ class TalkLight(QWidget):
 
     @property
     def state(self) -> str:
-        """``speaking``, ``quiet`` or ``not monitored``."""
+        """``speaking``, ``quiet``, ``music or ringing`` or ``not monitored``."""
         return self._state
 
     @property
@@ -169,7 +171,8 @@ class TalkLight(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         fm = self.fontMetrics()
         glyph = fm.height()
-        widest = max((f"{self._party}: {s}" for s in (self.SPEAKING, self.QUIET, self.OFF)),
+        widest = max((f"{self._party}: {s}"
+                      for s in (self.SPEAKING, self.QUIET, self.LINE_SOUND, self.OFF)),
                      key=fm.horizontalAdvance)
         text_w = fm.horizontalAdvance(self._party if self._compact else widest)
         return QSize(glyph + fm.averageCharWidth() + text_w + 2, fm.height() + 4)
@@ -186,7 +189,10 @@ class TalkLight(QWidget):
         top = (self.height() - d) / 2
         glyph = QRectF(pen_w, top, d - pen_w, d - pen_w)
         ink = self.palette().color(QPalette.ColorRole.WindowText)
-        painter.setPen(QPen(ink, pen_w))
+        pen = QPen(ink, pen_w)
+        if self._state == self.LINE_SOUND:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
         if self._state == self.SPEAKING:
             painter.setBrush(self.palette().color(QPalette.ColorRole.Highlight))
         else:
@@ -198,6 +204,11 @@ class TalkLight(QWidget):
         text_x = int(d + fm.averageCharWidth())
         painter.drawText(QRectF(text_x, 0, self.width() - text_x, self.height()),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
+
+
+def _within_hold(index: int, last: int | None) -> bool:
+    """Whether frame ``index`` is within the talk lights' hold after frame ``last``."""
+    return last is not None and 0 <= index - last < TALK_HOLD_FRAMES
 
 
 class ZoneMeter(QWidget):
@@ -399,6 +410,7 @@ class LiveWindow(QWidget):
         self._counts: dict[EventKind, int] = {}
         self._counted: set[tuple[EventKind, float]] = set()
         self._last_speech: dict[str, int] = {}
+        self._last_line_sound: int | None = None
         self._hold = CueHold()
         self._cue: Cue | None = None
         self._status = _StatusLines({})
@@ -628,6 +640,9 @@ class LiveWindow(QWidget):
         kind = status.kind
         if kind == "monitoring_stopped":
             self._set_in_call(False)
+            # A restarted engine numbers its frames from 0 again.
+            self._last_speech.clear()
+            self._last_line_sound = None
             self._status.problems.clear()
             self._status.overflow = ""
             for light in (self.you_light, self.customer_light):
@@ -773,9 +788,14 @@ class LiveWindow(QWidget):
     def _light(self, light: TalkLight, party: str, frame: PartyFrame, index: int) -> None:
         if frame.speech:
             self._last_speech[party] = index
-        last = self._last_speech.get(party)
-        speaking = last is not None and index - last < TALK_HOLD_FRAMES
-        light.set_state(TalkLight.SPEAKING if speaking else TalkLight.QUIET)
+        if frame.line_sound:
+            self._last_line_sound = index
+        if _within_hold(index, self._last_speech.get(party)):
+            light.set_state(TalkLight.SPEAKING)
+        elif party == "customer" and _within_hold(index, self._last_line_sound):
+            light.set_state(TalkLight.LINE_SOUND)
+        else:
+            light.set_state(TalkLight.QUIET)
 
     def _show_loudness(self, agent: PartyFrame, baseline: Baseline | None) -> None:
         if baseline is None or not math.isfinite(baseline.loudness_lufs):

@@ -75,6 +75,11 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         notes.append("agent only (no customer channel): interruption, overtalk and monologue cues are off")
     if recording.non_finite_samples:
         notes.append(f"{recording.non_finite_samples} NaN or infinite samples were treated as silence")
+    line_sound_s = session.frames.customer_line_sound_s
+    if line_sound_s >= 1.0:
+        minutes, seconds = divmod(round(line_sound_s), 60)
+        notes.append(f"the customer's line carried music or ringing for {minutes}:{seconds:02d} "
+                     "(hold music, ringback); it is not counted as the customer talking")
     for shift in session.level_shifts:
         minutes, seconds = divmod(round(shift.t_s), 60)
         notes.append(f"the agent's microphone level changed by {shift.shift_lu:+.0f} dB "

@@ -167,6 +167,8 @@ def test_talking_over_hold_music_is_not_an_interruption(tmp_path: Path) -> None:
     # Before, each of the four remarks was an interruption and the music was 40 s of talk.
     assert [e for e in data["events"] if e["kind"] == "interruption"] == []
     assert data["summary"]["customer"]["talk_s"] <= 3.5
+    assert any(note.startswith("the customer's line carried music or ringing for 0:3")
+               for note in data["notes"])
 
 
 def test_the_customer_frames_mark_hold_music_as_line_sound_not_speech() -> None:

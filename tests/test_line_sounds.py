@@ -32,6 +32,17 @@ def tone_flags(x: np.ndarray, block: int = 7000) -> np.ndarray:
     return np.array(flags)
 
 
+def analyze_call(agent: np.ndarray, customer: np.ndarray, tmp_path: Path) -> dict:
+    """``calmline analyze --json`` of a stereo file with the agent left and the customer right."""
+    import soundfile as sf
+
+    path = tmp_path / "call.wav"
+    sf.write(path, np.stack([agent, customer], axis=1), SR_HZ)
+    report = tmp_path / "report.json"
+    assert main(["analyze", str(path), "--json", str(report)]) == 0
+    return json.loads(report.read_text())
+
+
 def music_flags(x: np.ndarray, examine: np.ndarray | None = None) -> np.ndarray:
     """Music flags per hop; hops examined as ``examine`` says (all by default)."""
     detector = LineSoundDetector(SR_HZ, 0.1)
@@ -92,18 +103,12 @@ def test_flags_do_not_depend_on_the_block_split() -> None:
 
 @pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the agent")
 def test_talking_over_a_ringback_tone_is_not_an_interruption(tmp_path: Path) -> None:
-    import soundfile as sf
-
     # An outbound agent mutters while the line rings; the "customer" is only the ringback tone.
     customer = ringback(24.0)
     agent = np.zeros_like(customer)
     words = espeak("Come on, pick up the phone. Nobody answers on this number, honestly.", 170)
     agent[SR_HZ // 2:SR_HZ // 2 + words.size] = words
-    path = tmp_path / "ringback.wav"
-    sf.write(path, np.stack([agent, customer], axis=1), SR_HZ)
-    report = tmp_path / "report.json"
-    assert main(["analyze", str(path), "--json", str(report)]) == 0
-    data = json.loads(report.read_text())
+    data = analyze_call(agent, customer, tmp_path)
     assert [e for e in data["events"] if e["kind"] == "interruption"] == []
     # Left of each of the four bursts: its first 0.2 s and the hop where it stops, far
     # shorter than a turn; before, all 8 s of tone were customer speech.
@@ -151,19 +156,13 @@ def test_conversation_speech_is_not_music(line: str) -> None:
 
 @pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the agent")
 def test_talking_over_hold_music_is_not_an_interruption(tmp_path: Path) -> None:
-    import soundfile as sf
-
     # The agent is on hold with another company and mutters every 8 s over its music.
     customer = telephone_band(hold_music(40.0, SR_HZ, "piano"), SR_HZ)
     agent = np.zeros_like(customer)
     words = espeak("Still on hold. How long is this going to take?", 160)
     for start_s in (5, 13, 21, 29):
         agent[start_s * SR_HZ:start_s * SR_HZ + words.size] = words
-    path = tmp_path / "hold.wav"
-    sf.write(path, np.stack([agent, customer], axis=1), SR_HZ)
-    report = tmp_path / "report.json"
-    assert main(["analyze", str(path), "--json", str(report)]) == 0
-    data = json.loads(report.read_text())
+    data = analyze_call(agent, customer, tmp_path)
     # Before, each of the four remarks was an interruption and the music was 40 s of talk.
     assert [e for e in data["events"] if e["kind"] == "interruption"] == []
     assert data["summary"]["customer"]["talk_s"] <= 3.5

@@ -33,7 +33,7 @@ class _PartyColumns:
         self.short_term_lufs = array("d")
         self.speech = bytearray()
         self.rate_sps = array("d")
-        self.line_sound_hops = 0
+        self.line_sound = bytearray()  # not in the JSON frames: schema calmline.analysis/1 stays as it is
 
     def append(self, frame: PartyFrame) -> None:
         nan = math.nan
@@ -41,7 +41,7 @@ class _PartyColumns:
         self.short_term_lufs.append(nan if frame.short_term_lufs is None else frame.short_term_lufs)
         self.speech.append(frame.speech)
         self.rate_sps.append(nan if frame.rate_sps is None else frame.rate_sps)
-        self.line_sound_hops += frame.line_sound
+        self.line_sound.append(frame.line_sound)
 
     def to_json(self) -> dict[str, list[Any]]:
         return {
@@ -75,7 +75,7 @@ class FrameTable:
     @property
     def customer_line_sound_s(self) -> float:
         """Seconds in which the customer's line carried music or a tone, not a voice."""
-        return 0.0 if self.customer is None else self.customer.line_sound_hops * self.hop_s
+        return 0.0 if self.customer is None else self.customer.line_sound.count(1) * self.hop_s
 
     def append(self, frame: FeatureFrame) -> None:
         """Add the next frame."""

@@ -15,12 +15,12 @@ from PySide6.QtGui import QDropEvent
 from models.events import EventKind
 from models.store import CallMode, CallStore
 from models.summary import CallSummary, PartySummary
-from tests.audio_fixtures import have
+from tests.audio_fixtures import have, hold_music, telephone_band
 from ui.playback import PlaybackUnavailable
 from ui.report_export import build_pdf_document, what_went_well
 from ui.review_window import LoggedCallDialog, ReviewWindow
 from ui.summary_text import clock
-from ui.timeline import WaveEnvelope
+from ui.timeline import WaveEnvelope, _legend_items
 
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
 
@@ -120,6 +120,21 @@ def test_opening_the_demo_call_lists_its_events(opened: ReviewWindow) -> None:
     assert "CalmLine" in opened.windowTitle() and "demo_call.wav" in opened.windowTitle()
     assert not opened.analysing
     assert opened.timeline.report is report
+
+
+def test_hold_music_is_marked_on_the_timeline_and_in_the_notes(qtbot, window: ReviewWindow,
+                                                              tmp_path: Path) -> None:
+    music = telephone_band(hold_music(12.0, 16000, "pad"), 16000)
+    path = tmp_path / "on_hold.wav"
+    sf.write(path, np.stack([np.zeros_like(music), music], axis=1), 16000)
+    open_and_wait(qtbot, window, path)
+    report = window.timeline.report
+    assert report is not None
+    # All but the first 3 s, which are needed to recognise it (whole hops: 9 s give or take one).
+    assert report.frames.customer_line_sound_s == pytest.approx(9.0, abs=0.15)
+    assert any("music or ringing" in note for note in report.notes)
+    assert ("music or ringing on the line", "line_sound") in _legend_items(has_customer=True)
+    assert not window.timeline.render_image(800).isNull()
 
 
 def test_clicking_or_entering_an_event_moves_the_cursor(qtbot, opened: ReviewWindow) -> None:

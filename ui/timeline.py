@@ -3,7 +3,8 @@
 Lanes, top to bottom: event markers, each party's waveform envelope, the
 agent's loudness against their baseline (raised-voice zone hatched), the
 agent's pace against the fast-speech threshold, and both parties' speech
-activity with overtalk hatched. Nothing relies on colour alone: lanes carry
+activity with overtalk hatched (music or ringing on the customer's line is
+dotted: sound, but not the customer talking). Nothing relies on colour alone: lanes carry
 text labels, event kinds have distinct glyph shapes, zones have hatch
 patterns, and a legend in words sits under the plot.
 
@@ -40,6 +41,8 @@ LOUDNESS_SPAN_LU = 24.0
 """The loudness lane shows the baseline plus and minus this many LU."""
 
 OVERTALK_PATTERN = Qt.BrushStyle.DiagCrossPattern
+LINE_SOUND_PATTERN = Qt.BrushStyle.Dense6Pattern
+"""Music or ringing on the customer's line: sound, but nobody talking."""
 RAISED_ZONE_PATTERN = Qt.BrushStyle.BDiagPattern
 
 
@@ -201,6 +204,7 @@ def _legend_items(has_customer: bool) -> list[tuple[str, str | EventKind]]:
                                                 (EventKind.INTERRUPTION, EventKind.MONOLOGUE)]
     if has_customer:
         items.append(("overtalk (both speaking)", "overtalk"))
+        items.append(("music or ringing on the line", "line_sound"))
     items.append(("raised-voice zone", "zone"))
     items.append(("baseline / fast threshold", "threshold"))
     return items
@@ -279,6 +283,8 @@ class TimelineWidget(QWidget):
             n = min(len(agent), len(customer))
             self._speech_runs["customer"] = _runs(customer)
             self._speech_runs["overtalk"] = _runs(agent[:n] & customer[:n])
+            line_sound = np.frombuffer(frames.customer.line_sound, dtype=np.uint8).astype(bool)
+            self._speech_runs["line_sound"] = _runs(line_sound)
         self._describe()
         self.updateGeometry()
         self.update()
@@ -579,6 +585,8 @@ class TimelineWidget(QWidget):
             self._paint_glyph(painter, key, rect.center(), rect.height() * 0.8, colours.marker)
         elif key == "overtalk":
             painter.fillRect(rect, QBrush(colours.text, OVERTALK_PATTERN))
+        elif key == "line_sound":
+            painter.fillRect(rect, QBrush(colours.customer, LINE_SOUND_PATTERN))
         elif key == "zone":
             painter.fillRect(rect, QBrush(colours.zone, RAISED_ZONE_PATTERN))
         else:
@@ -728,6 +736,10 @@ class TimelineWidget(QWidget):
             top = rect.top() + k * row_h + row_h * 0.2
             for x0, x1 in self._run_spans(self._speech_runs[key], rect, view):
                 painter.fillRect(QRectF(x0, top, x1 - x0, row_h * 0.6), colour)
+            if key == "customer":
+                for x0, x1 in self._run_spans(self._speech_runs["line_sound"], rect, view):
+                    painter.fillRect(QRectF(x0, top, x1 - x0, row_h * 0.6),
+                                     QBrush(colour, LINE_SOUND_PATTERN))
             # The label sits over the bars at the right edge, so it gets a backing to stay legible.
             width = fm.horizontalAdvance(label) + 6
             box = QRectF(rect.right() - width, top + row_h * 0.3 - fm.height() / 2, width, fm.height())

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
@@ -154,6 +155,13 @@ def load_policy(path: PurePath | None = None) -> Policy:
         return _ignored_whole(path, f"not valid TOML ({exc})")
 
     problems: list[str] = []
+    writable = _writable_by_others(path)
+    if writable:
+        # Still applied: ignoring it would not help, since whoever can write it can empty it.
+        message = (f"{path}: {writable}, so any user can change the policy; make it owned by "
+                   "an administrator and not group- or world-writable (chmod 644)")
+        logger.error("%s", message)
+        problems.append(message)
 
     def problem(entry: str, why: str) -> None:
         message = f"{path}: policy entry {entry} ignored: {why}"
@@ -173,6 +181,23 @@ def load_policy(path: PurePath | None = None) -> Policy:
             if accepted:
                 defaults[section] = accepted
     return Policy(defaults, _accepted_locks(locked_raw, problem), path, tuple(problems))
+
+
+def _writable_by_others(path: Path) -> str:
+    """Why users other than the owner can change ``path``, or "" (POSIX modes only)."""
+    if os.name != "posix":
+        return ""  # Windows protects Program Files/ProgramData with ACLs, not mode bits
+    loose = stat.S_IWGRP | stat.S_IWOTH
+    try:
+        if path.stat().st_mode & loose:
+            return f"the file is group- or world-writable (mode {stat.S_IMODE(path.stat().st_mode):04o})"
+        folder = path.parent.stat().st_mode
+    except OSError:
+        return ""
+    if folder & loose and not folder & stat.S_ISVTX:
+        return (f"its folder is group- or world-writable (mode {stat.S_IMODE(folder):04o}), so the "
+                "file can be replaced")
+    return ""
 
 
 def _ignored_whole(path: Path, why: str) -> Policy:

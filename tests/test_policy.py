@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -36,6 +37,7 @@ end_silence_s = 6.0
 def _policy(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)  # as installed by an administrator, whatever the umask
     return path
 
 
@@ -58,8 +60,9 @@ def test_no_policy_file_is_an_empty_policy(tmp_path: Path) -> None:
     assert apply_policy({}, policy) == AppSettings()
 
 
-def test_the_example_file_loads_without_problems() -> None:
-    policy = load_policy(EXAMPLE)
+def test_the_example_file_loads_without_problems(tmp_path: Path) -> None:
+    # Installed as IT would install it: a clone's modes follow the developer's umask.
+    policy = load_policy(_policy(tmp_path, EXAMPLE.read_text(encoding="utf-8")))
     assert policy.problems == ()
     assert policy.is_locked("general", "recording_enabled")
     assert apply_policy({"general": {"recording_enabled": True}}, policy).recording_enabled is False
@@ -108,6 +111,25 @@ def test_broken_toml_is_logged_with_file_and_line_and_built_ins_apply(
     assert str(path) in record.getMessage() and "line 3" in record.getMessage()
     assert "whole policy is ignored" in record.getMessage()
     assert policy.problems == (record.getMessage(),)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_a_policy_that_users_can_change_is_reported_but_applied(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o755)
+    path = _policy(folder, 'locked = ["general.recording_enabled"]\n')
+    assert load_policy(path).problems == ()
+    path.chmod(0o666)
+    policy = load_policy(path)
+    [problem] = policy.problems
+    assert "world-writable (mode 0666)" in problem and "any user can change the policy" in problem
+    assert policy.is_locked("general", "recording_enabled")
+    path.chmod(0o644)
+    folder.chmod(0o777)
+    [problem] = load_policy(path).problems
+    assert "its folder" in problem and "replaced" in problem
+    folder.chmod(0o1777)  # sticky, like /tmp: others cannot replace the file
+    assert load_policy(path).problems == ()
 
 
 def test_unknown_and_bad_entries_are_logged_and_the_rest_applies(

@@ -311,6 +311,28 @@ def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
     assert window.export_json() is None  # cancelled
 
 
+def test_export_can_be_limited_to_the_selected_call(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE, BASE + timedelta(days=1)])
+    names: list[str] = []
+
+    def choose(parent, caption, name, flt):
+        names.append(name)
+        return tmp_path / name
+
+    window = make_history(qtbot, path, choose_save_path=choose)
+    assert window.selected_only.isEnabled() and not window.selected_only.isChecked()
+    selected = window.selected_call_id()
+    window.selected_only.setChecked(True)
+    document = json.loads(window.export_json().read_text())
+    assert [call["id"] for call in document["calls"]] == [selected]
+    calls_csv, _ = window.export_csv()
+    with calls_csv.open() as stream:
+        assert [int(row["id"]) for row in csv.DictReader(stream)] == [selected]
+    assert names == [f"calmline-call-{selected}.json", f"calmline-call-{selected}.csv"]
+    assert "Exported 1 call to" in window.status_label.text()
+
+
 def test_trend_buckets_by_day_and_shift(tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     # A night shift: 22:00 to 04:00 local spans two days but is one shift.

@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF,
                             QRectF, QSortFilterProxyModel, Qt, Slot)
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
@@ -362,6 +362,10 @@ class TrendChart(QWidget):
             painter.drawRect(QRectF(point.x() - half, point.y() - half, 2 * half, 2 * half))
 
 
+def _calls(count: int) -> str:
+    return "1 call" if count == 1 else f"{count} calls"
+
+
 def _choose_save_path(parent: QWidget, caption: str, suggested: str,
                       name_filter: str) -> Path | None:
     chosen, _ = QFileDialog.getSaveFileName(parent, caption, str(Path.home() / suggested),
@@ -462,6 +466,8 @@ class HistoryWindow(QMainWindow):
         self.export_json_button = QPushButton("Export &JSON\N{HORIZONTAL ELLIPSIS}")
         self.export_json_button.setAccessibleName("Export calls and events as JSON")
         self.export_json_button.clicked.connect(self.export_json)
+        self.selected_only = QCheckBox("Selected call &only")
+        self.selected_only.setAccessibleName("Export only the selected call")
         self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.setAccessibleName("Refresh the list")
         self.refresh_button.clicked.connect(self.refresh)
@@ -473,7 +479,7 @@ class HistoryWindow(QMainWindow):
 
         buttons = QHBoxLayout()
         for button in (self.delete_button, self.export_csv_button, self.export_json_button,
-                       self.refresh_button):
+                       self.selected_only, self.refresh_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         chart_box = QWidget()
@@ -496,7 +502,8 @@ class HistoryWindow(QMainWindow):
         self.setTabOrder(self.table, self.delete_button)
         self.setTabOrder(self.delete_button, self.export_csv_button)
         self.setTabOrder(self.export_csv_button, self.export_json_button)
-        self.setTabOrder(self.export_json_button, self.refresh_button)
+        self.setTabOrder(self.export_json_button, self.selected_only)
+        self.setTabOrder(self.selected_only, self.refresh_button)
         self.setTabOrder(self.refresh_button, self.grouping)
         self.setTabOrder(self.grouping, self.chart)
         self.refresh()
@@ -554,6 +561,7 @@ class HistoryWindow(QMainWindow):
         has_calls = bool(rows)
         self.export_csv_button.setEnabled(has_calls)
         self.export_json_button.setEnabled(has_calls)
+        self.selected_only.setEnabled(call_id is not None)
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -589,36 +597,38 @@ class HistoryWindow(QMainWindow):
 
     @Slot()
     def export_json(self) -> Path | None:
-        """Export every call with its events and prompts as one JSON file.
+        """Export the calls (every call, or the selected one) with their events and prompts as JSON.
 
         Returns
         -------
         Path or None
             The file written, or None if the user cancelled or it failed.
         """
-        path = self._choose_save_path(self, "Export calls as JSON", "calmline-calls.json",
+        call_ids, name = self._export_scope()
+        path = self._choose_save_path(self, "Export calls as JSON", f"{name}.json",
                                       "JSON files (*.json)")
         if path is None:
             return None
         try:
             with CallStore(self.store_path, read_only=True) as store:
-                count = store.export_json(path)
+                count = store.export_json(path, call_ids)
         except StoreError as exc:
             self._status(f"Export failed: {exc}")
             return None
-        self._status(f"Exported {count} calls to {path}.")
+        self._status(f"Exported {_calls(count)} to {path}.")
         return path
 
     @Slot()
     def export_csv(self) -> tuple[Path, Path] | None:
-        """Export every call as a CSV file, and their events as a second one next to it.
+        """Export the calls (every call, or the selected one) as CSV, and their events as a second file.
 
         Returns
         -------
         tuple of Path or None
             (calls file, events file), or None if the user cancelled or it failed.
         """
-        path = self._choose_save_path(self, "Export calls as CSV", "calmline-calls.csv",
+        call_ids, name = self._export_scope()
+        path = self._choose_save_path(self, "Export calls as CSV", f"{name}.csv",
                                       "CSV files (*.csv)")
         if path is None:
             return None
@@ -627,9 +637,16 @@ class HistoryWindow(QMainWindow):
         events_path = path.with_name(f"{path.stem}-events.csv")
         try:
             with CallStore(self.store_path, read_only=True) as store:
-                count = store.export_csv(path, events_path)
+                count = store.export_csv(path, events_path, call_ids)
         except StoreError as exc:
             self._status(f"Export failed: {exc}")
             return None
-        self._status(f"Exported {count} calls to {path} and their events to {events_path.name}.")
+        self._status(f"Exported {_calls(count)} to {path} and the events to {events_path.name}.")
         return path, events_path
+
+    def _export_scope(self) -> tuple[list[int] | None, str]:
+        """The calls to export (None: all) and a file name for them, without extension."""
+        call_id = self.selected_call_id()
+        if self.selected_only.isChecked() and call_id is not None:
+            return [call_id], f"calmline-call-{call_id}"
+        return None, "calmline-calls"

@@ -189,11 +189,12 @@ def _writable_by_others(path: Path) -> str:
         return ""  # Windows protects Program Files/ProgramData with ACLs, not mode bits
     loose = stat.S_IWGRP | stat.S_IWOTH
     try:
-        if path.stat().st_mode & loose:
-            return f"the file is group- or world-writable (mode {stat.S_IMODE(path.stat().st_mode):04o})"
+        mode = path.stat().st_mode
         folder = path.parent.stat().st_mode
     except OSError:
         return ""
+    if mode & loose:
+        return f"the file is group- or world-writable (mode {stat.S_IMODE(mode):04o})"
     if folder & loose and not folder & stat.S_ISVTX:
         return (f"its folder is group- or world-writable (mode {stat.S_IMODE(folder):04o}), so the "
                 "file can be replaced")

@@ -242,3 +242,37 @@ def test_output_to_a_device_writes_through_it(demo_call: Path) -> None:
     result = run_cli("analyze", str(demo_call), "--json", "/dev/null", "--csv", "/dev/null")
     assert result.returncode == 0, result.stderr
     assert Path("/dev/null").is_char_device()
+
+
+def test_outputs_never_overwrite_the_recording(demo_call: Path, tmp_path: Path) -> None:
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(demo_call.read_bytes())
+    link = tmp_path / "link.wav"
+    link.symlink_to(recording)
+    original = recording.read_bytes()
+    for args, fragment in ((["--json", str(recording)], "is the recording being analysed"),
+                           (["--csv", str(link)], "is the recording being analysed"),
+                           (["--json", str(tmp_path / "out"), "--csv", str(tmp_path / "out")],
+                            "is the --json output")):
+        result = run_cli("analyze", str(recording), *args)
+        assert result.returncode == 2 and fragment in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert recording.read_bytes() == original
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_output_folder_is_refused_before_the_analysis(demo_call: Path, tmp_path: Path) -> None:
+    result = run_cli("analyze", str(demo_call), "--csv", str(tmp_path / "missing" / "events.csv"))
+    assert result.returncode == 2 and "no such folder" in result.stderr
+    assert result.stdout == ""  # no summary: nothing was analysed
+
+
+def test_without_a_display_a_replay_is_analysed_in_the_terminal(demo_call: Path, monkeypatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    result = run_cli("--replay", str(demo_call))
+    assert result.returncode == 0, result.stderr
+    assert f"analysing {demo_call} in the terminal" in result.stderr
+    assert "interruption" in result.stdout
+    missing = run_cli("--replay", str(demo_call.parent / "missing.wav"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr

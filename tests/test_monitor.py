@@ -174,6 +174,26 @@ def test_the_log_exports_to_json_and_csv(demo_call: Path, tmp_path: Path) -> Non
     assert result.returncode == 2 and "no call log yet" in result.stderr
 
 
+def test_outputs_never_overwrite_the_call_log_or_the_replay(demo_call: Path, tmp_path: Path) -> None:
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast",
+                 "--store", str(store)]) == 0
+    logged = store.read_bytes()
+    recording = demo_call.read_bytes()
+    for args, fragment in ((["export", "--store", str(store), "--json", str(store)], "is the call log"),
+                           (["export", "--store", str(store), "--json", str(tmp_path / "x-calls.csv"),
+                             "--csv", str(tmp_path / "x")], "is the --json output"),
+                           (["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store",
+                             "--events-jsonl", str(demo_call)], "is the recording being replayed"),
+                           (["monitor", "--headless", "--replay", str(demo_call), "--fast",
+                             "--store", str(store), "--events-jsonl", str(store)], "is the call log")):
+        result = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2 and fragment in result.stderr, result.stderr
+    assert store.read_bytes() == logged
+    assert demo_call.read_bytes() == recording
+
+
 def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store"]) == 0

@@ -22,7 +22,7 @@ from models.settings import RuleSettings, SettingsError
 from ui.diagnostics import calmline_version, diagnostics_report
 from ui.logging_setup import configure_logging
 from ui.monitor_command import add_monitor_parser, run_devices, run_export, run_monitor
-from ui.output_files import OutputError, write_text_output
+from ui.output_files import OutputError, check_output_target, write_text_output
 from ui.summary_text import format_summary
 
 if TYPE_CHECKING:
@@ -147,6 +147,16 @@ def _run_analysis(path: Path, choice: ChannelChoice, customer: Path | None,
     from monitor.analysis import analyze_recording
     from monitor.audio_file import CallRecording
 
+    inputs = {path: "the recording being analysed"}
+    if customer is not None:
+        inputs[customer] = "the customer's recording"
+    if json_target:
+        check_output_target(json_target, inputs)
+    if csv_target:
+        others = dict(inputs)
+        if json_target and json_target != "-":
+            others[Path(json_target)] = "the --json output"
+        check_output_target(csv_target, others)
     with CallRecording(path, choice, customer) as recording:
         report = analyze_recording(recording, settings)
     if json_target:
@@ -181,6 +191,12 @@ def has_display() -> bool:
 
 def _command_app(args: argparse.Namespace) -> int:
     if not has_display():
+        if args.replay is not None:
+            print(f"calmline: no display here; analysing {args.replay} in the terminal instead",
+                  file=sys.stderr)
+            from monitor.audio_file import ChannelChoice
+
+            return _run_analysis(args.replay, ChannelChoice(), None, _settings_from([]), None, None)
         print("calmline: no display here; analysing the demo call in the terminal instead",
               file=sys.stderr)
         return _command_demo(argparse.Namespace(out=None, json=None, csv=None))

@@ -20,6 +20,7 @@ from models.app_settings import AppSettings
 from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
 from models.store import CallStore, default_store_path
+from ui.output_files import check_output_target
 
 if TYPE_CHECKING:
     from monitor.capture import CaptureSource
@@ -97,27 +98,35 @@ def run_export(args: argparse.Namespace) -> int:
     path = args.store or default_store_path()
     if not path.exists():
         raise MonitorError(f"{path}: no call log yet (monitor a call first)")
+    keep = {path: "the call log"}
+    if args.json:
+        check_output_target(args.json, keep)
+        if args.json != "-":
+            keep[Path(args.json)] = "the --json output"
+    if args.csv:
+        prefix = Path(args.csv).expanduser()
+        csv_paths = (prefix.with_name(prefix.name + "-calls.csv"),
+                     prefix.with_name(prefix.name + "-events.csv"))
+        for csv_path in csv_paths:
+            check_output_target(csv_path, keep)
     with CallStore(path, read_only=True) as store:
         if args.json == "-":
             count = store.export_json(sys.stdout)
         elif args.json:
             count = store.export_json(Path(args.json).expanduser())
         if args.csv:
-            prefix = Path(args.csv).expanduser()
-            count = store.export_csv(prefix.with_name(prefix.name + "-calls.csv"),
-                                     prefix.with_name(prefix.name + "-events.csv"))
+            count = store.export_csv(*csv_paths)
     print(f"exported {count} call(s)", file=sys.stderr)
     return 0
 
 
 def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
+    """Open the events log for appending; ``target`` has passed :func:`check_output_target`."""
     if target is None:
         return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
     if target == "-":
         return sys.stdout
     path = Path(target).expanduser()
-    if not path.parent.is_dir():
-        raise MonitorError(f"{path.parent}: no such folder")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
 
@@ -168,6 +177,10 @@ def run_monitor(args: argparse.Namespace) -> int:
     _check_policy(args, policy, settings)
     _check_named_devices(args)
     store_path = None if args.no_store else (args.store or default_store_path())
+    if args.events_jsonl is not None:
+        inputs = {args.replay: "the recording being replayed", store_path: "the call log",
+                  args.settings: "the settings file"}
+        check_output_target(args.events_jsonl, {p: what for p, what in inputs.items() if p is not None})
     if store_path is not None and settings.retention_days:
         with CallStore(store_path) as store:
             removed = store.apply_retention(settings.retention_days, datetime.now(timezone.utc))

@@ -651,6 +651,8 @@ class FileReplaySource(CaptureSource):
     ring. In real time it paces blocks by the clock and, like a device, drops
     frames if the engine falls behind. With ``fast=True`` it never sleeps for
     pacing but waits whenever the ring is full, so nothing is ever dropped.
+    :meth:`pause` holds the replay where it is, as a paused player would, and
+    :meth:`resume` goes on from there.
 
     Parameters
     ----------
@@ -673,6 +675,8 @@ class FileReplaySource(CaptureSource):
         self.fast = fast
         self._blocksize_frames = blocksize_frames
         self._stop_event = threading.Event()
+        self._playing = threading.Event()
+        self._playing.set()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._reported_error = False
@@ -698,9 +702,23 @@ class FileReplaySource(CaptureSource):
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def paused(self) -> bool:
+        """Whether the replay is held by :meth:`pause`."""
+        return not self._playing.is_set()
+
+    def pause(self) -> None:
+        """Hold the replay after the block being written; nothing is skipped meanwhile."""
+        self._playing.clear()
+
+    def resume(self) -> None:
+        """Go on from where :meth:`pause` held the replay, paced from now."""
+        self._playing.set()
+
     def stop(self) -> None:
         """Stop the replay thread and close the recording; stored frames stay readable."""
         self._stop_event.set()
+        self._playing.set()  # a paused feed wakes up to see the stop
         if self._thread is not None:
             self._thread.join()
         self._recording.close()
@@ -735,6 +753,10 @@ class FileReplaySource(CaptureSource):
         matcher = (RateMatcher(customer_sr_hz, self._sr_hz)
                    if customer_sr_hz is not None else None)
         for agent, customer in self._recording.blocks(self._blocksize_frames / self._sr_hz):
+            if not self._playing.is_set():
+                held_at_s = time.monotonic()
+                self._playing.wait()
+                start_s += time.monotonic() - held_at_s
             if self._stop_event.is_set():
                 return
             if matcher is not None and customer is not None:

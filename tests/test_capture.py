@@ -294,3 +294,36 @@ def test_real_time_replay_of_one_channel_delivers_every_frame(tmp_path: Path) ->
     recorder.step()
     np.testing.assert_array_equal(recorder.frames(source)[:, 0], data[:, 1])
     assert source.counters.dropped_frames == 0
+
+
+def test_a_paused_replay_holds_its_place_and_goes_on_from_there(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    data = np.random.default_rng(5).uniform(-0.5, 0.5, (2 * SR_HZ, 2)).astype(np.float32)
+    sf.write(str(path), data, SR_HZ, subtype="FLOAT")
+    source = FileReplaySource(CallRecording(path))
+    source.start()
+    recorder = Recorder([source])
+    assert recorder.until(lambda: source.frames_stored >= SR_HZ // 2, timeout_s=30)
+    source.pause()
+    assert source.paused
+    time.sleep(0.1)  # the block being written when paused may still land
+    held = source.frames_stored
+    time.sleep(1.0)
+    assert source.frames_stored == held < 2 * SR_HZ
+    source.resume()
+    assert recorder.until(lambda: source.state is SourceState.STOPPED
+                          and source.frames_stored == 2 * SR_HZ, timeout_s=30)
+    recorder.step()
+    np.testing.assert_array_equal(recorder.frames(source), data)  # nothing skipped or repeated
+    assert source.counters.dropped_frames == 0
+
+
+def test_stopping_a_paused_replay_does_not_hang(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    sf.write(str(path), np.zeros((5 * SR_HZ, 2), np.float32), SR_HZ)
+    source = FileReplaySource(CallRecording(path))
+    source.start()
+    source.pause()
+    time.sleep(0.2)
+    source.stop()
+    assert source.join(timeout_s=5) and source.state is SourceState.STOPPED

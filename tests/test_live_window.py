@@ -334,6 +334,35 @@ def test_the_app_drives_the_window_from_a_fast_replay(qtbot, short_call: Path,
         app.shutdown()
 
 
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+def test_pausing_a_replay_holds_it_and_resuming_goes_on_from_there(qtbot, short_call: Path,
+                                                                   tmp_path: Path) -> None:
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(short_call, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    frame_times: list[float] = []
+    app.bridge.frameReceived.connect(lambda frame, _baseline: frame_times.append(frame.t_s))
+    statuses: list[str] = []
+    app.bridge.statusReceived.connect(lambda s: statuses.append(s.kind))
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: len(frame_times) >= 10, timeout=25000)
+        app.window.pause_action.trigger()
+        assert "paused" in app.window.status_text.lower()
+        qtbot.wait(300)  # frames already on their way
+        held = len(frame_times)
+        qtbot.wait(1000)
+        assert len(frame_times) == held and app.runner.running
+        app.window.pause_action.trigger()
+        qtbot.waitUntil(lambda: len(frame_times) >= held + 5, timeout=10000)
+        assert frame_times[held] > frame_times[held - 1]  # the same replay, not from the start
+        assert "monitoring_stopped" not in statuses
+    finally:
+        app.shutdown()
+
+
 def test_first_run_opens_the_calibration_wizard_before_monitoring(qtbot, tmp_path: Path,
                                                                    monkeypatch) -> None:
     from ui.app import CalmLineApp

@@ -189,6 +189,20 @@ class MonitorRunner(QObject):
         if self._engine is not None:
             self._engine.stop(timeout_s)
 
+    def hold_replay(self, held: bool) -> bool:
+        """Pause or resume a running replay in place; False when no replay is running.
+
+        A replay is paused by holding its audio rather than stopping the
+        engine, so the call goes on from the same moment, as a player would.
+        """
+        if self._engine is None or self._stopping or not isinstance(self._agent, FileReplaySource):
+            return False
+        if held:
+            self._agent.pause()
+        else:
+            self._agent.resume()
+        return True
+
     def start_call(self) -> None:
         """Start a call by hand."""
         if self._engine is not None:
@@ -419,7 +433,7 @@ class CalmLineApp(QObject):
             self.window.set_notice(problem)
         elif self._feed.replay is not None and not self._paused:
             self.window.set_notice("The replay has finished. Pause and resume monitoring "
-                                   "to play it again.")
+                                   "to play it again from the start.")
 
     def _on_failed(self, message: str) -> None:
         self.window.set_notice(f"Monitoring could not start: {message}. Check the devices in "
@@ -445,10 +459,12 @@ class CalmLineApp(QObject):
         self._paused = paused
         self.window.set_paused(paused)
         self.tray.set_paused(paused)
+        if self.runner.hold_replay(paused):
+            return
         if paused:
             self.runner.stop()
         else:
-            self._start_feed()
+            self._start_feed()  # live devices, or a replay that had finished: from the start
 
     def breathe_now(self) -> None:
         """Open the breathing exercise and start it (the agent asked: it may take focus)."""

@@ -643,6 +643,7 @@ class LiveWindow(QWidget):
             # A restarted engine numbers its frames from 0 again.
             self._last_speech.clear()
             self._last_line_sound = None
+            self._status.mic_only = False  # the next engine says again if it has no customer
             self._status.problems.clear()
             self._status.overflow = ""
             for light in (self.you_light, self.customer_light):
@@ -688,7 +689,7 @@ class LiveWindow(QWidget):
         self._refresh_texts()
 
     def set_paused(self, paused: bool) -> None:
-        """Show monitoring as paused (the engine is stopped) or resumed."""
+        """Show monitoring as paused (the engine stopped, or a replay held) or resumed."""
         self._paused = paused
         blocked = self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
@@ -707,7 +708,6 @@ class LiveWindow(QWidget):
             self.customer_light.set_state(TalkLight.OFF if self._status.mic_only
                                           else TalkLight.QUIET)
             self._status.notice = ""
-            self._status.mic_only = False
         self._refresh_texts()
 
     def set_cue_sound(self, enabled: bool) -> None:

@@ -225,7 +225,9 @@ def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Pa
 @pytest.mark.parametrize("args, fragment", [
     (["--replay", "/no/such/file.wav"], "no such file"),
     (["--fast"], "--fast only applies to --replay"),
-    (["--duration", "-1"], "--duration must be positive"),
+    (["--duration", "-1"], "--duration must be a positive number"),
+    (["--duration", "nan"], "--duration must be a positive number"),
+    (["--settings", "/no/such/settings.toml"], "no such settings file"),
     ([], "--headless"),
     (["--agent", "No Such Mic"], "No Such Mic"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -170,8 +171,10 @@ def run_monitor(args: argparse.Namespace) -> int:
         raise MonitorError("the monitoring window is not available yet; use 'calmline monitor --headless'")
     if args.fast and args.replay is None:
         raise MonitorError("--fast only applies to --replay")
-    if args.duration is not None and args.duration <= 0:
-        raise MonitorError(f"--duration must be positive, not {args.duration:g}")
+    if args.duration is not None and not (0 < args.duration < math.inf):
+        raise MonitorError(f"--duration must be a positive number of seconds, not {args.duration:g}")
+    if args.settings is not None and not args.settings.is_file():
+        raise MonitorError(f"{args.settings}: no such settings file")
     policy = load_policy()
     settings = load_effective_settings(args.settings, policy)
     _check_policy(args, policy, settings)

@@ -276,3 +276,8 @@ def test_without_a_display_a_replay_is_analysed_in_the_terminal(demo_call: Path,
     assert "interruption" in result.stdout
     missing = run_cli("--replay", str(demo_call.parent / "missing.wav"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_review_of_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("review", str(tmp_path / "missing.wav"))
+    assert result.returncode == 2 and "missing.wav: no such file" in result.stderr

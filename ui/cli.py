@@ -206,6 +206,8 @@ def _command_app(args: argparse.Namespace) -> int:
 
 
 def _command_review(args: argparse.Namespace) -> int:
+    if args.file is not None and not args.file.expanduser().exists():
+        raise UserError(f"{args.file}: no such file")  # said here, not in a window that opens for nothing
     if not has_display():
         raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
     from ui.review_window import run_review

@@ -268,6 +268,7 @@ def test_monitor_refuses_options_the_policy_locks(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("CALMLINE_POLICY", str(_policy(tmp_path, POLICY)))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (tmp_path / "settings.toml").write_text("")  # the user has chosen nothing
     code = main(["monitor", "--headless", "--replay", str(tmp_path / "call.wav"), "--record",
                  "--no-store", "--settings", str(tmp_path / "settings.toml")])
     err = capsys.readouterr().err

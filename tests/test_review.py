@@ -292,6 +292,15 @@ def test_html_and_pdf_reports(opened: ReviewWindow, tmp_path: Path) -> None:
     assert "interruption" in plain and "What went well" in plain
 
 
+def test_a_report_is_never_written_over_the_recording(opened: ReviewWindow) -> None:
+    recording = Path(opened.report.source)
+    original = recording.read_bytes()
+    for write in (opened.export_html, opened.export_pdf):
+        opened._export(write, recording)  # what the Save dialog does with the chosen name
+        assert "is the recording under review" in opened.message
+    assert recording.read_bytes() == original
+
+
 def test_what_went_well_is_derived_from_the_call(opened: ReviewWindow) -> None:
     good = what_went_well(opened.report)
     assert good

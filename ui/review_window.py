@@ -32,6 +32,7 @@ from models.settings import RuleSettings
 from models.store import CallRecord, CallStore, StoreError, default_store_path
 from monitor.analysis import AnalysisCancelled, analyze_recording
 from monitor.audio_file import AudioInputError, CallRecording
+from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
 from ui.summary_text import EVENT_LABELS, clock
@@ -283,15 +284,21 @@ class ReviewWindow(QMainWindow):
 
     def export_html(self, path: Path) -> None:
         """Write the report of the open call as HTML (raises ExportError)."""
-        if self.report is None:
-            raise ExportError("no analysed call to export")
+        self._check_export_target(path)
         export_html(self.report, Path(path), self.timeline_png(), self._settings)
 
     def export_pdf(self, path: Path) -> None:
         """Write the report of the open call as PDF (raises ExportError)."""
+        self._check_export_target(path)
+        export_pdf(self.report, Path(path), self.timeline_png(), self._settings)
+
+    def _check_export_target(self, path: Path) -> None:
         if self.report is None:
             raise ExportError("no analysed call to export")
-        export_pdf(self.report, Path(path), self.timeline_png(), self._settings)
+        try:
+            check_output_target(path, {Path(self.report.source): "the recording under review"})
+        except OutputError as exc:
+            raise ExportError(str(exc)) from None
 
     def timeline_png(self) -> bytes:
         """The whole call's timeline as PNG bytes (print colours)."""

@@ -28,6 +28,24 @@ def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     _write_private(path, "w", write)
 
 
+def same_file(path: Path, other: Path) -> bool:
+    """Whether two paths name the same file, through links; for paths not yet created, the same place.
+
+    Parameters
+    ----------
+    path, other : Path
+        The paths to compare.
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them does not exist yet
+        return Path(path).resolve() == Path(other).resolve()
+
+
 def write_private_bytes(path: Path, data: bytes) -> None:
     """Write a binary file like :func:`write_private_text` (atomically, 0600)."""
     _write_private(path, "wb", lambda stream: stream.write(data))

@@ -61,7 +61,7 @@ from platformdirs import user_data_path
 
 from models.errors import UserError
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
-from models.private_files import USER_ONLY, make_private_folder, write_private_text
+from models.private_files import USER_ONLY, make_private_folder, same_file, write_private_text
 from models.summary import CallSummary, PartySummary
 
 logger = logging.getLogger(__name__)
@@ -773,6 +773,7 @@ class CallStore:
             stream.write("\n")
 
         if isinstance(dest, (str, os.PathLike)):
+            self._check_export_paths(Path(dest))
             _write_private(Path(dest), write)
         else:
             write(dest)
@@ -809,11 +810,19 @@ class CallStore:
             events = [event for call in calls for event in self._rows_as_dicts(
                 f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE call_id = ? "
                 "ORDER BY start_s, id", (call["id"],), _EVENT_COLUMNS[1:])]
+        self._check_export_paths(Path(calls_path), Path(events_path))
         _write_private(Path(calls_path), _csv_writer(_CALL_COLUMNS, calls))
         _write_private(Path(events_path), _csv_writer(_EVENT_COLUMNS[1:], events))
         return len(calls)
 
     # --- internals
+
+    def _check_export_paths(self, *paths: Path) -> None:
+        """Refuse to export over the call log's own files, which would erase every call."""
+        own = [self.path.with_name(self.path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+        for path in paths:
+            if any(same_file(path, other) for other in own):
+                raise StoreError(f"{path}: is the call log itself; choose another file name")
 
     def _open(self) -> None:
         try:

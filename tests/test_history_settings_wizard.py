@@ -311,6 +311,16 @@ def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
     assert window.export_json() is None  # cancelled
 
 
+def test_export_over_the_call_log_is_refused(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE, BASE + timedelta(days=1)])
+    window = make_history(qtbot, path, choose_save_path=lambda parent, caption, name, flt: path)
+    assert window.export_json() is None
+    assert "is the call log itself" in window.status_label.text()
+    with CallStore(path, read_only=True) as store:
+        assert len(store.calls()) == 2
+
+
 def test_export_can_be_limited_to_the_selected_call(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     populate(path, [BASE, BASE + timedelta(days=1)])

@@ -339,6 +339,18 @@ def test_export_csv(store: CallStore, tmp_path: Path) -> None:
         [(first, "raised_voice", 14.5), (first, "interruption", 31.5)]
 
 
+def test_export_never_writes_over_the_call_log(store: CallStore, tmp_path: Path) -> None:
+    _two_calls(store)
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(store.path)
+    for write in (lambda: store.export_json(store.path), lambda: store.export_json(link),
+                  lambda: store.export_csv(tmp_path / "calls.csv", store.path)):
+        with pytest.raises(StoreError, match="is the call log itself"):
+            write()
+    assert not (tmp_path / "calls.csv").exists()  # refused before either file was written
+    assert len(store.calls()) == 2
+
+
 def test_default_store_path_is_in_the_user_data_folder() -> None:
     path = default_store_path()
     assert path.name == "calmline.sqlite3" and path.parent.name == "calmline"

@@ -99,7 +99,7 @@ def run_export(args: argparse.Namespace) -> int:
     path = args.store or default_store_path()
     if not path.exists():
         raise MonitorError(f"{path}: no call log yet (monitor a call first)")
-    keep = {path: "the call log"}
+    keep: dict[Path, str] = {}  # the store itself refuses to export over the call log
     if args.json:
         check_output_target(args.json, keep)
         if args.json != "-":

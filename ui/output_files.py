@@ -1,14 +1,13 @@
 """Writing result files: atomically, and readable by the user only."""
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
 from models.errors import UserError
-from models.private_files import write_private_text
+from models.private_files import same_file, write_private_text
 
 
 class OutputError(UserError):
@@ -47,10 +46,7 @@ def check_output_target(target: str | Path, keep: Mapping[Path, str] | None = No
 def _same_file(path: Path, other: Path) -> bool:
     if path.exists() and not path.is_file():
         return False  # a device such as /dev/null takes any number of writers
-    try:
-        return os.path.samefile(path, other)  # also through links
-    except OSError:  # one of them does not exist yet
-        return path.resolve() == other.resolve()
+    return same_file(path, other)
 
 
 def write_text_output(target: str, write: Callable[[IO[str]], None]) -> None:

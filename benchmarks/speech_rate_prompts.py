@@ -37,7 +37,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.audio_fixtures import syllables  # noqa: E402
-from tests.rate_eval import Detector, Item, de_jong_wempe_nuclei, ours, rate_in_speech, speech_hops  # noqa: E402
+from tests.rate_eval import Detector, Item, accuracy, de_jong_wempe_nuclei, ours, speech_hops  # noqa: E402
 
 logger = logging.getLogger("speech_rate_prompts")
 
@@ -102,14 +102,13 @@ def prompt_items(prompt_dir: Path = PROMPT_DIR, texts: Path = PROMPT_TEXTS) -> I
 
 def report(name: str, detector: Detector, items: list[Item]) -> None:
     """Log rate correlation, rate errors and syllable-count error for one detector."""
-    est = np.array([rate_in_speech(detector(i.audio, i.sr_hz), i.speech) for i in items])
-    true = np.array([i.true_rate_sps for i in items])
-    count_err = (est - true) * np.array([i.speech_s for i in items])
-    rel = (est - true) / true
+    acc = accuracy(detector, items)
+    count_err = (acc.est_sps - acc.true_sps) * np.array([i.speech_s for i in items])
+    n_syllables = sum(i.syllables for i in items)
     logger.info("%-4s n=%d  correlation %.3f  MAE %4.1f%%  bias %+5.1f%%  count error %.2f syllables per prompt "
-                "(%.1f%% of %d syllables found, net)", name, len(items), np.corrcoef(est, true)[0, 1],
-                100 * np.mean(np.abs(rel)), 100 * np.mean(rel), np.mean(np.abs(count_err)),
-                100 * (1 + count_err.sum() / sum(i.syllables for i in items)), sum(i.syllables for i in items))
+                "(%.1f%% of %d syllables found, net)", name, len(items), acc.correlation, 100 * acc.mae_rel,
+                100 * acc.bias_rel, np.mean(np.abs(count_err)), 100 * (1 + count_err.sum() / n_syllables),
+                n_syllables)
 
 
 def main() -> int:

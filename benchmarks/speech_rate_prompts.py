@@ -92,12 +92,13 @@ def prompt_items(prompt_dir: Path = PROMPT_DIR, texts: Path = PROMPT_TEXTS) -> I
             name, text = m.groups()
             spoken = spoken_text(text)
             wav = prompt_dir / f"{name}.wav"
-            if spoken is None or not wav.exists() or syllables(spoken) < MIN_SYLLABLES:
+            n_syllables = syllables(spoken) if spoken is not None else 0
+            if n_syllables < MIN_SYLLABLES or not wav.exists():
                 continue
             audio, sr_hz = sf.read(wav, dtype="float32", always_2d=True)
             speech = speech_hops(audio[:, 0], sr_hz)
             if speech.sum() >= MIN_SPEECH_HOPS:
-                yield Item(name, audio[:, 0], sr_hz, syllables(spoken), speech)
+                yield Item(name, audio[:, 0], sr_hz, n_syllables, speech)
 
 
 def report(name: str, detector: Detector, items: list[Item]) -> None:

@@ -298,7 +298,8 @@ class VoiceActivityDetector:
         voiced = np.fromiter(map(self._vad.is_speech, pcm.view(np.uint8), repeat(self.sr_hz, k),
                                  repeat(self._n, k)), bool, count=k)
         voiced &= level > self.floor_dbfs
-        voiced[:max(0, self._warmup_frames - self._frames_done)] = False
+        if self._frames_done < self._warmup_frames:
+            voiced[:self._warmup_frames - self._frames_done] = False
         out = np.empty(k, bool)
         i = 0
         while i < k:

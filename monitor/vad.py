@@ -50,7 +50,7 @@ _BIN_DB = 0.5
 _LO_DBFS = -120.0
 _N_BINS = int(-_LO_DBFS / _BIN_DB) + 1
 _SUPPORTED_SR_HZ = (8000, 16000, 32000, 48000)
-_WEBRTC_WARMUP_S = 0.1  # measured: 7-9 frames of 10 ms, 4 of 20 ms, 3 of 30 ms, at every rate and mode
+_WEBRTC_WARMUP_S = 0.1  # measured: 7 frames of 10 ms, 4 of 20 ms, 3 of 30 ms at 8-48 kHz; 7-9 of 10 ms in modes 0-3
 
 
 class _DecayingHistogram:

@@ -96,6 +96,19 @@ def test_json_to_stdout_keeps_stdout_clean(demo_call: Path) -> None:
     assert "CalmLine analysis" in result.stderr
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly(demo_call: Path) -> None:
+    # As in `calmline analyze call.wav --json - | head -c 40`. The report is far
+    # larger than a pipe's buffer, so the write meets the closed pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "analyze", str(demo_call), "--json", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(40)) == 40
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert "error" not in stderr.lower() and "Traceback" not in stderr
+
+
 def test_swap_and_separate_customer_file(demo_call: Path, tmp_path: Path) -> None:
     x, sr = sf.read(demo_call)
     swapped = tmp_path / "swapped.wav"

@@ -2,7 +2,9 @@
 
 Every failure the user can cause (a missing file, a bad option, an
 unwritable output) ends with one line on stderr and exit code 2; nothing
-prints a traceback unless ``--verbose`` asks for it.
+prints a traceback unless ``--verbose`` asks for it. When the program
+reading our standard output stops early (``| head``), the command ends
+quietly with exit code 141, as a shell reports for SIGPIPE.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_READER_GONE = 141  # what a shell reports for a program stopped by SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -252,11 +255,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("calmline: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output (say `| head`) has stopped reading: that is
+        # its choice, not an error to report, so stop quietly like other tools.
+        _discard_stdout()
+        return EXIT_READER_GONE
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logger.debug("internal error", exc_info=True)
         print(f"calmline: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
               file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (embedded or captured)
+        pass
 
 
 if __name__ == "__main__":

@@ -291,6 +291,19 @@ def test_without_a_display_a_replay_is_analysed_in_the_terminal(demo_call: Path,
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+@pytest.mark.parametrize("content, message", [(None, "no such file"), (b"", "the file is empty"),
+                                              (b"hello\n", "not a readable audio file")])
+def test_a_bad_replay_is_one_line_before_any_window_opens(tmp_path: Path, monkeypatch,
+                                                         content: bytes | None, message: str) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a display: the window would open
+    path = tmp_path / "call.wav"
+    if content is not None:
+        path.write_bytes(content)
+    result = run_cli("--replay", str(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"calmline: {path}: {message}") and result.stderr.count("\n") == 1
+
+
 def test_review_of_a_missing_file_is_one_line(tmp_path: Path) -> None:
     result = run_cli("review", str(tmp_path / "missing.wav"))
     assert result.returncode == 2 and "missing.wav: no such file" in result.stderr

@@ -193,6 +193,8 @@ def has_display() -> bool:
 
 
 def _command_app(args: argparse.Namespace) -> int:
+    if args.replay is not None:
+        _check_recording(args.replay)  # said here, not in a window that opens for nothing
     if not has_display():
         if args.replay is not None:
             print(f"calmline: no display here; analysing {args.replay} in the terminal instead",
@@ -206,6 +208,13 @@ def _command_app(args: argparse.Namespace) -> int:
     from ui.app import run_app  # Qt is loaded only for the window
 
     return run_app(replay=args.replay, fast=args.fast)
+
+
+def _check_recording(path: Path) -> None:
+    """Raise the one-line :class:`UserError` for a recording that cannot be replayed."""
+    from monitor.audio_file import CallRecording
+
+    CallRecording(path).close()
 
 
 def _command_review(args: argparse.Namespace) -> int:

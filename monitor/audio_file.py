@@ -62,6 +62,11 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         handle = sf.SoundFile(str(path))
     except sf.LibsndfileError as exc:
+        container = _unsupported_container(path)
+        if container is not None:
+            raise AudioInputError(
+                f"{path}: {container} audio is not supported; convert it to WAV or FLAC first "
+                f"(for example: ffmpeg -i {path.name} {path.stem}.wav)") from None
         raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
     except (OSError, RuntimeError) as exc:
         raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
@@ -79,6 +84,25 @@ def _open(path: Path) -> sf.SoundFile:
         handle.close()
         raise AudioInputError(f"{path}: the file is truncated ({missing} bytes of audio data are missing)")
     return handle
+
+
+# Leading bytes of common recording formats that libsndfile cannot decode, so
+# that the user is told what the file is and how to convert it, not just "unrecognised".
+_UNSUPPORTED_SIGNATURES = ((4, b"ftyp", "M4A/MP4 (AAC)"), (0, b"#!AMR", "AMR"),
+                           (0, bytes.fromhex("3026b2758e66cf11"), "WMA"),
+                           (0, bytes.fromhex("1a45dfa3"), "WebM/Matroska"))
+
+
+def _unsupported_container(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    for offset, signature, name in _UNSUPPORTED_SIGNATURES:
+        if head[offset:offset + len(signature)] == signature:
+            return name
+    return None
 
 
 # libsndfile clamps a WAV whose data chunk runs past the end of the file and

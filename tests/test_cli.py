@@ -160,6 +160,9 @@ def write(path: Path, data: np.ndarray, sr: int = 16000, subtype: str = "PCM_16"
     (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "empty"),
     (lambda d: write(d / "zero.wav", np.zeros((0, 2))), "no audio"),
     (lambda d: d, "folder"),
+    (lambda d: (d / "call.m4a").write_bytes(b"\0\0\0\x20ftypM4A \0\0\0\0" + bytes(64)) and d / "call.m4a",
+     "M4A/MP4 (AAC) audio is not supported; convert it to WAV or FLAC first "
+     "(for example: ffmpeg -i call.m4a call.wav)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     result = run_cli("analyze", str(make(tmp_path)))
@@ -209,6 +212,27 @@ def test_six_channel_file_asks_for_a_choice(demo_call: Path, tmp_path: Path) -> 
 
 def sr_frames(seconds: float) -> int:
     return int(seconds * 16000)
+
+
+@pytest.mark.parametrize("name, fmt, subtype", [("call.flac", "FLAC", "PCM_16"),
+                                                ("call.ogg", "OGG", "VORBIS"),
+                                                ("call.opus.ogg", "OGG", "OPUS"),
+                                                ("call.mp3", "MP3", "MPEG_LAYER_III")])
+def test_compressed_formats_give_the_events_of_the_wav(demo_call: Path, demo_report: dict,
+                                                       tmp_path: Path, name: str, fmt: str,
+                                                       subtype: str) -> None:
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    x, sr = sf.read(demo_call, dtype="float32")
+    path = tmp_path / name
+    sf.write(path, x, sr, format=fmt, subtype=subtype)
+    out = tmp_path / "report.json"
+    assert main(["analyze", str(path), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert kinds(report) == kinds(demo_report)
+    for party in ("agent", "customer"):
+        assert report["summary"][party]["talk_s"] == pytest.approx(
+            demo_report["summary"][party]["talk_s"], abs=1.0)
 
 
 def test_odd_but_valid_input_is_analysed(demo_call: Path, tmp_path: Path) -> None:

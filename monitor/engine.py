@@ -460,6 +460,14 @@ class MonitorEngine:
 
     def _finish_stream(self) -> None:
         self._consume(self._extractor.flush())
+        repairs = self._aligner.counters
+        if repairs.customer_filled_s or repairs.customer_dropped_s or repairs.agent_filled_s:
+            # Two devices' clocks drift apart by a few seconds over a shift; this says how much
+            # the aligner had to mend, for a helpdesk reading the log.
+            logger.info("lines kept in step: %.2f s of silence filled in for the customer and "
+                        "%.2f s for the agent, %.2f s of customer backlog dropped",
+                        repairs.customer_filled_s, repairs.agent_filled_s,
+                        repairs.customer_dropped_s)
         if self._session is not None:
             self._end_call(self._aligner.timeline_s, "monitoring_stopped")
 

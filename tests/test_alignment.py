@@ -71,6 +71,7 @@ def test_lost_agent_hands_over_to_the_wall_clock() -> None:
     al.push_customer(ramp(0, 16000))
     a, c = al.pull(now_s=11.0)
     assert a.size == 16000 and not a.any() and np.array_equal(c, ramp(0, 16000))
+    assert al.counters.agent_filled_s == 1.0
     al.agent_restored()
     al.push_agent(ramp(0, 160))
     al.push_customer(ramp(16000, 160))

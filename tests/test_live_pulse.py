@@ -6,6 +6,7 @@ would capture a headset and a softphone's output.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -105,8 +106,9 @@ def test_live_capture_finds_exactly_the_two_interruptions(pulse_server: PulseSer
     assert all(s.counters.input_overflows == 0 for s in (engine._agent, engine._customer))
 
 
-def test_unplugged_microphone_is_reported_and_recovered(pulse_server: PulseServer,
-                                                        tmp_path: Path) -> None:
+def test_unplugged_microphone_is_reported_and_recovered(pulse_server: PulseServer, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="monitor.engine")
     call = write_interruptions_call(tmp_path, script=UNPLUG_SCRIPT, name="unplug")
     # The agent's audio goes in two pieces around the unplug, so nothing plays into a vanished sink.
     agent_first, agent_second = split_at(call["agent"], UNPLUG_AT_S, tmp_path)
@@ -133,6 +135,9 @@ def test_unplugged_microphone_is_reported_and_recovered(pulse_server: PulseServe
     # Both interruptions are there: the one before the unplug and the one after the recovery.
     assert len(collector.closed("interruption")) == 2
     assert kinds.count("call_started") == 1  # the call survived the unplug
+    # The gap was bridged with silence on the agent's side, and the log says how much.
+    assert engine._aligner.counters.agent_filled_s > 0
+    assert any(r.getMessage().startswith("lines kept in step") for r in caplog.records)
 
 
 def test_devices_command_lists_sources_by_stable_name(pulse_server: PulseServer) -> None:

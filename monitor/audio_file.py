@@ -133,11 +133,14 @@ def _reason(exc: Exception) -> str:
 
 @dataclass(frozen=True)
 class PartyLayout:
-    """Resolved channel layout of a recording (0-based channel indices)."""
+    """Resolved channel layout of a recording (0-based channel indices).
+
+    ``customer_channel`` is None when the main file carries no customer: mono,
+    ``--mono``, or the customer in a file of their own.
+    """
 
     agent_channel: int
     customer_channel: int | None
-    customer_from_file: bool
 
 
 def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool,
@@ -170,24 +173,22 @@ def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool
         raise AudioInputError(
             f"{path}: has {channels} channels; choose them with --agent-channel N "
             f"and --customer-channel M (or --mono)")
-    default_agent, default_customer = (1, 0) if choice.swap else (0, 1)
+    default_agent = 1 if choice.swap else 0
     agent = check(choice.agent_channel if choice.agent_channel is not None else
                   min(default_agent, channels - 1), "agent")
-    if choice.mono:
-        return PartyLayout(agent, None, False)
-    if has_customer_file:
-        return PartyLayout(agent, None, True)
+    if choice.mono or has_customer_file:
+        return PartyLayout(agent, None)
     if choice.customer_channel is not None:
         customer = check(choice.customer_channel, "customer")
     elif channels == 1:
-        return PartyLayout(agent, None, False)
+        return PartyLayout(agent, None)
     elif channels == 2:
         customer = 1 - agent
     else:
-        return PartyLayout(agent, None, False)
+        return PartyLayout(agent, None)
     if customer == agent:
         raise AudioInputError(f"{path}: the agent and the customer cannot both be channel {agent + 1}")
-    return PartyLayout(agent, customer, False)
+    return PartyLayout(agent, customer)
 
 
 class _Cursor:

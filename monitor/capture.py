@@ -270,12 +270,6 @@ class PortAudioHost:
         self._lock = threading.RLock()
         self._sources: list[SoundDeviceSource] = []
         self._last_busy_reinit_s = -math.inf
-        self._reinit_count = 0
-
-    @property
-    def reinit_count(self) -> int:
-        """How often PortAudio was re-initialised by this host."""
-        return self._reinit_count
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -360,7 +354,6 @@ class PortAudioHost:
         except sd.PortAudioError as exc:
             logger.error("PortAudio re-initialisation failed: %s", exc)
             return
-        self._reinit_count += 1
         logger.info("re-initialised PortAudio; it now lists %d devices", len(sd.query_devices()))
 
 

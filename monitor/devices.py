@@ -229,11 +229,6 @@ def _parse_sample_spec(text: str) -> tuple[int, float]:
     return (int(match.group(1)), float(match.group(2))) if match else (0, 0.0)
 
 
-def pulse_available() -> bool:
-    """Whether a PulseAudio-compatible server answers ``pactl`` here."""
-    return sys.platform.startswith("linux") and _pactl("info") is not None
-
-
 def pulse_sources() -> list[PulseSource]:
     """Every source of the PulseAudio/PipeWire server, monitors included.
 

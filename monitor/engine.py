@@ -250,7 +250,6 @@ class MonitorEngine:
         """For each OPEN update: seconds from the arrival of the audio that
         confirmed it to its emission (capture-device latency not included)."""
         self.error: BaseException | None = None
-        self.stream_start_wall_time: float | None = None
 
     # -- control (any thread) -------------------------------------------------
 
@@ -292,7 +291,6 @@ class MonitorEngine:
             self._agent.start()
             if self._customer is not None:
                 self._customer.start()
-            self.stream_start_wall_time = time.time()
             self._status("monitoring_started")
             if not self._two_party:
                 self._status("mic_only", "No customer audio: interruption, overtalk and monologue "

@@ -30,7 +30,6 @@ class JsonLinesListener:
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self._lock = threading.Lock()
-        self.event_lines = 0
 
     def on_frame(self, frame: FeatureFrame, baseline: Baseline | None) -> None:
         """Frames are for meters; the log leaves them out."""
@@ -42,7 +41,6 @@ class JsonLinesListener:
         record["call_id"] = event.call_id
         record["emitted_at"] = _iso(event.wall_time)
         self._write(record)
-        self.event_lines += 1
 
     def on_status(self, status: StatusChange) -> None:
         """Write one status change."""

@@ -6,8 +6,9 @@ git-ignored), then in one run:
 * times ffmpeg's ``ebur128`` filter over the file (the reference);
 * times ``calmline analyze`` over the same file, in a fresh process;
 * repeats both, alternating, and compares the fastest run of each: on a
-  shared or virtual machine a single run can be slowed by a third by other
-  work, and the fastest run is the closest to each program's own cost;
+  shared or virtual machine a run can be slowed by a third or more by other
+  work, sometimes for a minute at a time, and the fastest run is the closest
+  to each program's own cost;
 * measures the peak memory (max RSS) of ``calmline analyze`` on a file twice as long.
 
 Goals (issue 2): analysis time at most 4x ffmpeg's for 60 minutes; peak memory
@@ -53,8 +54,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=int, default=60, help="length of the speed test call")
     parser.add_argument("--memory-minutes", type=int, default=120, help="length of the memory test call")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each program, alternating; the fastest counts (default 3)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of each program, alternating; the fastest counts (default 5)")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from models.errors import UserError
+from monitor.ffmpeg_audio import FfmpegAudio, FfmpegError, ffmpeg_tools
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,27 @@ class ChannelChoice:
     mono: bool = False
 
 
-def _open(path: Path) -> sf.SoundFile:
+def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
+    """Open a recording for reading in blocks, after checking that it can be analysed.
+
+    Parameters
+    ----------
+    path : Path
+        The recording: anything libsndfile reads (WAV, FLAC, OGG, MP3, ...), or
+        M4A/AAC, WMA, AMR and WebM through ffmpeg where it is installed.
+
+    Returns
+    -------
+    soundfile.SoundFile or FfmpegAudio
+        An open handle with ``samplerate`` (Hz), ``channels``, ``frames``,
+        ``read``, ``seek`` and ``close``.
+
+    Raises
+    ------
+    AudioInputError
+        With one line for the user when the file is missing, empty, not audio,
+        truncated, or at a sample rate outside 8-96 kHz.
+    """
     if not path.exists():
         raise AudioInputError(f"{path}: no such file")
     if path.is_dir():
@@ -62,12 +83,10 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         handle = sf.SoundFile(str(path))
     except sf.LibsndfileError as exc:
-        container = _unsupported_container(path)
-        if container is not None:
-            raise AudioInputError(
-                f"{path}: {container} audio is not supported; convert it to WAV or FLAC first "
-                f"(for example: ffmpeg -i {path.name} {path.stem}.wav)") from None
-        raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+        container = _ffmpeg_container(path)
+        if container is None:
+            raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+        handle = _open_with_ffmpeg(path, container)
     except (OSError, RuntimeError) as exc:
         raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
     if not MIN_SAMPLE_RATE_HZ <= handle.samplerate <= MAX_SAMPLE_RATE_HZ:
@@ -86,23 +105,36 @@ def _open(path: Path) -> sf.SoundFile:
     return handle
 
 
-# Leading bytes of common recording formats that libsndfile cannot decode, so
-# that the user is told what the file is and how to convert it, not just "unrecognised".
-_UNSUPPORTED_SIGNATURES = ((4, b"ftyp", "M4A/MP4 (AAC)"), (0, b"#!AMR", "AMR"),
-                           (0, bytes.fromhex("3026b2758e66cf11"), "WMA"),
-                           (0, bytes.fromhex("1a45dfa3"), "WebM/Matroska"))
+# Leading bytes of common recording formats that libsndfile cannot decode:
+# these are read through ffmpeg where it is installed, and otherwise the user
+# is told what the file is and how to convert it, not just "unrecognised".
+_FFMPEG_SIGNATURES = ((4, b"ftyp", "M4A/MP4 (AAC)"), (0, b"#!AMR", "AMR"),
+                      (0, bytes.fromhex("3026b2758e66cf11"), "WMA"),
+                      (0, bytes.fromhex("1a45dfa3"), "WebM/Matroska"))
 
 
-def _unsupported_container(path: Path) -> str | None:
+def _ffmpeg_container(path: Path) -> str | None:
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
     except OSError:
         return None
-    for offset, signature, name in _UNSUPPORTED_SIGNATURES:
+    for offset, signature, name in _FFMPEG_SIGNATURES:
         if head[offset:offset + len(signature)] == signature:
             return name
     return None
+
+
+def _open_with_ffmpeg(path: Path, container: str) -> FfmpegAudio:
+    tools = ffmpeg_tools()
+    if tools is None:
+        raise AudioInputError(
+            f"{path}: {container} audio needs ffmpeg, which is not installed; install it, or "
+            f"convert the file to WAV or FLAC (for example: ffmpeg -i {path.name} {path.stem}.wav)")
+    try:
+        return FfmpegAudio(path, tools)
+    except FfmpegError as exc:
+        raise AudioInputError(f"{path}: not a readable {container} file ({exc})") from None
 
 
 # libsndfile clamps a WAV whose data chunk runs past the end of the file and
@@ -194,7 +226,8 @@ def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool
 class _Cursor:
     """Reads one file in blocks of a fixed duration, padding it with silence to the call's end."""
 
-    def __init__(self, handle: sf.SoundFile, path: Path | None, duration_s: float, block_s: float) -> None:
+    def __init__(self, handle: sf.SoundFile | FfmpegAudio, path: Path | None, duration_s: float,
+                 block_s: float) -> None:
         self.handle = handle
         self.path = path
         self.sr_hz = int(handle.samplerate)
@@ -214,7 +247,7 @@ class _Cursor:
         if wanted > 0:
             try:
                 got = self.handle.read(wanted, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
+            except (sf.LibsndfileError, RuntimeError) as exc:  # FfmpegError is a RuntimeError
                 raise AudioInputError(f"{self.path}: the audio data is damaged ({_reason(exc)})") from None
             if len(got) < wanted:
                 raise AudioInputError(
@@ -245,13 +278,13 @@ class CallRecording:
         self.customer_path = Path(customer_path) if customer_path is not None else None
         if choice.mono and self.customer_path is not None:
             raise AudioInputError("--mono and --customer cannot be used together")
-        self._main = _open(self.path)
-        self._other: sf.SoundFile | None = None
+        self._main = open_audio(self.path)
+        self._other: sf.SoundFile | FfmpegAudio | None = None
         try:
             self.layout = resolve_layout(self._main.channels, choice,
                                          self.customer_path is not None, self.path)
             if self.customer_path is not None:
-                self._other = _open(self.customer_path)
+                self._other = open_audio(self.customer_path)
         except AudioInputError:
             self.close()
             raise

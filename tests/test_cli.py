@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,15 +161,36 @@ def write(path: Path, data: np.ndarray, sr: int = 16000, subtype: str = "PCM_16"
     (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "empty"),
     (lambda d: write(d / "zero.wav", np.zeros((0, 2))), "no audio"),
     (lambda d: d, "folder"),
-    (lambda d: (d / "call.m4a").write_bytes(b"\0\0\0\x20ftypM4A \0\0\0\0" + bytes(64)) and d / "call.m4a",
-     "M4A/MP4 (AAC) audio is not supported; convert it to WAV or FLAC first "
-     "(for example: ffmpeg -i call.m4a call.wav)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     result = run_cli("analyze", str(make(tmp_path)))
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+FAKE_M4A = b"\0\0\0\x20ftypM4A \0\0\0\0" + bytes(64)
+
+
+def test_without_ffmpeg_an_m4a_file_is_named_with_the_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "call.m4a"
+    path.write_bytes(FAKE_M4A)
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "analyze", str(path)], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PATH": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr == (f"calmline: {path}: M4A/MP4 (AAC) audio needs ffmpeg, which is not "
+                             "installed; install it, or convert the file to WAV or FLAC "
+                             "(for example: ffmpeg -i call.m4a call.wav)\n")
+
+
+@pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
+def test_a_broken_m4a_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "call.m4a"
+    path.write_bytes(FAKE_M4A)
+    result = run_cli("analyze", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"calmline: {path}: not a readable M4A/MP4 (AAC) file (")
+    assert result.stderr.count("\n") == 1
 
 
 def test_truncated_files_are_rejected(tmp_path: Path) -> None:
@@ -229,6 +251,25 @@ def test_compressed_formats_give_the_events_of_the_wav(demo_call: Path, demo_rep
     out = tmp_path / "report.json"
     assert main(["analyze", str(path), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
+    assert kinds(report) == kinds(demo_report)
+    for party in ("agent", "customer"):
+        assert report["summary"][party]["talk_s"] == pytest.approx(
+            demo_report["summary"][party]["talk_s"], abs=1.0)
+
+
+@pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
+@pytest.mark.parametrize("name, codec", [("call.m4a", "aac"), ("call.mka", "flac")])
+def test_formats_read_through_ffmpeg_give_the_events_of_the_wav(demo_call: Path, demo_report: dict,
+                                                                tmp_path: Path, name: str,
+                                                                codec: str) -> None:
+    path = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(demo_call), "-c:a", codec, str(path)], check=True)
+    out = tmp_path / "report.json"
+    assert main(["analyze", str(path), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    if codec == "flac":  # lossless in a Matroska file: the very same analysis
+        assert report["frames"] == demo_report["frames"]
+        assert report["events"] == demo_report["events"]
     assert kinds(report) == kinds(demo_report)
     for party in ("agent", "customer"):
         assert report["summary"][party]["talk_s"] == pytest.approx(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -199,6 +200,33 @@ def test_space_plays_and_pauses_with_the_cursor_following(qtbot, opened: ReviewW
     assert paused_at > 10.5
     qtbot.keyClick(opened.event_list, Qt.Key.Key_Right)
     assert opened.timeline.cursor_s == pytest.approx(paused_at + 5.0)
+
+
+@pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
+def test_a_recording_read_through_ffmpeg_opens_and_plays_from_the_cursor(
+        qtbot, window: ReviewWindow, output: FakeOutput, demo_call: Path, tmp_path: Path) -> None:
+    mka = tmp_path / "call.mka"  # lossless, so the samples played can be checked exactly
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(demo_call), "-c:a", "flac", str(mka)], check=True)
+    open_and_wait(qtbot, window, mka)
+    assert window.event_list.count() == 5
+    window.seek(10.0)
+    window.playback.play()
+    stream = output.streams[-1]
+    pulled: list[np.ndarray] = []
+
+    def played() -> np.ndarray:
+        audio = np.concatenate(pulled) if pulled else np.zeros((0, 2), np.float32)
+        # Until ffmpeg's first block arrives, the callback plays silence without moving on.
+        return audio[np.argmax(audio.any(axis=1)):] if audio.any() else audio[:0]
+
+    def enough() -> bool:
+        pulled.append(stream.pull(1600))
+        return len(played()) >= 8000
+
+    qtbot.waitUntil(enough, timeout=20_000)
+    window.playback.pause()
+    expected, _ = sf.read(demo_call, dtype="float32", start=160_000, frames=8000)
+    np.testing.assert_array_equal(played()[:8000], expected)
 
 
 def test_without_an_output_device_playback_explains_and_the_cursor_still_moves(

@@ -23,6 +23,8 @@ import numpy as np
 import soundfile as sf
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from monitor.audio_file import AudioInputError, open_audio
+
 logger = logging.getLogger(__name__)
 
 POSITION_INTERVAL_MS = 50
@@ -108,7 +110,7 @@ class _Feeder:
 
     def _run(self) -> None:
         try:
-            with sf.SoundFile(str(self._path)) as handle:
+            with open_audio(self._path) as handle:
                 handle.seek(min(self.start_frame, handle.frames))
                 block = max(1, round(FEED_BLOCK_S * handle.samplerate))
                 while not self._stop.is_set():
@@ -116,7 +118,7 @@ class _Feeder:
                     if len(data) == 0:
                         break
                     self._put(np.nan_to_num(data[:, : self._channels], copy=False))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        except (sf.LibsndfileError, RuntimeError, OSError, AudioInputError) as exc:
             # Damaged audio plays as silence from there on; the analysis reports the damage.
             logger.warning("playback stopped reading %s: %s", self._path, exc)
         self._put(None)
@@ -235,13 +237,14 @@ class Playback(QObject):
         """
         self.unload()
         try:
-            info = sf.info(str(path))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise PlaybackUnavailable(f"{path}: cannot be played ({exc})") from None
+            with open_audio(Path(path)) as handle:
+                sr_hz, frames, channels = int(handle.samplerate), int(handle.frames), int(handle.channels)
+        except AudioInputError as exc:
+            raise PlaybackUnavailable(f"{exc} (it cannot be played)") from None
         self._path = Path(path)
-        self._sr_hz = int(info.samplerate)
-        self._frames = int(info.frames)
-        self._channels = min(int(info.channels), MAX_CHANNELS)
+        self._sr_hz = sr_hz
+        self._frames = frames
+        self._channels = min(channels, MAX_CHANNELS)
         self._position_frames = 0
         self.position_changed.emit(0.0)
 

@@ -50,7 +50,8 @@ REPORT_IMAGE_WIDTH_PX = 1600
 """Width of the timeline picture in exported reports, in pixels (sharp in print)."""
 REPORT_IMAGE_SHOWN_PX = 680
 """Width the report shows the picture at, in CSS pixels; it is drawn to read at that size."""
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aiff *.aif);;All files (*)"
+AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aiff *.aif "
+                "*.m4a *.mp4 *.wma *.amr *.webm *.mka);;All files (*)")
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ def test_control_template_declares_the_runtime_dependencies():
     assert "libportaudio2" in depends  # loaded with ctypes: dpkg-shlibdeps cannot see it
     assert "@SHLIBS_DEPENDS@" in depends
     assert "espeak-ng" not in fields["Depends"]  # the demo call ships pre-rendered
+    assert fields["Suggests"] == "ffmpeg"  # reads M4A, WMA, AMR and WebM recordings
 
 
 def test_postrm_removes_the_install_folder_on_remove_and_purge():

@@ -29,7 +29,7 @@ _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win3
 
 
 class FfmpegError(RuntimeError):
-    """ffmpeg is missing, or it cannot read the file; the message is one line."""
+    """ffmpeg or ffprobe cannot read the file; the message is one line."""
 
 
 def ffmpeg_tools() -> tuple[str, str] | None:

@@ -413,6 +413,11 @@ class TimelineWidget(QWidget):
 
     # --- layout
 
+    def _speech_rows(self) -> list[str]:
+        """Names of the speaking lane's rows, top to bottom."""
+        has_customer = self._report is None or self._report.frames.customer is not None
+        return ["you", "customer"] if has_customer else ["you"]
+
     def _lane_units(self) -> list[tuple[str, str, float, bool]]:
         """(key, label, height in text lines, stretches) of each lane."""
         has_customer = self._report is None or self._report.frames.customer is not None
@@ -449,7 +454,12 @@ class TimelineWidget(QWidget):
     def _geometry(self, rect: QRectF, fm: QFontMetrics) -> _Geometry:
         line = float(fm.height())
         units = self._lane_units()
-        gutter = max(fm.horizontalAdvance(label) for _, label, _, _ in units) + line
+        widths = [fm.horizontalAdvance(label) for _, label, _, _ in units]
+        rows = self._speech_rows()
+        if len(rows) > 1:  # the speaking lane's label and its first row's name share a line
+            label = next(label for key, label, _, _ in units if key == "speech")
+            widths.append(fm.horizontalAdvance(f"{label} {rows[0]}") + line * 0.5)
+        gutter = max(widths) + line
         margin = line * 0.5
         legend_lines = self._legend_lines(fm, rect.width() - 2 * margin)
         legend_h = len(legend_lines) * line * 1.3
@@ -515,9 +525,16 @@ class TimelineWidget(QWidget):
         geometry = self._geometry(rect, fm)
         for lane in geometry.lanes.values():
             painter.setPen(colours.text)
-            painter.drawText(QRectF(rect.left() + fm.height() * 0.3, lane.rect.top(),
-                                    geometry.gutter - fm.height() * 0.5, lane.rect.height()),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, lane.label)
+            rows = self._speech_rows() if lane.key == "speech" else [""]
+            row_h = lane.rect.height() / len(rows)
+            label_box = QRectF(rect.left() + fm.height() * 0.3, lane.rect.top(),
+                               geometry.gutter - fm.height() * 0.5, row_h)
+            painter.drawText(label_box, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             lane.label)
+            # The speaking lane's rows are named in the gutter, where they hide no bars.
+            for k, row in enumerate(rows if len(rows) > 1 else []):
+                painter.drawText(label_box.translated(0, k * row_h),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, row)
             painter.setPen(QPen(colours.grid, 1))
             painter.drawLine(QPointF(lane.rect.left(), lane.rect.bottom()),
                              QPointF(lane.rect.right(), lane.rect.bottom()))
@@ -538,7 +555,7 @@ class TimelineWidget(QWidget):
                              self._envelope.customer if self._envelope else None, view)
         self._paint_loudness(painter, geometry.lanes["loudness"].rect, colours, fm, view)
         self._paint_pace(painter, geometry.lanes["pace"].rect, colours, fm, view)
-        self._paint_speech(painter, geometry.lanes["speech"].rect, colours, fm, view)
+        self._paint_speech(painter, geometry.lanes["speech"].rect, colours, view)
         self._paint_events(painter, geometry, colours, view)
         if show_cursor:
             x = self._x(geometry.plot, self._cursor_s, view)
@@ -726,13 +743,12 @@ class TimelineWidget(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
 
-    def _paint_speech(self, painter: QPainter, rect: QRectF, colours: _Colours, fm: QFontMetrics,
+    def _paint_speech(self, painter: QPainter, rect: QRectF, colours: _Colours,
                       view: tuple[float, float]) -> None:
-        has_customer = "customer" in self._speech_runs
-        rows = [("agent", colours.agent, "you")] + ([("customer", colours.customer, "customer")]
-                                                    if has_customer else [])
+        rows = [("agent", colours.agent)] + ([("customer", colours.customer)]
+                                            if "customer" in self._speech_runs else [])
         row_h = rect.height() / len(rows)
-        for k, (key, colour, label) in enumerate(rows):
+        for k, (key, colour) in enumerate(rows):
             top = rect.top() + k * row_h + row_h * 0.2
             for x0, x1 in self._run_spans(self._speech_runs[key], rect, view):
                 painter.fillRect(QRectF(x0, top, x1 - x0, row_h * 0.6), colour)
@@ -740,12 +756,6 @@ class TimelineWidget(QWidget):
                 for x0, x1 in self._run_spans(self._speech_runs["line_sound"], rect, view):
                     painter.fillRect(QRectF(x0, top, x1 - x0, row_h * 0.6),
                                      QBrush(colour, LINE_SOUND_PATTERN))
-            # The label sits over the bars at the right edge, so it gets a backing to stay legible.
-            width = fm.horizontalAdvance(label) + 6
-            box = QRectF(rect.right() - width, top + row_h * 0.3 - fm.height() / 2, width, fm.height())
-            painter.fillRect(box, colours.background)
-            painter.setPen(colours.text)
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
 
     def _paint_events(self, painter: QPainter, geometry: _Geometry, colours: _Colours,
                       view: tuple[float, float]) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent, QFont, QFontMetrics
 
 from models.events import EventKind
 from models.store import CallMode, CallStore
@@ -148,6 +148,24 @@ def test_clicking_or_entering_an_event_moves_the_cursor(qtbot, opened: ReviewWin
     view.setCurrentRow(1)
     qtbot.keyClick(view, Qt.Key.Key_Return)
     assert opened.timeline.cursor_s == pytest.approx(events[1].start_s)
+
+
+def test_the_speaking_lane_shows_speech_up_to_the_end_of_the_call(opened: ReviewWindow) -> None:
+    timeline = opened.timeline
+    image = timeline.render_image(1200)
+    fm = QFontMetrics(QFont(timeline.font()))
+    geometry = timeline._geometry(QRectF(0, 0, 1200, image.height()), fm)
+    lane = geometry.lanes["speech"].rect
+    hop_s = timeline.report.frames.hop_s
+    view = (0.0, timeline.report.duration_s)
+    for row, party in enumerate(("agent", "customer")):
+        runs = timeline._speech_runs[party]
+        y = round(lane.top() + lane.height() * (row + 0.5) / 2)
+        first, last = (round(timeline._x(geometry.plot, (a + b) / 2 * hop_s, view))
+                       for a, b in runs[[0, -1]])
+        assert last > geometry.plot.right() - 60  # the call ends with this party talking
+        # The last run is drawn like the first: no label is painted over it.
+        assert image.pixelColor(last, y) == image.pixelColor(first, y), party
 
 
 def test_clicking_the_timeline_moves_the_cursor(qtbot, opened: ReviewWindow) -> None:

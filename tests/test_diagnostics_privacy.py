@@ -79,6 +79,7 @@ def test_diagnostics_prints_every_section_and_the_policy_source(
     for heading in ("CalmLine\n", "Audio\n", "Paths\n", "Settings in effect", "IT policy\n"):
         assert heading in out
     for line in ("  version: ", "  Python: ", "  OS: ", "  Qt: ", "  PortAudio: ",
+                 "  ffmpeg (reads M4A, WMA, AMR and WebM recordings): ",
                  f"  source: {policy_path}\n",
                  "  locked: general.recording_enabled\n",
                  "general.retention_days = 30  (policy default)",

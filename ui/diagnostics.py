@@ -50,10 +50,14 @@ def _audio_lines(device_lister: Callable[[], list[Any]] | None) -> list[str]:
         import sounddevice as sd
 
         from monitor.devices import list_input_devices
+        from monitor.ffmpeg_audio import ffmpeg_tools
     except (ImportError, OSError) as exc:
         # sounddevice raises OSError when the PortAudio library is missing.
         return [f"PortAudio: not available ({exc})"]
-    lines = [f"PortAudio: {sd.get_portaudio_version()[1]}"]
+    tools = ffmpeg_tools()
+    lines = [f"PortAudio: {sd.get_portaudio_version()[1]}",
+             f"ffmpeg (reads M4A, WMA, AMR and WebM recordings): "
+             f"{tools[0] if tools else 'not found; such recordings are refused'}"]
     try:
         devices = (device_lister or list_input_devices)()
     except Exception as exc:  # a broken audio stack is exactly what this report is for

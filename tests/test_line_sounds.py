@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.line_sounds import MUSIC_PAIRS, TONE_RUN_HOPS, LineSoundDetector
+from monitor.line_sounds import MUSIC_EARLY_PAIRS, MUSIC_PAIRS, TONE_RUN_HOPS, LineSoundDetector
 from tests.audio_fixtures import (HOLD_MUSIC_STYLES, POCKETSPHINX_DATA, espeak, have, hold_music,
                                   office_noise, pocketsphinx_clips, telephone_band)
 from ui.cli import main
@@ -116,10 +116,10 @@ def test_talking_over_a_ringback_tone_is_not_an_interruption(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("style", HOLD_MUSIC_STYLES)
-def test_hold_music_is_music_once_three_seconds_are_heard(style: str) -> None:
+def test_steady_hold_music_is_music_once_one_and_a_half_seconds_are_heard(style: str) -> None:
     flags = music_flags(telephone_band(hold_music(40.0, SR_HZ, style), SR_HZ))
-    assert not flags[:MUSIC_PAIRS].any()  # 30 pairs of hops need 31 hops
-    assert flags[MUSIC_PAIRS:].mean() >= 0.95
+    assert not flags[:MUSIC_EARLY_PAIRS].any()  # 15 pairs of hops need 16 hops
+    assert flags[MUSIC_EARLY_PAIRS:].mean() >= 0.95
 
 
 def test_speech_after_hold_music_is_speech_again_within_1_5_s() -> None:
@@ -165,9 +165,25 @@ def test_talking_over_hold_music_is_not_an_interruption(tmp_path: Path) -> None:
     data = analyze_call(agent, customer, tmp_path)
     # Before, each of the four remarks was an interruption and the music was 40 s of talk.
     assert [e for e in data["events"] if e["kind"] == "interruption"] == []
-    assert data["summary"]["customer"]["talk_s"] <= 3.5
+    assert data["summary"]["customer"]["talk_s"] <= 2.0
     assert any(note.startswith("the customer's line carried music or ringing for 0:3")
                for note in data["notes"])
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the agent")
+@pytest.mark.parametrize("after_s", [0.5, 1.0, 1.5])
+def test_a_remark_as_hold_music_starts_is_not_an_interruption(tmp_path: Path, after_s: float) -> None:
+    # Music for 3 s was taken for the customer talking: a remark begun in the
+    # first 2 s of it was "talking over the customer" (10 of 15 such cases).
+    customer = np.zeros(30 * SR_HZ, np.float32)
+    customer[5 * SR_HZ:] = telephone_band(hold_music(25.0, SR_HZ, "piano"), SR_HZ)
+    agent = np.zeros_like(customer)
+    words = espeak("Hold on, I will just check with my supervisor about this.", 160)
+    start = round((5.0 + after_s) * SR_HZ)
+    agent[start:start + words.size] = words
+    data = analyze_call(agent, customer, tmp_path)
+    assert [e for e in data["events"] if e["kind"] == "interruption"] == []
+    assert data["summary"]["customer"]["talk_s"] <= 2.0
 
 
 def test_the_customer_frames_mark_hold_music_as_line_sound_not_speech() -> None:

@@ -413,26 +413,28 @@ class TimelineWidget(QWidget):
 
     # --- layout
 
+    @property
+    def _has_customer(self) -> bool:
+        """Whether the call has a customer side (assumed until a report says otherwise)."""
+        return self._report is None or self._report.frames.customer is not None
+
     def _speech_rows(self) -> list[str]:
         """Names of the speaking lane's rows, top to bottom."""
-        has_customer = self._report is None or self._report.frames.customer is not None
-        return ["you", "customer"] if has_customer else ["you"]
+        return ["you", "customer"] if self._has_customer else ["you"]
 
     def _lane_units(self) -> list[tuple[str, str, float, bool]]:
         """(key, label, height in text lines, stretches) of each lane."""
-        has_customer = self._report is None or self._report.frames.customer is not None
         lanes = [("events", "Events", 1.8, False), ("wave_agent", "You", 3.0, True)]
-        if has_customer:
+        if self._has_customer:
             lanes.append(("wave_customer", "Customer", 3.0, True))
         lanes += [("loudness", "Loudness", 4.0, True), ("pace", "Pace", 3.0, True),
-                  ("speech", "Speaking", 2.4 if has_customer else 1.4, False)]
+                  ("speech", "Speaking", 2.4 if self._has_customer else 1.4, False)]
         return lanes
 
     def _legend_lines(self, fm: QFontMetrics, width: float) -> list[list[tuple[str, str | EventKind]]]:
-        has_customer = self._report is None or self._report.frames.customer is not None
         lines: list[list[tuple[str, str | EventKind]]] = [[]]
         used = 0.0
-        for item in _legend_items(has_customer):
+        for item in _legend_items(self._has_customer):
             w = self._legend_item_width(fm, item[0])
             if lines[-1] and used + w > width:
                 lines.append([])

@@ -134,6 +134,26 @@ def test_speech_after_hold_music_is_speech_again_within_1_5_s() -> None:
     assert not flags[200 + 15:].any()
 
 
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the customer")
+@pytest.mark.parametrize("gap_s", [0.5, 2.0])
+def test_a_greeting_after_a_ringback_tone_is_speech(gap_s: float) -> None:
+    # The customer answers an outbound call: the ringback stops mid-burst, and the greeting
+    # follows. The tone's steady spectrum must not count as music evidence for the greeting.
+    from monitor.features import CallFeatureExtractor
+
+    greeting = espeak("Hello, this is Jordan speaking, how can I help you today?", 170)
+    greeting *= 0.05 / np.sqrt(np.mean(greeting ** 2))
+    gap = np.zeros(round(gap_s * SR_HZ), np.float32)
+    customer = telephone_band(np.concatenate([ringback(8.0), gap, greeting, np.zeros(SR_HZ, np.float32)]),
+                              SR_HZ)
+    extractor = CallFeatureExtractor(SR_HZ, SR_HZ)
+    frames = extractor.process(np.zeros_like(customer), customer) + extractor.flush()
+    start = round((8.0 + gap_s) / 0.1)
+    heard = [f.customer for f in frames[start:start + round(greeting.size / 1600)]]
+    assert not any(c.line_sound for c in heard)
+    assert sum(c.speech for c in heard) >= 0.7 * len(heard)
+
+
 @pytest.mark.skipif(not POCKETSPHINX_DATA.exists(), reason="pocketsphinx-testdata not installed")
 @pytest.mark.parametrize("line", ["clean", "telephone", "office noise 15 dB under"])
 def test_conversation_speech_is_not_music(line: str) -> None:

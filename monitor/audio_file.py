@@ -30,6 +30,22 @@ class AudioInputError(UserError):
     """A recording cannot be analysed; the message is one line for the user."""
 
 
+class ChannelChoiceNeeded(AudioInputError):
+    """A recording has more than two channels and nobody said which party is which.
+
+    Parameters
+    ----------
+    message : str
+        The one line for the user (it names the command-line options).
+    channels : int
+        The recording's channel count, for a window that asks instead.
+    """
+
+    def __init__(self, message: str, channels: int) -> None:
+        super().__init__(message)
+        self.channels = channels
+
+
 @dataclass(frozen=True)
 class ChannelChoice:
     """Which channels carry which party.
@@ -51,6 +67,47 @@ class ChannelChoice:
     customer_channel: int | None = None
     swap: bool = False
     mono: bool = False
+
+
+def channel_levels_dbfs(path: Path, max_s: float = 60.0, block_s: float = 1.0) -> list[float | None]:
+    """The level of each channel over the start of a recording, to tell the parties apart.
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    max_s : float
+        How much of its start to read, in seconds.
+    block_s : float
+        Block length for reading, in seconds.
+
+    Returns
+    -------
+    list of float or None
+        Per channel, the RMS level in dBFS of its loudest ``block_s`` block
+        (speech stands out from line noise there), or None when the channel
+        is digitally silent.
+
+    Raises
+    ------
+    AudioInputError
+        When the file cannot be read.
+    """
+    with open_audio(path) as handle:
+        block = max(1, round(block_s * handle.samplerate))
+        peak_ms = np.zeros(int(handle.channels))
+        left = round(max_s * handle.samplerate)
+        try:
+            while left > 0:
+                data = handle.read(min(block, left), dtype="float32", always_2d=True)
+                if len(data) == 0:
+                    break
+                data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+                peak_ms = np.maximum(peak_ms, np.mean(np.square(data, dtype=np.float64), axis=0))
+                left -= len(data)
+        except (sf.LibsndfileError, RuntimeError, FfmpegError) as exc:
+            raise AudioInputError(f"{path}: could not be read ({_reason(exc)})") from None
+    return [float(10.0 * np.log10(ms)) if ms > 0 else None for ms in peak_ms.tolist()]
 
 
 def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
@@ -202,9 +259,9 @@ def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool
         return index
 
     if channels > 2 and choice.agent_channel is None:
-        raise AudioInputError(
+        raise ChannelChoiceNeeded(
             f"{path}: has {channels} channels; choose them with --agent-channel N "
-            f"and --customer-channel M (or --mono)")
+            f"and --customer-channel M (or --mono)", channels)
     default_agent = 1 if choice.swap else 0
     agent = check(choice.agent_channel if choice.agent_channel is not None else
                   min(default_agent, channels - 1), "agent")
@@ -289,6 +346,11 @@ class CallRecording:
             self.close()
             raise
         self.non_finite_samples = 0
+
+    @property
+    def channels(self) -> int:
+        """Channel count of the main recording."""
+        return int(self._main.channels)
 
     @property
     def agent_sr_hz(self) -> int:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent, QFont, QFontMetrics
+from PySide6.QtGui import QAction, QDropEvent, QFont, QFontMetrics
+from PySide6.QtWidgets import QDialogButtonBox
 
 from models.events import EventKind
 from models.store import CallMode, CallStore
@@ -317,6 +318,97 @@ def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) 
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
         window.dropEvent(event)
     assert window.report is not None
+
+
+def _pull_played(qtbot, window: ReviewWindow, output: FakeOutput, frames: int) -> np.ndarray:
+    """Play from the cursor until ``frames`` frames of the file have come out; pause."""
+    window.playback.play()
+    stream = output.streams[-1]
+    pulled: list[np.ndarray] = []
+
+    def played() -> np.ndarray:
+        audio = np.concatenate(pulled) if pulled else np.zeros((0, stream.channels), np.float32)
+        return audio[np.argmax(audio.any(axis=1)):] if audio.any() else audio[:0]
+
+    def enough() -> bool:
+        pulled.append(stream.pull(1600))
+        return len(played()) >= frames
+
+    qtbot.waitUntil(enough, timeout=20_000)
+    window.playback.pause()
+    return played()[:frames]
+
+
+def _events(window: ReviewWindow) -> list[tuple[str, float]]:
+    return [(e.kind.value, round(e.start_s, 1)) for e in window.report.events]
+
+
+def test_a_recording_with_six_channels_asks_which_is_whose(qtbot, window: ReviewWindow,
+                                                          output: FakeOutput, demo_call: Path,
+                                                          tmp_path: Path) -> None:
+    from monitor.audio_file import ChannelChoice
+    from ui.channel_dialog import ChannelDialog
+
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    six = np.zeros((len(call), 6), np.float32)
+    six[:, 2], six[:, 4] = call[:, 0], call[:, 1]  # you on channel 3, the customer on 5
+    path = tmp_path / "bridge.wav"
+    sf.write(path, six, sr_hz, subtype="FLOAT")
+    open_and_wait(qtbot, window, demo_call)
+    expected = _events(window)
+
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(path)
+    assert blocker.args == [False]
+    assert "6 channels" in window.message and "\n" not in window.message
+    dialog = window.findChild(ChannelDialog)
+    assert dialog is not None and dialog.isVisible()
+    # The silent channels say so, and the two that carry speech are offered first.
+    assert [dialog.agent.itemText(i).endswith("silent") for i in range(6)] == [True, True, False,
+                                                                               True, False, True]
+    assert (dialog.agent.currentData(), dialog.customer.currentData()) == (2, 4)
+    dialog.customer.setCurrentIndex(dialog.customer.findData(2))
+    assert not dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    dialog.customer.setCurrentIndex(dialog.customer.findData(4))
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        dialog.accept()
+    assert blocker.args == [True], window.message
+    assert window.channel_choice == ChannelChoice(agent_channel=2, customer_channel=4)
+    assert _events(window) == expected
+    window.seek(10.0)
+    np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
+
+
+def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: ReviewWindow,
+                                                               output: FakeOutput, demo_call: Path,
+                                                               tmp_path: Path) -> None:
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    path = tmp_path / "agent_right.wav"
+    sf.write(path, call[:, ::-1], sr_hz, subtype="FLOAT")
+    open_and_wait(qtbot, window, demo_call)
+    expected = _events(window)
+    open_and_wait(qtbot, window, path)
+    assert _events(window) != expected
+    swap = next(a for a in window.findChildren(QAction) if a.text() == "&Swap you and the customer")
+    assert swap.isEnabled() and not swap.isChecked()
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        swap.trigger()
+    assert blocker.args == [True], window.message
+    assert _events(window) == expected and swap.isChecked()
+    window.seek(10.0)  # played as you left, the customer right, like the timeline's rows
+    np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
+
+
+def test_a_mono_file_offers_no_channel_choice(qtbot, window: ReviewWindow, demo_call: Path,
+                                             tmp_path: Path) -> None:
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    path = tmp_path / "agent_only.wav"
+    sf.write(path, call[:, 0], sr_hz)
+    open_and_wait(qtbot, window, path)
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    assert not actions["&Swap you and the customer"].isEnabled()
+    assert not actions["&Choose channels…"].isEnabled()
+    assert window.choose_channels() is None
 
 
 def test_html_and_pdf_reports(opened: ReviewWindow, tmp_path: Path) -> None:

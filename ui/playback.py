@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -94,7 +94,7 @@ def default_output_problem() -> str | None:
 class _Feeder:
     """Reads a file ahead of the audio callback in its own thread."""
 
-    def __init__(self, path: Path, start_frame: int, channels: int) -> None:
+    def __init__(self, path: Path, start_frame: int, channels: list[int]) -> None:
         self.start_frame = start_frame
         self.frames_out = 0
         self.finished = False
@@ -117,7 +117,7 @@ class _Feeder:
                     data = handle.read(block, dtype="float32", always_2d=True)
                     if len(data) == 0:
                         break
-                    self._put(np.nan_to_num(data[:, : self._channels], copy=False))
+                    self._put(np.nan_to_num(data[:, self._channels], copy=False))
         except (sf.LibsndfileError, RuntimeError, OSError, AudioInputError) as exc:
             # Damaged audio plays as silence from there on; the analysis reports the damage.
             logger.warning("playback stopped reading %s: %s", self._path, exc)
@@ -189,7 +189,7 @@ class Playback(QObject):
         self._path: Path | None = None
         self._sr_hz = 0
         self._frames = 0
-        self._channels = 0
+        self._channels: list[int] = []
         self._position_frames = 0
         self._stream: OutputStream | None = None
         self._feeder: _Feeder | None = None
@@ -227,24 +227,36 @@ class Playback(QObject):
             frames = self._feeder.start_frame + self._feeder.frames_out
         return min(frames, self._frames) / self._sr_hz
 
-    def load(self, path: Path) -> None:
+    def load(self, path: Path, channels: Sequence[int] | None = None) -> None:
         """Get ready to play ``path`` from its start (stops what was playing).
+
+        Parameters
+        ----------
+        path : Path
+            The recording.
+        channels : sequence of int, optional
+            0-based channels to play, in output order (at most
+            :data:`MAX_CHANNELS`); the file's first ones by default.
 
         Raises
         ------
         PlaybackUnavailable
-            When the file cannot be opened for playback.
+            When the file cannot be opened for playback, or has no such channel.
         """
         self.unload()
         try:
             with open_audio(Path(path)) as handle:
-                sr_hz, frames, channels = int(handle.samplerate), int(handle.frames), int(handle.channels)
+                sr_hz, frames, count = int(handle.samplerate), int(handle.frames), int(handle.channels)
         except AudioInputError as exc:
             raise PlaybackUnavailable(f"{exc} (it cannot be played)") from None
+        chosen = list(channels) if channels is not None else list(range(min(count, MAX_CHANNELS)))
+        if not chosen or len(chosen) > MAX_CHANNELS or not all(0 <= c < count for c in chosen):
+            raise PlaybackUnavailable(f"{Path(path).name} has no channels {[c + 1 for c in chosen]} "
+                                      "to play")
         self._path = Path(path)
         self._sr_hz = sr_hz
         self._frames = frames
-        self._channels = min(channels, MAX_CHANNELS)
+        self._channels = chosen
         self._position_frames = 0
         self.position_changed.emit(0.0)
 
@@ -252,7 +264,8 @@ class Playback(QObject):
         """Stop and forget the file."""
         self.pause()
         self._path = None
-        self._sr_hz = self._frames = self._channels = self._position_frames = 0
+        self._sr_hz = self._frames = self._position_frames = 0
+        self._channels = []
 
     def toggle(self) -> None:
         """Play if paused, pause if playing."""
@@ -272,7 +285,7 @@ class Playback(QObject):
             self._position_frames = 0
         self._feeder = _Feeder(self._path, self._position_frames, self._channels)
         try:
-            stream = self._factory(self._sr_hz, self._channels, self._callback)
+            stream = self._factory(self._sr_hz, len(self._channels), self._callback)
             stream.start()
         except PlaybackUnavailable as exc:
             self._drop_feeder()

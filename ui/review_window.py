@@ -31,7 +31,9 @@ from models.report import AnalysisReport
 from models.settings import RuleSettings
 from models.store import CallRecord, CallStore, StoreError, default_store_path
 from monitor.analysis import AnalysisCancelled, analyze_recording
-from monitor.audio_file import AudioInputError, CallRecording
+from monitor.audio_file import (AudioInputError, CallRecording, ChannelChoice, ChannelChoiceNeeded,
+                                PartyLayout, channel_levels_dbfs)
+from ui.channel_dialog import ChannelDialog
 from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
@@ -61,6 +63,10 @@ class ReviewData:
     path: Path
     report: AnalysisReport
     envelope: WaveEnvelope
+    channels: int
+    """Channel count of the recording."""
+    layout: PartyLayout
+    """Which channel was analysed as which party."""
 
 
 class _EnvelopeRecording(CallRecording):
@@ -70,8 +76,8 @@ class _EnvelopeRecording(CallRecording):
     its waveform without a second pass or holding the audio.
     """
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, choice: ChannelChoice) -> None:
+        super().__init__(path, choice)
         self.envelope = WaveEnvelope(self.duration_s, self.agent_sr_hz, self.customer_sr_hz)
 
     def blocks(self, block_s: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -89,6 +95,8 @@ class AnalysisThread(QThread):
         The recording.
     settings : RuleSettings
         Rule thresholds.
+    choice : ChannelChoice
+        Which channels carry which party.
     parent : QObject, optional
         Owner.
     """
@@ -99,12 +107,17 @@ class AnalysisThread(QThread):
     """The :class:`ReviewData`."""
     failed = Signal(str)
     """One line for the user."""
+    channels_needed = Signal(object)
+    """The recording has over two channels and the choice must be made: the level of
+    each channel in dBFS, None where it is silent."""
     cancelled = Signal()
 
-    def __init__(self, path: Path, settings: RuleSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, path: Path, settings: RuleSettings, choice: ChannelChoice,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
         self._settings = settings
+        self._choice = choice
         self._cancel = threading.Event()
         self._last_step = -1
 
@@ -121,11 +134,20 @@ class AnalysisThread(QThread):
 
     def run(self) -> None:  # noqa: D102 (QThread API)
         try:
-            with _EnvelopeRecording(self.path) as recording:
+            with _EnvelopeRecording(self.path, self._choice) as recording:
                 report = analyze_recording(recording, self._settings, progress=self._progress)
-                envelope = recording.envelope
+                data = ReviewData(self.path, report, recording.envelope, recording.channels,
+                                  recording.layout)
         except AnalysisCancelled:
             self.cancelled.emit()
+            return
+        except ChannelChoiceNeeded:
+            try:
+                levels = channel_levels_dbfs(self.path)
+            except AudioInputError as exc:
+                self.failed.emit(str(exc))
+            else:
+                self.channels_needed.emit(levels)
             return
         except AudioInputError as exc:
             self.failed.emit(str(exc))
@@ -134,7 +156,7 @@ class AnalysisThread(QThread):
             logger.exception("analysis of %s failed", self.path)
             self.failed.emit(f"{self.path.name}: could not be analysed ({type(exc).__name__}: {exc})")
             return
-        self.succeeded.emit(ReviewData(self.path, report, envelope))
+        self.succeeded.emit(data)
 
 
 class LoggedCallDialog(QDialog):
@@ -209,6 +231,10 @@ class ReviewWindow(QMainWindow):
         self._store_path = store_path
         self._thread: AnalysisThread | None = None
         self._data: ReviewData | None = None
+        self._path: Path | None = None  # the recording shown or being analysed
+        self._choice = ChannelChoice()
+        self._file_channels = 0  # known once an analysis has opened the file
+        self._file_levels: list[float | None] | None = None  # per channel, when it had to be asked
         self._playback = Playback(self, stream_factory)
         self._playback.position_changed.connect(self._on_position)
         self._playback.playing_changed.connect(self._on_playing)
@@ -256,10 +282,29 @@ class ReviewWindow(QMainWindow):
         """Whether an analysis is running."""
         return self._thread is not None and self._thread.isRunning()
 
-    def open_file(self, path: Path) -> None:
-        """Open and analyse a recording in the background (cancels one in progress)."""
+    @property
+    def channel_choice(self) -> ChannelChoice:
+        """Which channels the open recording is analysed with."""
+        return self._choice
+
+    def open_file(self, path: Path, channels: ChannelChoice | None = None) -> None:
+        """Open and analyse a recording in the background (cancels one in progress).
+
+        Parameters
+        ----------
+        path : Path
+            The recording.
+        channels : ChannelChoice, optional
+            Which channels carry which party; the usual layout (you left,
+            the customer right) by default.
+        """
         path = Path(path).expanduser()
         self._stop_analysis()
+        if path != self._path:
+            self._file_levels = None
+        self._path = path
+        self._choice = channels or ChannelChoice()
+        self._file_channels = 0
         self._playback.unload()
         self._data = None
         self._timeline.clear()
@@ -269,14 +314,40 @@ class ReviewWindow(QMainWindow):
         self._set_title(path, analysing=True)
         self._progress.setValue(0)
         self._progress_row.setVisible(True)
-        thread = AnalysisThread(path, self._settings, self)
+        thread = AnalysisThread(path, self._settings, self._choice, self)
         thread.progressed.connect(self._on_progress)
         thread.succeeded.connect(self._on_succeeded)
         thread.failed.connect(self._on_failed)
+        thread.channels_needed.connect(self._on_channels_needed)
         thread.cancelled.connect(self._on_cancelled)
         self._thread = thread
         thread.start()
         self._update_enabled()
+
+    def choose_channels(self) -> ChannelDialog | None:
+        """Ask which channels are whose (window-modal, not blocking); None when not possible.
+
+        The recording is analysed again with the channels chosen.
+        """
+        path, channels = self._path, self._file_channels
+        if path is None or channels < 2:
+            return None
+        levels = self._file_levels
+        asked = levels is not None and self._choice == ChannelChoice()  # no choice made yet
+        dialog = ChannelDialog(path.name, channels, None if asked else self._choice, levels, self)
+        dialog.accepted.connect(lambda: self.open_file(path, dialog.choice()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def set_swapped(self, swapped: bool) -> None:
+        """Analyse a stereo recording again with you on the right (True) or the left."""
+        if self._path is not None and self._file_channels == 2 and swapped != self._swapped():
+            self.open_file(self._path, ChannelChoice(swap=swapped))
+
+    def _swapped(self) -> bool:
+        layout = self._data.layout if self._data is not None else None
+        return layout is not None and layout.agent_channel == 1 and layout.customer_channel in (0, None)
 
     def cancel_analysis(self) -> None:
         """Stop the running analysis, if any."""
@@ -470,6 +541,15 @@ class ReviewWindow(QMainWindow):
         self._fit_action = self._action("&Whole call", "Ctrl+0", self._timeline.zoom_to_fit)
         for action in (self._zoom_in_action, self._zoom_out_action, self._fit_action):
             view_menu.addAction(action)
+        channels_menu = self.menuBar().addMenu("&Channels")
+        self._swap_action = self._action(
+            "&Swap you and the customer", None, lambda: self.set_swapped(self._swap_action.isChecked()),
+            "Analyse the call again with you on the right channel and the customer on the left")
+        self._swap_action.setCheckable(True)
+        self._channels_action = self._action("&Choose channels…", None, self.choose_channels,
+                                             "Say which channel is you and which the customer")
+        channels_menu.addAction(self._swap_action)
+        channels_menu.addAction(self._channels_action)
 
     def _update_enabled(self) -> None:
         loaded = self._data is not None
@@ -480,6 +560,9 @@ class ReviewWindow(QMainWindow):
             action.setEnabled(loaded)
         self._play.setEnabled(loaded)
         self._cancel_action.setEnabled(self.analysing)
+        self._swap_action.setEnabled(self._file_channels == 2)
+        self._swap_action.setChecked(self._swapped())
+        self._channels_action.setEnabled(self._file_channels >= 2)
 
     def _set_title(self, path: Path | None, analysing: bool = False) -> None:
         if path is None:
@@ -512,13 +595,16 @@ class ReviewWindow(QMainWindow):
             return
         self._finish_thread()
         self._data = data
+        self._file_channels = data.channels
         report = data.report
         self._timeline.set_report(report, data.envelope)
         self._fill_events(report)
         self._summary.setHtml(summary_html(report, self._settings))
         self._set_title(data.path)
         try:
-            self._playback.load(data.path)
+            layout = data.layout
+            self._playback.load(data.path, [layout.agent_channel] + (
+                [layout.customer_channel] if layout.customer_channel is not None else []))
         except PlaybackUnavailable as exc:
             self._show_message(str(exc))
         else:
@@ -538,6 +624,21 @@ class ReviewWindow(QMainWindow):
         self._show_message(text)
         self._update_enabled()
         self.analysis_finished.emit(False)
+
+    @Slot(object)
+    def _on_channels_needed(self, levels: list[float | None]) -> None:
+        if not self._current():
+            return
+        self._finish_thread()
+        self._file_channels = channels = len(levels)
+        self._file_levels = levels
+        name = self._path.name if self._path is not None else "The recording"
+        self._set_title(self._path)
+        self._show_message(f"{name} has {channels} channels: choose which one is you and which "
+                           "is the customer (Channels menu).")
+        self._update_enabled()
+        self.analysis_finished.emit(False)
+        self.choose_channels()
 
     @Slot()
     def _on_cancelled(self) -> None:
@@ -670,13 +771,15 @@ class ReviewWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_review(path: Path | None) -> int:
+def run_review(path: Path | None, channels: ChannelChoice | None = None) -> int:
     """Show the review window (opening ``path`` if given) and run the event loop.
 
     Parameters
     ----------
     path : Path or None
         A recording to open at once.
+    channels : ChannelChoice, optional
+        Which of its channels carry which party (the usual layout by default).
 
     Returns
     -------
@@ -688,5 +791,5 @@ def run_review(path: Path | None) -> int:
     window = ReviewWindow()
     window.show()
     if path is not None:
-        window.open_file(path)
+        window.open_file(path, channels)
     return app.exec()

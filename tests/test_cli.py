@@ -232,6 +232,39 @@ def test_six_channel_file_asks_for_a_choice(demo_call: Path, tmp_path: Path) -> 
     assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:3", "customer": "six.wav:5"}
 
 
+def test_a_replay_takes_the_same_channel_options(demo_call: Path, tmp_path: Path, monkeypatch,
+                                                 capsys) -> None:
+    x, sr = sf.read(demo_call, dtype="float32", frames=sr_frames(30))
+    six = np.zeros((len(x), 6), dtype=np.float32)
+    six[:, 2], six[:, 4] = x[:, 0], x[:, 1]
+    path = write(tmp_path / "six.wav", six, sr)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a display: the window would open
+    result = run_cli("--replay", str(path))
+    assert result.returncode == 2 and "--agent-channel" in result.stderr
+    assert "calmline --help" not in result.stderr  # the options it names exist here too
+    # Without a display the replay is analysed in the terminal, with the channels chosen.
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    stereo = write(tmp_path / "stereo.wav", x, sr)
+    assert main(["analyze", str(stereo)]) == 0
+    expected = capsys.readouterr().out
+    assert main(["--replay", str(path), "--agent-channel", "3", "--customer-channel", "5"]) == 0
+    assert capsys.readouterr().out == expected.replace("stereo.wav", "six.wav")
+
+
+def test_channel_options_without_a_replay_say_where_they_belong() -> None:
+    result = run_cli("--swap", "analyze", "call.wav")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "apply to --replay" in result.stderr and "after the command" in result.stderr
+
+
+def test_review_takes_the_channel_options() -> None:
+    from ui.cli import build_parser
+
+    args = build_parser().parse_args(["review", "call.wav", "--agent-channel", "right", "--mono"])
+    assert (args.agent_channel, args.customer_channel, args.swap, args.mono) == (1, None, False, True)
+
+
 def sr_frames(seconds: float) -> int:
     return int(seconds * 16000)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
@@ -330,6 +331,31 @@ def test_the_app_drives_the_window_from_a_fast_replay(qtbot, short_call: Path,
         assert app.window.counts.get(EventKind.INTERRUPTION) == 2
         assert "Replaying" in app.window.status_text or "replay" in app.window.status_text
         assert "CalmLine" in app.window.windowTitle()
+    finally:
+        app.shutdown()
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+def test_the_app_replays_the_channels_it_is_told(qtbot, short_call: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from monitor.audio_file import ChannelChoice
+    from ui.app import CalmLineApp
+
+    call, sr_hz = sf.read(short_call, dtype="float32")
+    four = np.zeros((len(call), 4), np.float32)
+    four[:, 3], four[:, 1] = call[:, 0], call[:, 1]  # you on channel 4, the customer on 2
+    path = tmp_path / "four.wav"
+    sf.write(path, four, sr_hz, subtype="FLOAT")
+    app = CalmLineApp(path, fast=True, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False, chime=lambda: None,
+                      channels=ChannelChoice(agent_channel=3, customer_channel=1))
+    qtbot.addWidget(app.window)
+    try:
+        with qtbot.waitSignal(app.runner.stopped, timeout=25000) as stopped:
+            app.start()
+        assert stopped.args == [""]
+        assert app.window.counts.get(EventKind.INTERRUPTION) == 2
     finally:
         app.shutdown()
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +36,7 @@ from models.policy import (Policy, apply_policy, load_effective_settings, load_p
 from models.profile import load_profile
 from models.settings import SettingsError
 from models.store import CallStore, StoreError, default_store_path
-from monitor.audio_file import AudioInputError
+from monitor.audio_file import AudioInputError, ChannelChoice
 from monitor.capture import CaptureSource, FileReplaySource
 from monitor.devices import DeviceError
 from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
@@ -73,11 +73,14 @@ class Feed:
         Replay as fast as possible instead of in real time.
     demo : bool
         The replay is the demo call (rendered on demand).
+    channels : ChannelChoice
+        Which channels of the replay carry which party.
     """
 
     replay: Path | None = None
     fast: bool = False
     demo: bool = False
+    channels: ChannelChoice = field(default_factory=ChannelChoice)
 
     @property
     def label(self) -> str:
@@ -91,10 +94,11 @@ class Feed:
 
 
 def choose_feed(replay: Path | None, fast: bool, settings: AppSettings,
-                input_available: Callable[[], bool] = has_input_device) -> Feed:
+                input_available: Callable[[], bool] = has_input_device,
+                channels: ChannelChoice | None = None) -> Feed:
     """Live devices, the given recording, or the demo call when there is no input at all."""
     if replay is not None:
-        return Feed(replay, fast)
+        return Feed(replay, fast, channels=channels or ChannelChoice())
     # A device named in the settings is tried even if absent now: the engine
     # reports it lost and keeps retrying, which is what a plugged-out headset needs.
     if settings.agent_device == "default" and not input_available():
@@ -162,7 +166,8 @@ class MonitorRunner(QObject):
         from monitor.engine_setup import SourceRequest, build_engine_setup
 
         try:
-            setup = build_engine_setup(SourceRequest(replay=feed.replay, fast=feed.fast),
+            setup = build_engine_setup(SourceRequest(replay=feed.replay, fast=feed.fast,
+                                                     channels=feed.channels),
                                        self.settings, self._store_path, load_profile())
         except (AudioInputError, DeviceError, SettingsError) as exc:
             self.failed.emit(str(exc))
@@ -275,6 +280,8 @@ class CalmLineApp(QObject):
         Plays the optional cue sound.
     policy : Policy, optional
         The IT policy; the machine's (:func:`models.policy.load_policy`) by default.
+    channels : ChannelChoice, optional
+        With ``replay``: which channels carry which party.
     """
 
     def __init__(self, replay: Path | None = None, fast: bool = False,
@@ -282,7 +289,8 @@ class CalmLineApp(QObject):
                  tray_available: bool | None = None,
                  input_available: Callable[[], bool] = has_input_device,
                  chime: Callable[[], None] = play_soft_chime,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None,
+                 channels: ChannelChoice | None = None) -> None:
         super().__init__()
         self._settings_path = settings_path or default_settings_path()
         self._store_path = store_path or default_store_path()
@@ -294,7 +302,7 @@ class CalmLineApp(QObject):
         except SettingsError as exc:
             self._settings_problem = str(exc)
             settings = apply_policy({}, self._policy)
-        self._feed = choose_feed(replay, fast, settings, input_available)
+        self._feed = choose_feed(replay, fast, settings, input_available, channels)
         self._paused = False
         self._settings_pending: AppSettings | None = None
         self._call_id: int | None = None
@@ -649,7 +657,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path | None = None,
-            store_path: Path | None = None) -> int:
+            store_path: Path | None = None, channels: ChannelChoice | None = None) -> int:
     """Open the CalmLine window and monitor until the agent quits.
 
     Parameters
@@ -662,6 +670,8 @@ def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path 
         The settings file; the user's by default.
     store_path : Path, optional
         The call log; the user's by default.
+    channels : ChannelChoice, optional
+        With ``replay``: which channels carry which party.
 
     Returns
     -------
@@ -669,7 +679,7 @@ def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path 
         The exit code.
     """
     app = make_application()
-    calm = CalmLineApp(replay, fast, settings_path, store_path)
+    calm = CalmLineApp(replay, fast, settings_path, store_path, channels=channels)
     calm.start()
     try:
         return app.exec()

@@ -65,16 +65,30 @@ def _setting(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _add_channel_options(p: argparse._ActionsContainer, prefix: str = "") -> None:
+    # The app's own options get their own names (``prefix``): a subcommand's defaults
+    # would otherwise overwrite them, and "calmline --swap analyze F" would drop --swap.
+    p.add_argument("--agent-channel", metavar="N", type=_channel, dest=f"{prefix}agent_channel",
+                   help="channel of the agent (1-based, or left/right; default: left)")
+    p.add_argument("--customer-channel", metavar="N", type=_channel, dest=f"{prefix}customer_channel",
+                   help="channel of the customer (default: right)")
+    p.add_argument("--swap", action="store_true", dest=f"{prefix}swap",
+                   help="agent on the right, customer on the left")
+    p.add_argument("--mono", action="store_true", dest=f"{prefix}mono",
+                   help="analyse the agent only (customer cues are then off)")
+
+
+def _channel_choice(args: argparse.Namespace, prefix: str = "") -> ChannelChoice:
+    from monitor.audio_file import ChannelChoice
+
+    return ChannelChoice(getattr(args, f"{prefix}agent_channel"), getattr(args, f"{prefix}customer_channel"),
+                         getattr(args, f"{prefix}swap"), getattr(args, f"{prefix}mono"))
+
+
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--customer", metavar="FILE", type=Path,
                    help="a separate recording of the customer's side")
-    p.add_argument("--agent-channel", metavar="N", type=_channel,
-                   help="channel of the agent (1-based, or left/right; default: left)")
-    p.add_argument("--customer-channel", metavar="N", type=_channel,
-                   help="channel of the customer (default: right)")
-    p.add_argument("--swap", action="store_true", help="agent on the right, customer on the left")
-    p.add_argument("--mono", action="store_true",
-                   help="analyse the agent only (customer cues are then off)")
+    _add_channel_options(p)
     p.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
     p.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
     p.add_argument("--set", metavar="NAME=VALUE", type=_setting, action="append", default=[],
@@ -91,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replay", metavar="FILE", type=Path,
                         help="open the app driven by a recording instead of devices (demo mode)")
     parser.add_argument("--fast", action="store_true", help="with --replay: as fast as possible")
+    _add_channel_options(parser.add_argument_group("with --replay, which channel is whose"), "replay_")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     analyze = sub.add_parser("analyze", help="analyse a call recording",
                              description="Analyse a recorded call and summarise the coaching cues.")
@@ -106,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     review = sub.add_parser("review", help="review a recorded call in a window",
                             description="Open a recording in the review window (trainees and coaches).")
     review.add_argument("file", metavar="FILE", type=Path, nargs="?", help="the recording to open")
+    _add_channel_options(review)
     add_monitor_parser(sub, _channel)
     return parser
 
@@ -178,10 +194,7 @@ def _dump_json(data: dict, stream: IO[str]) -> None:
 
 
 def _command_analyze(args: argparse.Namespace) -> int:
-    from monitor.audio_file import ChannelChoice
-
-    choice = ChannelChoice(args.agent_channel, args.customer_channel, args.swap, args.mono)
-    return _run_analysis(args.file, choice, args.customer, _settings_from(args.set),
+    return _run_analysis(args.file, _channel_choice(args), args.customer, _settings_from(args.set),
                          args.json, args.csv)
 
 
@@ -193,28 +206,27 @@ def has_display() -> bool:
 
 
 def _command_app(args: argparse.Namespace) -> int:
+    choice = _channel_choice(args, "replay_")
     if args.replay is not None:
-        _check_recording(args.replay)  # said here, not in a window that opens for nothing
+        _check_recording(args.replay, choice)  # said here, not in a window that opens for nothing
     if not has_display():
         if args.replay is not None:
             print(f"calmline: no display here; analysing {args.replay} in the terminal instead",
                   file=sys.stderr)
-            from monitor.audio_file import ChannelChoice
-
-            return _run_analysis(args.replay, ChannelChoice(), None, _settings_from([]), None, None)
+            return _run_analysis(args.replay, choice, None, _settings_from([]), None, None)
         print("calmline: no display here; analysing the demo call in the terminal instead",
               file=sys.stderr)
         return _command_demo(argparse.Namespace(out=None, json=None, csv=None))
     from ui.app import run_app  # Qt is loaded only for the window
 
-    return run_app(replay=args.replay, fast=args.fast)
+    return run_app(replay=args.replay, fast=args.fast, channels=choice)
 
 
-def _check_recording(path: Path) -> None:
+def _check_recording(path: Path, choice: ChannelChoice) -> None:
     """Raise the one-line :class:`UserError` for a recording that cannot be replayed."""
     from monitor.audio_file import CallRecording
 
-    CallRecording(path).close()
+    CallRecording(path, choice).close()
 
 
 def _command_review(args: argparse.Namespace) -> int:
@@ -224,7 +236,7 @@ def _command_review(args: argparse.Namespace) -> int:
         raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
     from ui.review_window import run_review
 
-    return run_review(args.file)
+    return run_review(args.file, _channel_choice(args))
 
 
 def _command_demo(args: argparse.Namespace) -> int:
@@ -249,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     if args.fast and args.replay is None:
         parser.error("--fast only applies to --replay")
+    if args.replay is None and (args.replay_agent_channel is not None or args.replay_customer_channel
+                                is not None or args.replay_swap or args.replay_mono):
+        parser.error("--agent-channel, --customer-channel, --swap and --mono apply to --replay here; "
+                     "put them after the command to use them with it")
     if args.diagnostics and args.command is not None:
         parser.error("--diagnostics takes no command")
     try:

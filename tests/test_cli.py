@@ -258,6 +258,13 @@ def test_channel_options_without_a_replay_say_where_they_belong() -> None:
     assert "apply to --replay" in result.stderr and "after the command" in result.stderr
 
 
+def test_review_of_two_recordings_checks_both_before_any_window(demo_call: Path, tmp_path: Path) -> None:
+    result = run_cli("review", str(demo_call), "--customer", str(tmp_path / "in.wav"))
+    assert result.returncode == 2 and result.stderr == f"calmline: {tmp_path / 'in.wav'}: no such file\n"
+    result = run_cli("review", "--customer", str(demo_call))
+    assert result.returncode == 2 and "needs your recording too" in result.stderr
+
+
 def test_review_takes_the_channel_options() -> None:
     from ui.cli import build_parser
 

@@ -399,6 +399,49 @@ def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: Re
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
 
 
+def test_a_call_kept_in_two_recordings_is_reviewed_and_played_as_one(
+        qtbot, window: ReviewWindow, output: FakeOutput, demo_call: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.audio_fixtures import resample
+    from ui.cli import main
+
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    mine, theirs = tmp_path / "call-out.wav", tmp_path / "call-in.wav"
+    sf.write(mine, call[:, 0], sr_hz, subtype="FLOAT")
+    sf.write(theirs, call[:, 1], sr_hz, subtype="FLOAT")
+    open_and_wait(qtbot, window, demo_call)
+    expected = _events(window)
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(mine, customer_path=theirs)
+    assert blocker.args == [True], window.message
+    assert _events(window) == expected
+    assert "call-out.wav + call-in.wav" in window.windowTitle()
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    assert not actions["&Swap you and the customer"].isEnabled()
+    window.seek(10.0)
+    np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
+
+    # The customer's side at the telephone rate: the events are analyze's, and it plays in step.
+    sf.write(theirs, resample(call[:, 1], sr_hz, 8000), 8000, subtype="FLOAT")
+    report = tmp_path / "report.json"
+    assert main(["analyze", str(mine), "--customer", str(theirs), "--json", str(report)]) == 0
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        window.open_file(mine, customer_path=theirs)
+    assert blocker.args == [True], window.message
+    assert _events(window) == [(e["kind"], round(e["start_s"], 1))
+                               for e in json.loads(report.read_text())["events"]]
+    window.seek(10.0)
+    played = _pull_played(qtbot, window, output, 8000)
+    assert output.streams[-1].sr_hz == sr_hz and played.shape == (8000, 2)
+    np.testing.assert_array_equal(played[:, 0], call[160_000:168_000, 0])
+    # The customer's side is played in step: it matches the 8 kHz file brought back to 16 kHz.
+    heard = resample(resample(call[:, 1], sr_hz, 8000), 8000, sr_hz)[160_000:168_000]
+    lag = int(np.argmax(np.correlate(played[:, 1], heard, "full"))) - 7999
+    assert lag == 0
+    assert np.corrcoef(played[:, 1], heard)[0, 1] > 0.99
+
+
 def test_a_mono_file_offers_no_channel_choice(qtbot, window: ReviewWindow, demo_call: Path,
                                              tmp_path: Path) -> None:
     call, sr_hz = sf.read(demo_call, dtype="float32")

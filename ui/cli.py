@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     review = sub.add_parser("review", help="review a recorded call in a window",
                             description="Open a recording in the review window (trainees and coaches).")
     review.add_argument("file", metavar="FILE", type=Path, nargs="?", help="the recording to open")
+    review.add_argument("--customer", metavar="FILE", type=Path,
+                        help="a separate recording of the customer's side")
     _add_channel_options(review)
     add_monitor_parser(sub, _channel)
     return parser
@@ -230,13 +232,16 @@ def _check_recording(path: Path, choice: ChannelChoice) -> None:
 
 
 def _command_review(args: argparse.Namespace) -> int:
-    if args.file is not None and not args.file.expanduser().exists():
-        raise UserError(f"{args.file}: no such file")  # said here, not in a window that opens for nothing
+    for given in (args.file, args.customer):  # said here, not in a window that opens for nothing
+        if given is not None and not given.expanduser().exists():
+            raise UserError(f"{given}: no such file")
+    if args.customer is not None and args.file is None:
+        raise UserError("--customer needs your recording too: calmline review FILE --customer FILE")
     if not has_display():
         raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
     from ui.review_window import run_review
 
-    return run_review(args.file, _channel_choice(args))
+    return run_review(args.file, _channel_choice(args), args.customer)
 
 
 def _command_demo(args: argparse.Namespace) -> int:

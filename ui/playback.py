@@ -16,14 +16,18 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import soundfile as sf
+import soxr
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from monitor.audio_file import AudioInputError, open_audio
+from monitor.ffmpeg_audio import FfmpegAudio
 
 logger = logging.getLogger(__name__)
 
@@ -91,36 +95,102 @@ def default_output_problem() -> str | None:
     return None
 
 
-class _Feeder:
-    """Reads a file ahead of the audio callback in its own thread."""
+@dataclass(frozen=True)
+class Source:
+    """Channels of one file to play, in output order.
 
-    def __init__(self, path: Path, start_frame: int, channels: list[int]) -> None:
+    Attributes
+    ----------
+    path : Path
+        The recording.
+    channels : tuple of int
+        0-based channels of it to play.
+    """
+
+    path: Path
+    channels: tuple[int, ...]
+
+
+class _BlockReader:
+    """Reads one file's channels in blocks of exactly ``frames`` frames at the output rate.
+
+    A file at another rate is resampled. The feeder is not bound to real
+    time, so it reads on until the resampler has given a whole block, rather
+    than padding the start with silence and playing the file late.
+    """
+
+    def __init__(self, handle: sf.SoundFile | FfmpegAudio, channels: tuple[int, ...], sr_hz: int) -> None:
+        self._handle = handle
+        self._channels = list(channels)
+        self._ratio = handle.samplerate / sr_hz
+        self._resampler = (soxr.ResampleStream(int(handle.samplerate), sr_hz, len(channels),
+                                               dtype="float32")
+                           if int(handle.samplerate) != sr_hz else None)
+        self._pending = np.zeros((0, len(channels)), np.float32)
+        self._ended = False
+
+    def read(self, frames: int) -> np.ndarray:
+        """The next ``frames`` frames, or fewer (down to none) once the file has ended."""
+        while len(self._pending) < frames and not self._ended:
+            data = self._handle.read(max(1, round(frames * self._ratio)), dtype="float32",
+                                     always_2d=True)
+            self._ended = len(data) == 0
+            data = np.nan_to_num(data[:, self._channels], copy=False)
+            if self._resampler is not None:
+                data = self._resampler.resample_chunk(data, last=self._ended).reshape(
+                    -1, len(self._channels))
+            self._pending = np.concatenate((self._pending, data)) if len(self._pending) else data
+        out, self._pending = self._pending[:frames], self._pending[frames:]
+        return out
+
+
+class _Feeder:
+    """Reads the files ahead of the audio callback in its own thread.
+
+    The first source sets the rate; a second file at another rate (the
+    customer's recording of the same call) is resampled to it, and whichever
+    file ends first is continued with silence.
+    """
+
+    def __init__(self, sources: list[Source], sr_hz: int, start_frame: int) -> None:
         self.start_frame = start_frame
         self.frames_out = 0
         self.finished = False
-        self._channels = channels
+        self._sources = sources
+        self._sr_hz = sr_hz
         self._chunks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=FEED_DEPTH)
         self._pending: np.ndarray | None = None
         self._ended = False
         self._stop = threading.Event()
-        self._path = path
         self._thread = threading.Thread(target=self._run, name="calmline-playback-feeder",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            with open_audio(self._path) as handle:
-                handle.seek(min(self.start_frame, handle.frames))
-                block = max(1, round(FEED_BLOCK_S * handle.samplerate))
+            with ExitStack() as stack:
+                handles = [stack.enter_context(open_audio(source.path)) for source in self._sources]
+                for handle in handles:
+                    handle.seek(min(round(self.start_frame * handle.samplerate / self._sr_hz),
+                                    handle.frames))
+                readers = [_BlockReader(h, source.channels, self._sr_hz)
+                           for source, h in zip(self._sources, handles)]
+                block = max(1, round(FEED_BLOCK_S * self._sr_hz))
                 while not self._stop.is_set():
-                    data = handle.read(block, dtype="float32", always_2d=True)
-                    if len(data) == 0:
+                    parts = [reader.read(block) for reader in readers]
+                    longest = max(len(part) for part in parts)
+                    if longest == 0:
                         break
-                    self._put(np.nan_to_num(data[:, self._channels], copy=False))
+                    if len(parts) == 1:
+                        self._put(parts[0])
+                        continue
+                    # The file that ended first goes on in silence until the other ends.
+                    self._put(np.concatenate([np.pad(part, ((0, longest - len(part)), (0, 0)))
+                                              for part in parts], axis=1))
         except (sf.LibsndfileError, RuntimeError, OSError, AudioInputError) as exc:
             # Damaged audio plays as silence from there on; the analysis reports the damage.
-            logger.warning("playback stopped reading %s: %s", self._path, exc)
+            logger.warning("playback stopped reading %s: %s",
+                           ", ".join(str(s.path) for s in self._sources), exc)
         self._put(None)
 
     def _put(self, item: np.ndarray | None) -> None:
@@ -186,10 +256,9 @@ class Playback(QObject):
         else:
             self._factory = stream_factory
             self._unavailable = None
-        self._path: Path | None = None
+        self._sources: list[Source] = []
         self._sr_hz = 0
         self._frames = 0
-        self._channels: list[int] = []
         self._position_frames = 0
         self._stream: OutputStream | None = None
         self._feeder: _Feeder | None = None
@@ -227,7 +296,8 @@ class Playback(QObject):
             frames = self._feeder.start_frame + self._feeder.frames_out
         return min(frames, self._frames) / self._sr_hz
 
-    def load(self, path: Path, channels: Sequence[int] | None = None) -> None:
+    def load(self, path: Path, channels: Sequence[int] | None = None,
+             customer_path: Path | None = None) -> None:
         """Get ready to play ``path`` from its start (stops what was playing).
 
         Parameters
@@ -235,37 +305,47 @@ class Playback(QObject):
         path : Path
             The recording.
         channels : sequence of int, optional
-            0-based channels to play, in output order (at most
-            :data:`MAX_CHANNELS`); the file's first ones by default.
+            0-based channels of ``path`` to play, in output order; the file's
+            first ones by default. With ``customer_path``, one channel: yours.
+        customer_path : Path, optional
+            The customer's side in a file of its own; its first channel is
+            played after ``channels``, at the rate of ``path``.
 
         Raises
         ------
         PlaybackUnavailable
-            When the file cannot be opened for playback, or has no such channel.
+            When a file cannot be opened for playback, or has no such channel.
         """
         self.unload()
-        try:
-            with open_audio(Path(path)) as handle:
-                sr_hz, frames, count = int(handle.samplerate), int(handle.frames), int(handle.channels)
-        except AudioInputError as exc:
-            raise PlaybackUnavailable(f"{exc} (it cannot be played)") from None
-        chosen = list(channels) if channels is not None else list(range(min(count, MAX_CHANNELS)))
-        if not chosen or len(chosen) > MAX_CHANNELS or not all(0 <= c < count for c in chosen):
-            raise PlaybackUnavailable(f"{Path(path).name} has no channels {[c + 1 for c in chosen]} "
+        files = [Path(path)] + ([Path(customer_path)] if customer_path is not None else [])
+        shapes = []
+        for file in files:
+            try:
+                with open_audio(file) as handle:
+                    shapes.append((int(handle.samplerate), int(handle.frames), int(handle.channels)))
+            except AudioInputError as exc:
+                raise PlaybackUnavailable(f"{exc} (it cannot be played)") from None
+        (sr_hz, frames, count) = shapes[0]
+        wanted = MAX_CHANNELS - len(files) + 1
+        chosen = list(channels) if channels is not None else list(range(min(count, wanted)))
+        if not chosen or len(chosen) > wanted or not all(0 <= c < count for c in chosen):
+            raise PlaybackUnavailable(f"{files[0].name} has no channels {[c + 1 for c in chosen]} "
                                       "to play")
-        self._path = Path(path)
+        self._sources = [Source(files[0], tuple(chosen))]
+        if customer_path is not None:
+            self._sources.append(Source(files[1], (0,)))
+            other_sr_hz, other_frames, _ = shapes[1]
+            frames = max(frames, round(other_frames * sr_hz / other_sr_hz))
         self._sr_hz = sr_hz
         self._frames = frames
-        self._channels = chosen
         self._position_frames = 0
         self.position_changed.emit(0.0)
 
     def unload(self) -> None:
         """Stop and forget the file."""
         self.pause()
-        self._path = None
+        self._sources = []
         self._sr_hz = self._frames = self._position_frames = 0
-        self._channels = []
 
     def toggle(self) -> None:
         """Play if paused, pause if playing."""
@@ -276,16 +356,17 @@ class Playback(QObject):
 
     def play(self) -> None:
         """Play from the current position; reports a ``problem`` if that is impossible."""
-        if self.playing or self._path is None:
+        if self.playing or not self._sources:
             return
         if self._unavailable is not None:
             self.problem.emit(self._unavailable)
             return
         if self._position_frames >= self._frames:
             self._position_frames = 0
-        self._feeder = _Feeder(self._path, self._position_frames, self._channels)
+        self._feeder = _Feeder(self._sources, self._sr_hz, self._position_frames)
         try:
-            stream = self._factory(self._sr_hz, len(self._channels), self._callback)
+            stream = self._factory(self._sr_hz, sum(len(s.channels) for s in self._sources),
+                                   self._callback)
             stream.start()
         except PlaybackUnavailable as exc:
             self._drop_feeder()
@@ -318,7 +399,7 @@ class Playback(QObject):
         if self.playing:
             old = self._feeder
             # The callback picks up the new feeder at its next buffer; assignment is atomic.
-            self._feeder = _Feeder(self._path, frame, self._channels)  # type: ignore[arg-type]
+            self._feeder = _Feeder(self._sources, self._sr_hz, frame)
             if old is not None:
                 old.close()
         self._position_frames = frame

@@ -67,6 +67,8 @@ class ReviewData:
     """Channel count of the recording."""
     layout: PartyLayout
     """Which channel was analysed as which party."""
+    customer_path: Path | None = None
+    """The customer's side, when it is a recording of its own."""
 
 
 class _EnvelopeRecording(CallRecording):
@@ -76,8 +78,8 @@ class _EnvelopeRecording(CallRecording):
     its waveform without a second pass or holding the audio.
     """
 
-    def __init__(self, path: Path, choice: ChannelChoice) -> None:
-        super().__init__(path, choice)
+    def __init__(self, path: Path, choice: ChannelChoice, customer_path: Path | None) -> None:
+        super().__init__(path, choice, customer_path)
         self.envelope = WaveEnvelope(self.duration_s, self.agent_sr_hz, self.customer_sr_hz)
 
     def blocks(self, block_s: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -97,6 +99,8 @@ class AnalysisThread(QThread):
         Rule thresholds.
     choice : ChannelChoice
         Which channels carry which party.
+    customer_path : Path or None
+        The customer's side in a recording of its own.
     parent : QObject, optional
         Owner.
     """
@@ -113,9 +117,10 @@ class AnalysisThread(QThread):
     cancelled = Signal()
 
     def __init__(self, path: Path, settings: RuleSettings, choice: ChannelChoice,
-                 parent: QWidget | None = None) -> None:
+                 customer_path: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
+        self.customer_path = customer_path
         self._settings = settings
         self._choice = choice
         self._cancel = threading.Event()
@@ -134,14 +139,17 @@ class AnalysisThread(QThread):
 
     def run(self) -> None:  # noqa: D102 (QThread API)
         try:
-            with _EnvelopeRecording(self.path, self._choice) as recording:
+            with _EnvelopeRecording(self.path, self._choice, self.customer_path) as recording:
                 report = analyze_recording(recording, self._settings, progress=self._progress)
                 data = ReviewData(self.path, report, recording.envelope, recording.channels,
-                                  recording.layout)
+                                  recording.layout, self.customer_path)
         except AnalysisCancelled:
             self.cancelled.emit()
             return
-        except ChannelChoiceNeeded:
+        except ChannelChoiceNeeded as exc:
+            if self.customer_path is not None:  # the dialog would offer the customer a channel
+                self.failed.emit(str(exc))
+                return
             try:
                 levels = channel_levels_dbfs(self.path)
             except AudioInputError as exc:
@@ -232,6 +240,7 @@ class ReviewWindow(QMainWindow):
         self._thread: AnalysisThread | None = None
         self._data: ReviewData | None = None
         self._path: Path | None = None  # the recording shown or being analysed
+        self._customer_path: Path | None = None  # the customer's side, when a file of its own
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, when it had to be asked
@@ -287,7 +296,8 @@ class ReviewWindow(QMainWindow):
         """Which channels the open recording is analysed with."""
         return self._choice
 
-    def open_file(self, path: Path, channels: ChannelChoice | None = None) -> None:
+    def open_file(self, path: Path, channels: ChannelChoice | None = None,
+                  customer_path: Path | None = None) -> None:
         """Open and analyse a recording in the background (cancels one in progress).
 
         Parameters
@@ -297,8 +307,12 @@ class ReviewWindow(QMainWindow):
         channels : ChannelChoice, optional
             Which channels carry which party; the usual layout (you left,
             the customer right) by default.
+        customer_path : Path, optional
+            The customer's side of the call in a recording of its own (as
+            some recorders keep the two directions); ``path`` is then yours.
         """
         path = Path(path).expanduser()
+        self._customer_path = Path(customer_path).expanduser() if customer_path is not None else None
         self._stop_analysis()
         if path != self._path:
             self._file_levels = None
@@ -314,7 +328,7 @@ class ReviewWindow(QMainWindow):
         self._set_title(path, analysing=True)
         self._progress.setValue(0)
         self._progress_row.setVisible(True)
-        thread = AnalysisThread(path, self._settings, self._choice, self)
+        thread = AnalysisThread(path, self._settings, self._choice, self._customer_path, self)
         thread.progressed.connect(self._on_progress)
         thread.succeeded.connect(self._on_succeeded)
         thread.failed.connect(self._on_failed)
@@ -330,7 +344,7 @@ class ReviewWindow(QMainWindow):
         The recording is analysed again with the channels chosen.
         """
         path, channels = self._path, self._file_channels
-        if path is None or channels < 2:
+        if path is None or channels < 2 or self._customer_path is not None:
             return None
         levels = self._file_levels
         asked = levels is not None and self._choice == ChannelChoice()  # no choice made yet
@@ -342,7 +356,8 @@ class ReviewWindow(QMainWindow):
 
     def set_swapped(self, swapped: bool) -> None:
         """Analyse a stereo recording again with you on the right (True) or the left."""
-        if self._path is not None and self._file_channels == 2 and swapped != self._swapped():
+        if (self._path is not None and self._file_channels == 2 and self._customer_path is None
+                and swapped != self._swapped()):
             self.open_file(self._path, ChannelChoice(swap=swapped))
 
     def _swapped(self) -> bool:
@@ -368,7 +383,10 @@ class ReviewWindow(QMainWindow):
         if self.report is None:
             raise ExportError("no analysed call to export")
         try:
-            check_output_target(path, {Path(self.report.source): "the recording under review"})
+            inputs = {Path(self.report.source): "the recording under review"}
+            if self._data is not None and self._data.customer_path is not None:
+                inputs[self._data.customer_path] = "the customer's recording"
+            check_output_target(path, inputs)
         except OutputError as exc:
             raise ExportError(str(exc)) from None
 
@@ -509,6 +527,9 @@ class ReviewWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._open_action = self._action("&Open recording…", QKeySequence.StandardKey.Open,
                                          self._choose_file)
+        self._open_pair_action = self._action(
+            "Open call in &two recordings…", "Ctrl+Shift+O", self._choose_pair,
+            "Yours and the customer's, for recorders that keep the two sides apart")
         self._open_logged_action = self._action("Open &logged call…", "Ctrl+L", self._choose_logged)
         self._export_html_action = self._action("Export report as &HTML…", "Ctrl+E",
                                                 self._choose_html)
@@ -516,7 +537,7 @@ class ReviewWindow(QMainWindow):
                                                self._choose_pdf)
         self._cancel_action = self._action("&Cancel analysis", "Esc", self.cancel_analysis)
         quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
-        for action in (self._open_action, self._open_logged_action, None, self._export_html_action,
+        for action in (self._open_action, self._open_pair_action, self._open_logged_action, None, self._export_html_action,
                        self._export_pdf_action, None, self._cancel_action, None, quit_action):
             if action is None:
                 file_menu.addSeparator()
@@ -560,15 +581,17 @@ class ReviewWindow(QMainWindow):
             action.setEnabled(loaded)
         self._play.setEnabled(loaded)
         self._cancel_action.setEnabled(self.analysing)
-        self._swap_action.setEnabled(self._file_channels == 2)
+        own_file = self._customer_path is None  # the customer is a channel of the recording
+        self._swap_action.setEnabled(self._file_channels == 2 and own_file)
         self._swap_action.setChecked(self._swapped())
-        self._channels_action.setEnabled(self._file_channels >= 2)
+        self._channels_action.setEnabled(self._file_channels >= 2 and own_file)
 
     def _set_title(self, path: Path | None, analysing: bool = False) -> None:
         if path is None:
             self.setWindowTitle("CalmLine review")
         else:
-            self.setWindowTitle(f"{path.name}{' (analysing)' if analysing else ''} - CalmLine review")
+            names = path.name + (f" + {self._customer_path.name}" if self._customer_path else "")
+            self.setWindowTitle(f"{names}{' (analysing)' if analysing else ''} - CalmLine review")
 
     # --- analysis
 
@@ -604,7 +627,8 @@ class ReviewWindow(QMainWindow):
         try:
             layout = data.layout
             self._playback.load(data.path, [layout.agent_channel] + (
-                [layout.customer_channel] if layout.customer_channel is not None else []))
+                [layout.customer_channel] if layout.customer_channel is not None else []),
+                data.customer_path)
         except PlaybackUnavailable as exc:
             self._show_message(str(exc))
         else:
@@ -709,6 +733,15 @@ class ReviewWindow(QMainWindow):
         if name:
             self.open_file(Path(name))
 
+    def _choose_pair(self) -> None:
+        mine, _ = QFileDialog.getOpenFileName(self, "Open a call: your recording", "", AUDIO_FILTER)
+        if not mine:
+            return
+        theirs, _ = QFileDialog.getOpenFileName(self, "Open a call: the customer's recording",
+                                                str(Path(mine).parent), AUDIO_FILTER)
+        if theirs:
+            self.open_file(Path(mine), customer_path=Path(theirs))
+
     def _choose_logged(self) -> None:
         path = self._store_path or default_store_path()
         if not path.exists():
@@ -771,7 +804,8 @@ class ReviewWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_review(path: Path | None, channels: ChannelChoice | None = None) -> int:
+def run_review(path: Path | None, channels: ChannelChoice | None = None,
+               customer_path: Path | None = None) -> int:
     """Show the review window (opening ``path`` if given) and run the event loop.
 
     Parameters
@@ -780,6 +814,8 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None) -> int:
         A recording to open at once.
     channels : ChannelChoice, optional
         Which of its channels carry which party (the usual layout by default).
+    customer_path : Path, optional
+        The customer's side in a recording of its own.
 
     Returns
     -------
@@ -791,5 +827,5 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None) -> int:
     window = ReviewWindow()
     window.show()
     if path is not None:
-        window.open_file(path, channels)
+        window.open_file(path, channels, customer_path)
     return app.exec()

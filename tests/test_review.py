@@ -442,6 +442,21 @@ def test_a_call_kept_in_two_recordings_is_reviewed_and_played_as_one(
     assert np.corrcoef(played[:, 1], heard)[0, 1] > 0.99
 
 
+@pytest.mark.parametrize("channels, choice, shown", [
+    (2, {}, (0, 1)), (2, {"swap": True}, (1, 0)), (2, {"mono": True}, (0, None)),
+    (6, {"agent_channel": 2, "customer_channel": 4}, (2, 4)), (6, {"agent_channel": 3}, (3, None)),
+    (1, {}, (0, None))])
+def test_the_channel_dialog_starts_from_what_the_analysis_reads(qtbot, channels: int, choice: dict,
+                                                                 shown: tuple) -> None:
+    from monitor.audio_file import ChannelChoice
+    from ui.channel_dialog import ChannelDialog
+
+    dialog = ChannelDialog("call.wav", channels, ChannelChoice(**choice))
+    qtbot.addWidget(dialog)
+    agent, customer = shown
+    assert dialog.choice() == ChannelChoice(agent, customer, mono=customer is None)
+
+
 def test_a_mono_file_offers_no_channel_choice(qtbot, window: ReviewWindow, demo_call: Path,
                                              tmp_path: Path) -> None:
     call, sr_hz = sf.read(demo_call, dtype="float32")

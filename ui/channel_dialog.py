@@ -8,10 +8,11 @@ the same choice for the review window.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
-from monitor.audio_file import ChannelChoice
+from monitor.audio_file import AudioInputError, ChannelChoice, PartyLayout, resolve_layout
 
 NO_CUSTOMER = -1
 """The customer box's value for "none: analyse me only"."""
@@ -94,16 +95,13 @@ class ChannelDialog(QDialog):
                 label += f": {level_text(levels_dbfs[index])}"
             self.agent.addItem(label, index)
             self.customer.addItem(label, index)
-        agent = current.agent_channel if current.agent_channel is not None else (
-            1 if current.swap and channels == 2 else 0)
-        if current.mono or channels == 1:
-            customer = NO_CUSTOMER
-        elif current.customer_channel is not None:
-            customer = current.customer_channel
-        else:
-            customer = 1 - agent if agent < 2 else NO_CUSTOMER
-        self.agent.setCurrentIndex(self.agent.findData(min(agent, channels - 1)))
-        self.customer.setCurrentIndex(self.customer.findData(customer))
+        try:  # shown as the analysis reads the choice
+            shown = resolve_layout(channels, current, False, Path(file_name))
+        except AudioInputError:  # no valid choice yet (over two channels): the first two
+            shown = PartyLayout(0, 1)
+        customer = shown.customer_channel
+        self.agent.setCurrentIndex(self.agent.findData(shown.agent_channel))
+        self.customer.setCurrentIndex(self.customer.findData(NO_CUSTOMER if customer is None else customer))
         self._problem = QLabel(self)
         self._problem.setVisible(False)
         self._buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

@@ -199,6 +199,7 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
                     "--events-jsonl", str(out / "live.jsonl")],
         "export": ["export", "--json", str(out / "calls.json"), "--csv", str(out / "calls")],
         "diagnostics": ["--diagnostics"],
+        "demo": ["demo"],
     }
     for name, args in runs.items():
         result, attempts = _guarded(RUN_CLI, args, tmp_path, name)
@@ -217,6 +218,7 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
         if folder.exists():
             created += [folder, *folder.rglob("*")]
     assert (tmp_path / "state" / "calmline" / "log" / LOG_FILE_NAME) in created
+    assert list((tmp_path / "cache" / "calmline").glob("demo_call_*.wav"))
     for path in created:
         expected = 0o700 if path.is_dir() else 0o600
         assert path.stat().st_mode & 0o777 == expected, path

@@ -9,6 +9,7 @@ Nothing here is recorded audio: the call is synthesised on demand.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import soxr
 from platformdirs import user_cache_path
 
 from models.errors import UserError
+from models.private_files import make_private_folder, write_private_bytes
 
 AGENT_VOICE = "en-us"
 CUSTOMER_VOICE = "en-gb+f3"
@@ -159,10 +161,15 @@ def render_call(script: tuple[Utterance, ...] = DEMO_SCRIPT, sr_hz: int = 16000,
 
 
 def write_demo_call(path: Path, sr_hz: int = 16000) -> Path:
-    """Render the demo call to a 16-bit stereo WAV at ``path`` (atomically)."""
+    """Render the demo call to a 16-bit stereo WAV at ``path``.
+
+    The file appears complete or not at all and is readable by the user only,
+    like every file CalmLine writes; folders it has to create are private too.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    sf.write(tmp, render_call(sr_hz=sr_hz), sr_hz, subtype="PCM_16", format="WAV")
-    tmp.replace(path)
+    if not path.parent.exists():
+        make_private_folder(path.parent)
+    wav = io.BytesIO()
+    sf.write(wav, render_call(sr_hz=sr_hz), sr_hz, subtype="PCM_16", format="WAV")
+    write_private_bytes(path, wav.getvalue())
     return path

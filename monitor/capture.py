@@ -752,18 +752,25 @@ class FileReplaySource(CaptureSource):
                 start_s += time.monotonic() - held_at_s
             if self._stop_event.is_set():
                 return
-            if matcher is not None and customer is not None:
-                block = np.stack([agent, matcher.match(customer, agent.size)], axis=1)
-            else:
-                block = agent[:, np.newaxis]
-            if self.fast:
-                self._wait_for_space(block.shape[0])
-            else:
-                self._wait_until(start_s + (sent_frames + block.shape[0]) / self._sr_hz)
-            if self._stop_event.is_set():
+            block = matcher.push(agent, customer) if matcher is not None else agent[:, np.newaxis]
+            if not self._send(block, start_s, sent_frames):
                 return
-            self._ring.write(block)
             sent_frames += block.shape[0]
+        if matcher is not None:
+            self._send(matcher.flush(), start_s, sent_frames)
+
+    def _send(self, block: np.ndarray, start_s: float, sent_frames: int) -> bool:
+        """Write a block into the ring when it is due; False when the replay is stopped."""
+        if not block.shape[0]:
+            return True
+        if self.fast:
+            self._wait_for_space(block.shape[0])
+        else:
+            self._wait_until(start_s + (sent_frames + block.shape[0]) / self._sr_hz)
+        if self._stop_event.is_set():
+            return False
+        self._ring.write(block)
+        return True
 
     def _wait_for_space(self, n_frames: int) -> None:
         # Polling keeps the ring lock-free; the consumer never signals.

@@ -47,18 +47,24 @@ class CallRecorder:
         self._preroll: deque[np.ndarray] = deque()
         self._preroll_frames = 0
         self._max_preroll = round(preroll_s * agent_sr_hz)
-        self._position = 0  # agent samples pushed so far: the stream timeline
+        self._position = 0  # stereo frames formed so far: the stream timeline
         self._file: sf.SoundFile | None = None
         self.path: Path | None = None
 
     def push(self, agent: np.ndarray, customer: np.ndarray | None) -> None:
-        """Add the next aligned block (always, so that the pre-roll is ready)."""
-        if customer is None or self._customer_matcher is None:
-            customer_at_rate = np.zeros(agent.size, np.float32)
+        """Add the next aligned block (always, so that the pre-roll is ready).
+
+        When the customer's rate differs, the pairs reach the file a resampler's
+        delay (up to about 0.1 s) after they are pushed, so the last moment of a
+        call, which is silence by the time the call ends, can be left out.
+        """
+        if self._customer_matcher is None:
+            stereo = np.stack([agent, np.zeros(agent.size, np.float32)], axis=1)
         else:
-            customer_at_rate = self._customer_matcher.match(customer, agent.size)
-        stereo = np.stack([agent, customer_at_rate], axis=1)
-        self._position += agent.size
+            stereo = self._customer_matcher.push(agent, customer)
+        if not len(stereo):
+            return
+        self._position += len(stereo)
         if self._file is not None:
             self._file.write(stereo)
             return

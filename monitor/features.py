@@ -79,8 +79,18 @@ class _PartyChain:
 class _PartyAnalysis:
     vad: VoiceActivityDetector
     rate: SpeechRateEstimator
-    speech_frames: deque[bool]
+    speech_frames: np.ndarray  # VAD flags per frame, not yet assembled into hops
     line_sounds: LineSoundDetector | None = None
+
+    def add_speech_frames(self, flags: np.ndarray) -> None:
+        self.speech_frames = np.concatenate((self.speech_frames, flags))
+
+    def take_speech_frames(self, n: int) -> np.ndarray:
+        taken, self.speech_frames = self.speech_frames[:n], self.speech_frames[n:]
+        return taken
+
+
+_NO_FLAGS = np.zeros(0, bool)
 
 
 class CallFeatureExtractor:
@@ -106,9 +116,9 @@ class CallFeatureExtractor:
         self._customer_chain = _PartyChain(customer_sr_hz, hop_s) if customer_sr_hz else None
         self._agent = _PartyAnalysis(
             VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S, reference_level_dbfs=agent_level_dbfs),
-            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque())
+            SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), _NO_FLAGS)
         self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S),
-                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), deque(),
+                                         SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), _NO_FLAGS,
                                          LineSoundDetector(ANALYSIS_SR_HZ, hop_s))
                           if self._customer_chain is not None else None)
         self._analysed_16k = 0
@@ -163,18 +173,16 @@ class CallFeatureExtractor:
             return
         agent_16k = self._agent_chain.take_16k(n)
         customer_16k = self._customer_chain.take_16k(n) if self._customer_chain else None
-        self._agent.speech_frames.extend(self._agent.vad.process(agent_16k, customer_16k).tolist())
+        self._agent.add_speech_frames(self._agent.vad.process(agent_16k, customer_16k))
         self._agent.rate.process(agent_16k)
         if self._customer is not None and customer_16k is not None:
-            self._customer.speech_frames.extend(self._customer.vad.process(customer_16k).tolist())
+            self._customer.add_speech_frames(self._customer.vad.process(customer_16k))
             self._customer.line_sounds.add(customer_16k)
             self._customer.rate.process(customer_16k)
         self._analysed_16k += n
 
     def _assemble(self) -> list[FeatureFrame]:
-        n = 0
-        while self._hop_ready(self._next_hop + n):
-            n += 1
+        n = self._hops_ready()
         if not n:
             return []
         hops = range(self._next_hop, self._next_hop + n)
@@ -186,25 +194,25 @@ class CallFeatureExtractor:
         return [FeatureFrame(k, round(k * self.hop_s, 6), a, c)
                 for k, a, c in zip(hops, agent, customer)]
 
-    def _hop_ready(self, k: int) -> bool:
-        if self._analysed_16k < hop_end_sample(k, ANALYSIS_SR_HZ, self.hop_s):
-            return False
+    def _hops_ready(self) -> int:
+        """How many hops from the next one every stage has finished."""
         parties = [(self._agent_chain, self._agent)]
         if self._customer_chain is not None and self._customer is not None:
             parties.append((self._customer_chain, self._customer))
-        ahead = k - self._next_hop + 1
-        return all(len(chain.momentary) >= ahead
-                   and len(analysis.speech_frames) >= ahead * self._frames_per_hop
-                   and (analysis.line_sounds is None
-                        or analysis.line_sounds.hops_available >= ahead)
-                   for chain, analysis in parties)
+        limit = min(min(len(chain.momentary), analysis.speech_frames.size // self._frames_per_hop,
+                        analysis.line_sounds.hops_available if analysis.line_sounds is not None
+                        else len(chain.momentary))
+                    for chain, analysis in parties)
+        n = 0
+        while n < limit and hop_end_sample(self._next_hop + n, ANALYSIS_SR_HZ, self.hop_s) <= self._analysed_16k:
+            n += 1
+        return n
 
     def _party_frames(self, chain: _PartyChain, analysis: _PartyAnalysis,
                       hops: range) -> list[PartyFrame]:
-        voiced = []
-        for _ in hops:
-            flags = [analysis.speech_frames.popleft() for _ in range(self._frames_per_hop)]
-            voiced.append(2 * sum(flags) >= len(flags))
+        per_hop = self._frames_per_hop
+        flags = analysis.take_speech_frames(len(hops) * per_hop).reshape(len(hops), per_hop)
+        voiced = (2 * np.count_nonzero(flags, axis=1) >= per_hop).tolist()
         # Only hops the VAD calls speech can be tones or music it mistook for a voice.
         not_voice = (analysis.line_sounds.judge(voiced) if analysis.line_sounds is not None
                      else [False] * len(voiced))

@@ -39,6 +39,7 @@ flags do not depend on how the input is split into blocks.
 from __future__ import annotations
 
 import logging
+from enum import IntEnum
 from itertools import repeat
 
 import numpy as np
@@ -53,30 +54,53 @@ _SUPPORTED_SR_HZ = (8000, 16000, 32000, 48000)
 _WEBRTC_WARMUP_S = 0.1  # measured: 7 frames of 10 ms, 4 of 20 ms, 3 of 30 ms at 8-48 kHz; 7-9 of 10 ms in modes 0-3
 
 
-class _DecayingHistogram:
-    """Level histogram (0.5 dB bins) with exponential forgetting at each update."""
+class _Hist(IntEnum):
+    """The frame groups whose levels the detector learns from."""
 
-    def __init__(self, decay: float) -> None:
+    SPEECH = 0  # accepted speech frames
+    VOICED = 1  # frames WebRTC calls voiced and that clear the bleed margin
+    ALL = 2  # every frame: the noise floor
+    REFERENCE = 3  # the other party's frames
+    BLEED = 4  # mic level minus reference level while the reference is loud
+
+
+_NO_LEVELS = np.zeros(0)
+
+
+class _LevelHistograms:
+    """Level histograms (0.5 dB bins) of several groups of frames, forgotten exponentially.
+
+    All groups live in one array and are updated together: the per-call cost
+    of numpy, not the arithmetic, is what an update of a few histograms costs.
+
+    Parameters
+    ----------
+    groups : int
+        Number of histograms.
+    decay : float
+        Factor applied to every count at each update.
+    """
+
+    def __init__(self, groups: int, decay: float) -> None:
         self.decay = decay
-        self.counts = np.zeros(_N_BINS)
-        self.pending = np.zeros(_N_BINS)
+        self.counts = np.zeros((groups, _N_BINS))
+        self._offsets = np.arange(groups) * _N_BINS
+        self._cum = np.zeros((groups, _N_BINS))
+        self.totals = np.zeros(groups)
 
-    def add(self, levels_db: np.ndarray) -> None:
-        if levels_db.size:
-            bins = np.clip(((levels_db - _LO_DBFS) / _BIN_DB).astype(np.intp), 0, _N_BINS - 1)
-            self.pending += np.bincount(bins, minlength=_N_BINS)
-
-    def commit(self) -> None:
+    def update(self, levels_db: list[np.ndarray]) -> None:
+        """Forget a step's worth of the past, then count ``levels_db[g]`` into histogram ``g``."""
+        values = np.concatenate(levels_db)
+        bins = np.clip(((values - _LO_DBFS) / _BIN_DB).astype(np.intp), 0, _N_BINS - 1)
+        bins += np.repeat(self._offsets, [x.size for x in levels_db])
         self.counts *= self.decay
-        self.counts += self.pending
-        self.pending[:] = 0.0
+        self.counts += np.bincount(bins, minlength=self.counts.size).reshape(self.counts.shape)
+        self.totals = self.counts.sum(axis=1)
+        np.cumsum(self.counts, axis=1, out=self._cum)
 
-    @property
-    def total(self) -> float:
-        return float(self.counts.sum())
-
-    def percentile(self, q: float) -> float:
-        cum = np.cumsum(self.counts)
+    def percentile(self, group: int, q: float) -> float:
+        """The ``q``-th percentile of histogram ``group``, in dBFS (a bin centre)."""
+        cum = self._cum[group]
         k = int(np.searchsorted(cum, q / 100.0 * cum[-1]))
         return _LO_DBFS + (k + 0.5) * _BIN_DB
 
@@ -208,11 +232,7 @@ class VoiceActivityDetector:
         decay = 0.5 ** (self._update * frame_s / halflife_s)
         self._min_frames = min_speech_s / frame_s
         self._bleed_min_frames = bleed_min_s / frame_s
-        self._speech_hist = _DecayingHistogram(decay)
-        self._voiced_hist = _DecayingHistogram(decay)
-        self._all_hist = _DecayingHistogram(decay)
-        self._ref_hist = _DecayingHistogram(decay)
-        self._bleed_hist = _DecayingHistogram(decay)
+        self._hists = _LevelHistograms(len(_Hist), decay)
         self._profile_level = reference_level_dbfs
         self._level = reference_level_dbfs
         self._calibrated = False
@@ -348,29 +368,28 @@ class VoiceActivityDetector:
         level, ref_level, ref_max, candidate, accepted = (
             np.concatenate(parts) for parts in zip(*self._pending))
         self._pending.clear()
-        self._voiced_hist.add(level[candidate])
-        self._speech_hist.add(level[accepted])
-        self._all_hist.add(level)
-        self._ref_hist.add(ref_level)
+        bleed = _NO_LEVELS
         if self._ref_loud_dbfs is not None and self._ref_noise_dbfs is not None:
             loud = ref_max > max(self._ref_loud_dbfs - 10.0, self._ref_noise_dbfs + 15.0)
-            self._bleed_hist.add(self._less_noise(level[loud]) - ref_max[loud])
-        for h in (self._speech_hist, self._voiced_hist, self._all_hist, self._ref_hist,
-                  self._bleed_hist):
-            h.commit()
-        self._noise_dbfs = self._all_hist.percentile(10.0)
-        if self._speech_hist.total >= self._min_frames:
+            bleed = self._less_noise(level[loud]) - ref_max[loud]
+        hists = self._hists
+        by_group = {_Hist.SPEECH: level[accepted], _Hist.VOICED: level[candidate], _Hist.ALL: level,
+                    _Hist.REFERENCE: ref_level, _Hist.BLEED: bleed}
+        hists.update([by_group[g] for g in _Hist])
+        totals = hists.totals
+        self._noise_dbfs = hists.percentile(_Hist.ALL, 10.0)
+        if totals[_Hist.SPEECH] >= self._min_frames:
             if not self._calibrated:
                 logger.debug("speech level learned after %.1f s", self._frames_done * self.frame_s)
                 self._calibrated = True
-            self._level = self._speech_hist.percentile(80.0)
-        elif self._profile_level is None and self._voiced_hist.total > 0:
-            self._level = self._voiced_hist.percentile(90.0)
-        if self._ref_hist.total >= self._min_frames:
-            self._ref_loud_dbfs = self._ref_hist.percentile(90.0)
-            self._ref_noise_dbfs = self._ref_hist.percentile(10.0)
-        if self._bleed_hist.total >= self._bleed_min_frames:
-            self._bleed_db = self._bleed_hist.percentile(50.0)
+            self._level = hists.percentile(_Hist.SPEECH, 80.0)
+        elif self._profile_level is None and totals[_Hist.VOICED] > 0:
+            self._level = hists.percentile(_Hist.VOICED, 90.0)
+        if totals[_Hist.REFERENCE] >= self._min_frames:
+            self._ref_loud_dbfs = hists.percentile(_Hist.REFERENCE, 90.0)
+            self._ref_noise_dbfs = hists.percentile(_Hist.REFERENCE, 10.0)
+        if totals[_Hist.BLEED] >= self._bleed_min_frames:
+            self._bleed_db = hists.percentile(_Hist.BLEED, 50.0)
 
     def _noisy(self) -> bool:
         """Whether the speech level stands less than ``noisy_snr_db`` above the noise floor."""

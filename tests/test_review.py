@@ -310,14 +310,45 @@ def test_a_missing_file_gives_a_message(qtbot, window: ReviewWindow, tmp_path: P
     assert "no such file" in window.message
 
 
-def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) -> None:
+def _drop(window: ReviewWindow, *paths: Path) -> None:
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(demo_call))])
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) -> None:
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
-        window.dropEvent(event)
+        _drop(window, demo_call)
     assert window.report is not None
+
+
+def test_dropping_two_recordings_opens_them_as_one_call(qtbot, window: ReviewWindow,
+                                                        demo_call: Path, tmp_path: Path) -> None:
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    mine, theirs = tmp_path / "call-out.wav", tmp_path / "call-in.wav"
+    sf.write(mine, call[:, 0], sr_hz, subtype="FLOAT")
+    sf.write(theirs, call[:, 1], sr_hz, subtype="FLOAT")
+    open_and_wait(qtbot, window, demo_call)
+    expected = _events(window)
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        _drop(window, theirs, mine)  # the wrong way round
+    assert blocker.args == [True], window.message
+    assert "call-in.wav + call-out.wav" in window.windowTitle()
+    assert "call-in.wav is taken as yours" in window.message and "Swap" in window.message
+    swap = next(a for a in window.findChildren(QAction) if a.text() == "&Swap you and the customer")
+    assert swap.isEnabled() and not swap.isChecked()
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        swap.trigger()
+    assert blocker.args == [True], window.message
+    assert _events(window) == expected and swap.isChecked()
+    assert "call-out.wav + call-in.wav" in window.windowTitle()
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        swap.trigger()  # and back
+    assert "call-in.wav + call-out.wav" in window.windowTitle() and not swap.isChecked()
+
+    _drop(window, mine, theirs, demo_call)
+    assert "3 files dropped" in window.message
 
 
 def _pull_played(qtbot, window: ReviewWindow, output: FakeOutput, frames: int) -> np.ndarray:
@@ -418,7 +449,7 @@ def test_a_call_kept_in_two_recordings_is_reviewed_and_played_as_one(
     assert _events(window) == expected
     assert "call-out.wav + call-in.wav" in window.windowTitle()
     actions = {a.text(): a for a in window.findChildren(QAction)}
-    assert not actions["&Swap you and the customer"].isEnabled()
+    assert not actions["&Choose channels…"].isEnabled()
     window.seek(10.0)
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
 
@@ -464,7 +495,7 @@ def test_a_mono_file_offers_no_channel_choice(qtbot, window: ReviewWindow, demo_
     sf.write(path, call[:, 0], sr_hz)
     open_and_wait(qtbot, window, path)
     actions = {a.text(): a for a in window.findChildren(QAction)}
-    assert not actions["&Swap you and the customer"].isEnabled()
+    assert not actions["&Choose channels…"].isEnabled()
     assert not actions["&Choose channels…"].isEnabled()
     assert window.choose_channels() is None
 

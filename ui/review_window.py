@@ -241,6 +241,7 @@ class ReviewWindow(QMainWindow):
         self._data: ReviewData | None = None
         self._path: Path | None = None  # the recording shown or being analysed
         self._customer_path: Path | None = None  # the customer's side, when a file of its own
+        self._pair_swapped = False  # the two recordings were opened the other way round
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, when it had to be asked
@@ -313,6 +314,7 @@ class ReviewWindow(QMainWindow):
         """
         path = Path(path).expanduser()
         self._customer_path = Path(customer_path).expanduser() if customer_path is not None else None
+        self._pair_swapped = False
         self._stop_analysis()
         if path != self._path:
             self._file_levels = None
@@ -355,12 +357,23 @@ class ReviewWindow(QMainWindow):
         return dialog
 
     def set_swapped(self, swapped: bool) -> None:
-        """Analyse a stereo recording again with you on the right (True) or the left."""
-        if (self._path is not None and self._file_channels == 2 and self._customer_path is None
-                and swapped != self._swapped()):
+        """Analyse the call again with the parties the other way round.
+
+        For a stereo recording, True puts you on the right channel; for a call
+        kept in two recordings, True takes the second recording as yours.
+        """
+        if self._path is None or swapped == self._swapped():
+            return
+        if self._customer_path is not None:
+            self.open_file(self._customer_path, customer_path=self._path)
+            self._pair_swapped = swapped
+            self._update_enabled()
+        elif self._file_channels == 2:
             self.open_file(self._path, ChannelChoice(swap=swapped))
 
     def _swapped(self) -> bool:
+        if self._customer_path is not None:
+            return self._pair_swapped
         layout = self._data.layout if self._data is not None else None
         return layout is not None and layout.agent_channel == 1 and layout.customer_channel in (0, None)
 
@@ -565,7 +578,7 @@ class ReviewWindow(QMainWindow):
         channels_menu = self.menuBar().addMenu("&Channels")
         self._swap_action = self._action(
             "&Swap you and the customer", None, lambda: self.set_swapped(self._swap_action.isChecked()),
-            "Analyse the call again with you on the right channel and the customer on the left")
+            "Analyse the call again with you and the customer the other way round")
         self._swap_action.setCheckable(True)
         self._channels_action = self._action("&Choose channels…", None, self.choose_channels,
                                              "Say which channel is you and which the customer")
@@ -582,7 +595,7 @@ class ReviewWindow(QMainWindow):
         self._play.setEnabled(loaded)
         self._cancel_action.setEnabled(self.analysing)
         own_file = self._customer_path is None  # the customer is a channel of the recording
-        self._swap_action.setEnabled(self._file_channels == 2 and own_file)
+        self._swap_action.setEnabled(self._file_channels == 2 if own_file else loaded)
         self._swap_action.setChecked(self._swapped())
         self._channels_action.setEnabled(self._file_channels >= 2 and own_file)
 
@@ -794,8 +807,18 @@ class ReviewWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
         files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if files:
-            event.acceptProposedAction()
+        if not files:
+            return
+        event.acceptProposedAction()
+        if len(files) > 2:
+            self._show_message(f"{len(files)} files dropped: drop one recording of a call, or two "
+                               "(yours and the customer's).")
+        elif len(files) == 2:
+            self.open_file(files[0], customer_path=files[1])
+            self._show_message(f"{files[0].name} is taken as yours and {files[1].name} as the "
+                               "customer's. If it is the other way round, use Channels ▸ Swap "
+                               "you and the customer.")
+        else:
             self.open_file(files[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)

@@ -15,6 +15,7 @@ with silence or cut to that length. ffmpeg reads the local file only
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -119,6 +120,20 @@ class FfmpegAudio:
     def close(self) -> None:
         """Stop the decoder."""
         self._stop()
+
+    def reopen(self) -> FfmpegAudio:
+        """Another reader of the same recording, at its start, without running ffprobe again.
+
+        Returns
+        -------
+        FfmpegAudio
+            Independent of this one (its own decoder), so both may be read at once.
+        """
+        twin = copy.copy(self)
+        twin._position = 0
+        twin._process = None
+        twin._decoded_to_end = False
+        return twin
 
     def __enter__(self) -> FfmpegAudio:
         return self

@@ -40,6 +40,25 @@ def test_blocks_and_seeks_give_the_samples(stereo: tuple[np.ndarray, Path]) -> N
         np.testing.assert_array_equal(handle.read(10), x[:10])
 
 
+def test_a_reopened_reader_is_independent_and_not_probed_again(
+        stereo: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.ffmpeg_audio
+
+    x, mka = stereo
+    with open_audio(mka) as handle:
+        np.testing.assert_array_equal(handle.read(5000, always_2d=True), x[:5000])
+
+        def no_probe(*args: object) -> None:
+            raise AssertionError("probed again")
+
+        monkeypatch.setattr(monitor.ffmpeg_audio, "_probe", no_probe)
+        with handle.reopen() as twin:
+            assert (twin.samplerate, twin.channels, twin.frames) == (8000, 2, len(x))
+            twin.seek(12000)
+            np.testing.assert_array_equal(twin.read(4000, always_2d=True), x[12000:16000])
+            np.testing.assert_array_equal(handle.read(1000, always_2d=True), x[5000:6000])
+
+
 def test_a_decoder_that_runs_dry_early_is_padded_to_the_declared_length(
         stereo: tuple[np.ndarray, Path]) -> None:
     x, mka = stereo

@@ -223,11 +223,17 @@ def test_space_plays_and_pauses_with_the_cursor_following(qtbot, opened: ReviewW
 
 @pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
 def test_a_recording_read_through_ffmpeg_opens_and_plays_from_the_cursor(
-        qtbot, window: ReviewWindow, output: FakeOutput, demo_call: Path, tmp_path: Path) -> None:
+        qtbot, window: ReviewWindow, output: FakeOutput, demo_call: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     mka = tmp_path / "call.mka"  # lossless, so the samples played can be checked exactly
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(demo_call), "-c:a", "flac", str(mka)], check=True)
     open_and_wait(qtbot, window, mka)
     assert window.event_list.count() == 5
+    import monitor.ffmpeg_audio
+
+    probes: list[Path] = []
+    real_probe = monitor.ffmpeg_audio._probe
+    monkeypatch.setattr(monitor.ffmpeg_audio, "_probe", lambda *a: probes.append(a[0]) or real_probe(*a))
     window.seek(10.0)
     window.playback.play()
     stream = output.streams[-1]
@@ -246,6 +252,7 @@ def test_a_recording_read_through_ffmpeg_opens_and_plays_from_the_cursor(
     window.playback.pause()
     expected, _ = sf.read(demo_call, dtype="float32", start=160_000, frames=8000)
     np.testing.assert_array_equal(played()[:8000], expected)
+    assert probes == []  # playing opened the file again without another ffprobe run
 
 
 def test_without_an_output_device_playback_explains_and_the_cursor_still_moves(

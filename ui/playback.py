@@ -105,10 +105,17 @@ class Source:
         The recording.
     channels : tuple of int
         0-based channels of it to play.
+    probed : FfmpegAudio or None
+        The recording as ffprobe described it, for a file decoded by ffmpeg.
     """
 
     path: Path
     channels: tuple[int, ...]
+    probed: FfmpegAudio | None = None
+
+    def open(self) -> sf.SoundFile | FfmpegAudio:
+        """Open the recording for reading; a file decoded by ffmpeg is not probed again."""
+        return self.probed.reopen() if self.probed is not None else open_audio(self.path)
 
 
 class _BlockReader:
@@ -169,7 +176,7 @@ class _Feeder:
     def _run(self) -> None:
         try:
             with ExitStack() as stack:
-                handles = [stack.enter_context(open_audio(source.path)) for source in self._sources]
+                handles = [stack.enter_context(source.open()) for source in self._sources]
                 for handle in handles:
                     handle.seek(min(round(self.start_frame * handle.samplerate / self._sr_hz),
                                     handle.frames))
@@ -319,10 +326,13 @@ class Playback(QObject):
         self.unload()
         files = [Path(path)] + ([Path(customer_path)] if customer_path is not None else [])
         shapes = []
+        probed: list[FfmpegAudio | None] = []
         for file in files:
             try:
                 with open_audio(file) as handle:
                     shapes.append((int(handle.samplerate), int(handle.frames), int(handle.channels)))
+                    # Every play and seek opens the file again; ffprobe takes ~50 ms of that.
+                    probed.append(handle if isinstance(handle, FfmpegAudio) else None)
             except AudioInputError as exc:
                 raise PlaybackUnavailable(f"{exc} (it cannot be played)") from None
         (sr_hz, frames, count) = shapes[0]
@@ -331,9 +341,9 @@ class Playback(QObject):
         if not chosen or len(chosen) > wanted or not all(0 <= c < count for c in chosen):
             raise PlaybackUnavailable(f"{files[0].name} has no channels {[c + 1 for c in chosen]} "
                                       "to play")
-        self._sources = [Source(files[0], tuple(chosen))]
+        self._sources = [Source(files[0], tuple(chosen), probed[0])]
         if customer_path is not None:
-            self._sources.append(Source(files[1], (0,)))
+            self._sources.append(Source(files[1], (0,), probed[1]))
             other_sr_hz, other_frames, _ = shapes[1]
             frames = max(frames, round(other_frames * sr_hz / other_sr_hz))
         self._sr_hz = sr_hz

@@ -330,12 +330,18 @@ def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) 
     assert window.report is not None
 
 
-def test_dropping_two_recordings_opens_them_as_one_call(qtbot, window: ReviewWindow,
-                                                        demo_call: Path, tmp_path: Path) -> None:
+def _split_call(demo_call: Path, folder: Path) -> tuple[np.ndarray, int, Path, Path]:
+    """The demo call kept as two recordings, as some recorders do: yours, then the customer's."""
     call, sr_hz = sf.read(demo_call, dtype="float32")
-    mine, theirs = tmp_path / "call-out.wav", tmp_path / "call-in.wav"
+    mine, theirs = folder / "call-out.wav", folder / "call-in.wav"
     sf.write(mine, call[:, 0], sr_hz, subtype="FLOAT")
     sf.write(theirs, call[:, 1], sr_hz, subtype="FLOAT")
+    return call, sr_hz, mine, theirs
+
+
+def test_dropping_two_recordings_opens_them_as_one_call(qtbot, window: ReviewWindow,
+                                                        demo_call: Path, tmp_path: Path) -> None:
+    call, sr_hz, mine, theirs = _split_call(demo_call, tmp_path)
     open_and_wait(qtbot, window, demo_call)
     expected = _events(window)
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
@@ -444,10 +450,7 @@ def test_a_call_kept_in_two_recordings_is_reviewed_and_played_as_one(
     from tests.audio_fixtures import resample
     from ui.cli import main
 
-    call, sr_hz = sf.read(demo_call, dtype="float32")
-    mine, theirs = tmp_path / "call-out.wav", tmp_path / "call-in.wav"
-    sf.write(mine, call[:, 0], sr_hz, subtype="FLOAT")
-    sf.write(theirs, call[:, 1], sr_hz, subtype="FLOAT")
+    call, sr_hz, mine, theirs = _split_call(demo_call, tmp_path)
     open_and_wait(qtbot, window, demo_call)
     expected = _events(window)
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:

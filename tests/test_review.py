@@ -330,6 +330,16 @@ def test_dropping_a_file_opens_it(qtbot, window: ReviewWindow, demo_call: Path) 
     assert window.report is not None
 
 
+def _swap_and_wait(qtbot, window: ReviewWindow) -> QAction:
+    """Trigger Channels > Swap (enabled and unchecked before) and wait for the new analysis."""
+    swap = next(a for a in window.findChildren(QAction) if a.text() == "&Swap you and the customer")
+    assert swap.isEnabled() and not swap.isChecked()
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        swap.trigger()
+    assert blocker.args == [True], window.message
+    return swap
+
+
 def _split_call(demo_call: Path, folder: Path) -> tuple[np.ndarray, int, Path, Path]:
     """The demo call kept as two recordings, as some recorders do: yours, then the customer's."""
     call, sr_hz = sf.read(demo_call, dtype="float32")
@@ -349,11 +359,7 @@ def test_dropping_two_recordings_opens_them_as_one_call(qtbot, window: ReviewWin
     assert blocker.args == [True], window.message
     assert "call-in.wav + call-out.wav" in window.windowTitle()
     assert "call-in.wav is taken as yours" in window.message and "Swap" in window.message
-    swap = next(a for a in window.findChildren(QAction) if a.text() == "&Swap you and the customer")
-    assert swap.isEnabled() and not swap.isChecked()
-    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
-        swap.trigger()
-    assert blocker.args == [True], window.message
+    swap = _swap_and_wait(qtbot, window)
     assert _events(window) == expected and swap.isChecked()
     assert "call-out.wav + call-in.wav" in window.windowTitle()
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
@@ -433,11 +439,7 @@ def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: Re
     expected = _events(window)
     open_and_wait(qtbot, window, path)
     assert _events(window) != expected
-    swap = next(a for a in window.findChildren(QAction) if a.text() == "&Swap you and the customer")
-    assert swap.isEnabled() and not swap.isChecked()
-    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
-        swap.trigger()
-    assert blocker.args == [True], window.message
+    swap = _swap_and_wait(qtbot, window)
     assert _events(window) == expected and swap.isChecked()
     window.seek(10.0)  # played as you left, the customer right, like the timeline's rows
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])

@@ -40,7 +40,9 @@ Conditions (all for the agent's channel; the customer line is the reference)
                 and over the agent, plus a -60 dBFS office floor.
 ``bleed``       the customer line, delayed 5-40 ms, 15-25 dB down and
                 low-passed, leaking into the agent's mic, plus a -60 dBFS floor.
-``combined``    all of the above at once.
+``combined``    all of the above at once. The neighbour and the bleed pass
+                through the phone band with the agent's voice: the band
+                limit comes after the room, whatever the mic picks up.
 """
 from __future__ import annotations
 
@@ -252,16 +254,18 @@ def build_condition(conv: Conversation, name: str, seed: int = 0) -> Condition:
     n = len(conv.agent)
     n_frames = len(conv.agent_labels)
     tel = name in ("telephone", "combined")
-    mic = _telephone(conv.agent) if tel else conv.agent.copy()
+    # The phone band comes after the room, so it limits every sound the mic picks up.
+    channel = _telephone if tel else np.copy
+    mic = channel(conv.agent)
     mic_speech = mic
-    line = _telephone(conv.customer) if tel else conv.customer.copy()
+    line = channel(conv.customer)
     neigh_lab = np.zeros(n_frames, bool)
     if name in ("neighbour", "combined"):
         neigh, neigh_lab = _neighbour(n_frames, rng)
-        mic = mic + neigh
+        mic = mic + channel(neigh)
     has_bleed = name in ("bleed", "combined")
     if has_bleed:
-        mic = mic + _bleed(line, rng)
+        mic = mic + channel(_bleed(line, rng))
     floor_dbfs = {"clean": -70.0}.get(name, -60.0)
     if tel:
         # 20 dB SNR against the band-limited speech, which has lost its lows.

@@ -35,7 +35,7 @@ def _run(x: np.ndarray, reference: np.ndarray | None, block: int = SR_HZ, **kwar
 # Floors are what the detector reaches on this track (measured, minus ~1 point of slack).
 @pytest.mark.parametrize("name, min_accuracy, max_neighbour_fa", [
     ("clean", 0.96, None), ("telephone", 0.945, None), ("neighbour", 0.945, 0.065),
-    ("bleed", 0.955, None), ("combined", 0.91, 0.125),
+    ("bleed", 0.955, None), ("combined", 0.935, 0.06),
 ])
 def test_agent_accuracy_per_condition(name: str, min_accuracy: float,
                                       max_neighbour_fa: float | None) -> None:
@@ -54,9 +54,10 @@ def test_agent_goal_accuracy(name: str) -> None:
     assert score(_run(cond.agent_mic, cond.customer_line), cond).accuracy >= 0.95
 
 
-@pytest.mark.xfail(reason="goal not reached: all degradations at once reach 0.92 on this track "
-                          "(0.94 pooled over 5 x 300 s): neighbour, bleed and office noise all sit "
-                          "~20 dB under the agent, where the agent's own weak frames are",
+@pytest.mark.xfail(reason="goal not reached: all degradations at once reach 0.948 on this track "
+                          "(0.950 / 0.948 pooled over 300 s tracks, seeds 0-2 / 2-4): neighbour, "
+                          "bleed and office noise all sit ~20 dB under the agent, where the agent's "
+                          "own weak frames are",
                    strict=False)
 def test_agent_goal_accuracy_combined() -> None:
     cond = _condition("combined")

@@ -117,7 +117,8 @@ class CallFeatureExtractor:
         self._agent = _PartyAnalysis(
             VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S, reference_level_dbfs=agent_level_dbfs),
             SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), _NO_FLAGS)
-        self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S),
+        self._customer = (_PartyAnalysis(VoiceActivityDetector(ANALYSIS_SR_HZ, VAD_FRAME_S,
+                                                               learn_from_tones=False),
                                          SpeechRateEstimator(ANALYSIS_SR_HZ, hop_s), _NO_FLAGS,
                                          LineSoundDetector(ANALYSIS_SR_HZ, hop_s))
                           if self._customer_chain is not None else None)

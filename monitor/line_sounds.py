@@ -210,7 +210,7 @@ class LineSoundDetector:
             if loud.size:
                 # 1600 samples need no padding: pocketfft takes 2^6 x 5^2 fast, at 10 Hz per bin.
                 power = np.abs(np.fft.rfft(hops[loud] * self._window, axis=1)) ** 2
-                tonal_bins[loud] = _tonal_bins(power)
+                tonal_bins[loud] = tonal_peak_bins(power)
                 magnitude = np.sqrt(power[:, self._music_bins])
                 magnitude /= np.maximum(np.linalg.norm(magnitude, axis=1, keepdims=True), 1e-30)
                 for k, shape in zip(loud.tolist(), magnitude):
@@ -256,8 +256,21 @@ class LineSoundDetector:
                 and float(np.median(self._this_sound)) >= MUSIC_EARLY_SIMILARITY)
 
 
-def _tonal_bins(power: np.ndarray) -> np.ndarray:
-    """Per hop (row of ``power``), its strongest bin when nearly all its power is in a few bins, else -1."""
+def tonal_peak_bins(power: np.ndarray) -> np.ndarray:
+    """Strongest spectral bin of each spectrum that holds nearly all its power in a few bins.
+
+    Parameters
+    ----------
+    power : np.ndarray, shape (k, bins)
+        Power spectra, one per row (about 100 ms of audio each, Hann windowed).
+
+    Returns
+    -------
+    np.ndarray, shape (k,), int
+        Per row, the index of its strongest bin when at least
+        ``TONE_CONCENTRATION`` of its power is in its ``TONE_BINS`` strongest
+        bins (a steady tone), else -1.
+    """
     strongest = np.argpartition(power, -TONE_BINS, axis=1)[:, -TONE_BINS:]
     top = np.take_along_axis(power, strongest, axis=1)
     tonal = top.sum(axis=1) >= TONE_CONCENTRATION * power.sum(axis=1)

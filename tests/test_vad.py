@@ -113,6 +113,12 @@ def test_customer_channel_without_reference() -> None:
     assert s.accuracy >= 0.94, s
 
 
+def test_leaving_tones_out_of_learning_leaves_speech_alone() -> None:
+    cond = _condition("clean")
+    ordinary = _run(cond.customer_line, None)
+    np.testing.assert_array_equal(_run(cond.customer_line, None, learn_from_tones=False), ordinary)
+
+
 def test_learned_level_and_profile_level() -> None:
     cond = _condition("neighbour")
     vad = VoiceActivityDetector(SR_HZ)

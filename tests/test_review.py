@@ -425,6 +425,13 @@ def test_a_recording_with_six_channels_asks_which_is_whose(qtbot, window: Review
     assert blocker.args == [True], window.message
     assert window.channel_choice == ChannelChoice(agent_channel=2, customer_channel=4)
     assert _events(window) == expected
+    # Asked again from the menu, it still shows the levels, and the choice in effect.
+    again = window.choose_channels()
+    assert again is not None
+    assert [again.agent.itemText(i).endswith("silent") for i in range(6)] == [True, True, False,
+                                                                              True, False, True]
+    assert (again.agent.currentData(), again.customer.currentData()) == (2, 4)
+    again.reject()
     window.seek(10.0)
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
 
@@ -441,6 +448,10 @@ def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: Re
     assert _events(window) != expected
     swap = _swap_and_wait(qtbot, window)
     assert _events(window) == expected and swap.isChecked()
+    dialog = window.choose_channels()  # a stereo file's channels are labelled with their levels
+    assert dialog is not None and "loudest" in dialog.agent.itemText(0)
+    assert (dialog.agent.currentData(), dialog.customer.currentData()) == (1, 0)
+    dialog.reject()
     window.seek(10.0)  # played as you left, the customer right, like the timeline's rows
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
 
@@ -507,7 +518,6 @@ def test_a_mono_file_offers_no_channel_choice(qtbot, window: ReviewWindow, demo_
     sf.write(path, call[:, 0], sr_hz)
     open_and_wait(qtbot, window, path)
     actions = {a.text(): a for a in window.findChildren(QAction)}
-    assert not actions["&Choose channels…"].isEnabled()
     assert not actions["&Choose channels…"].isEnabled()
     assert window.choose_channels() is None
 

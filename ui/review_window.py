@@ -69,6 +69,9 @@ class ReviewData:
     """Which channel was analysed as which party."""
     customer_path: Path | None = None
     """The customer's side, when it is a recording of its own."""
+    channel_levels_dbfs: list[float | None] | None = None
+    """Per channel of a recording with several, its level for the channel dialog
+    (see :func:`monitor.audio_file.channel_levels_dbfs`); None when not measured."""
 
 
 class _EnvelopeRecording(CallRecording):
@@ -137,12 +140,21 @@ class AnalysisThread(QThread):
             self.progressed.emit(fraction)
         return not self._cancel.is_set()
 
+    def _channel_levels(self, recording: CallRecording) -> list[float | None] | None:
+        """The levels the channel dialog shows, when it can be asked for: one more short read."""
+        if recording.channels < 2 or self.customer_path is not None:
+            return None
+        try:
+            return channel_levels_dbfs(self.path)
+        except AudioInputError:  # read once already; the dialog then goes without levels
+            return None
+
     def run(self) -> None:  # noqa: D102 (QThread API)
         try:
             with _EnvelopeRecording(self.path, self._choice, self.customer_path) as recording:
                 report = analyze_recording(recording, self._settings, progress=self._progress)
                 data = ReviewData(self.path, report, recording.envelope, recording.channels,
-                                  recording.layout, self.customer_path)
+                                  recording.layout, self.customer_path, self._channel_levels(recording))
         except AnalysisCancelled:
             self.cancelled.emit()
             return
@@ -244,7 +256,7 @@ class ReviewWindow(QMainWindow):
         self._pair_swapped = False  # the two recordings were opened the other way round
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
-        self._file_levels: list[float | None] | None = None  # per channel, when it had to be asked
+        self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
         self._playback = Playback(self, stream_factory)
         self._playback.position_changed.connect(self._on_position)
         self._playback.playing_changed.connect(self._on_playing)
@@ -349,7 +361,8 @@ class ReviewWindow(QMainWindow):
         if path is None or channels < 2 or self._customer_path is not None:
             return None
         levels = self._file_levels
-        asked = levels is not None and self._choice == ChannelChoice()  # no choice made yet
+        # Asked because the recording could not be analysed without a choice, and none made yet.
+        asked = self._data is None and levels is not None and self._choice == ChannelChoice()
         dialog = ChannelDialog(path.name, channels, None if asked else self._choice, levels, self)
         dialog.accepted.connect(lambda: self.open_file(path, dialog.choice()))
         dialog.finished.connect(dialog.deleteLater)
@@ -632,6 +645,7 @@ class ReviewWindow(QMainWindow):
         self._finish_thread()
         self._data = data
         self._file_channels = data.channels
+        self._file_levels = data.channel_levels_dbfs
         report = data.report
         self._timeline.set_report(report, data.envelope)
         self._fill_events(report)

@@ -390,15 +390,15 @@ class VoiceActivityDetector:
         frames, level, ref_level, ref_max, candidate, accepted = (
             np.concatenate(parts) for parts in zip(*self._pending))
         self._pending.clear()
-        voice = (np.ones(level.size, bool) if self._learn_from_tones
-                 else ~self._in_steady_tone(frames, candidate | accepted))
+        if not self._learn_from_tones:
+            voice = ~self._in_steady_tone(frames, candidate | accepted)
+            candidate, accepted = candidate & voice, accepted & voice
         bleed = _NO_LEVELS
         if self._ref_loud_dbfs is not None and self._ref_noise_dbfs is not None:
             loud = ref_max > max(self._ref_loud_dbfs - 10.0, self._ref_noise_dbfs + 15.0)
             bleed = self._less_noise(level[loud]) - ref_max[loud]
         hists = self._hists
-        by_group = {_Hist.SPEECH: level[accepted & voice], _Hist.VOICED: level[candidate & voice],
-                    _Hist.ALL: level,
+        by_group = {_Hist.SPEECH: level[accepted], _Hist.VOICED: level[candidate], _Hist.ALL: level,
                     _Hist.REFERENCE: ref_level, _Hist.BLEED: bleed}
         hists.update([by_group[g] for g in _Hist])
         totals = hists.totals

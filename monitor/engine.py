@@ -126,9 +126,6 @@ class EngineOptions:
         The agent's saved baseline.
     agent_level_dbfs : float or None
         The agent's calibrated speech level, for the voice-activity gate.
-    lockstep : bool
-        Both parties share one clock (a replayed file or one stereo device):
-        take equal spans from both instead of aligning two clocks.
     stereo_channels : tuple of int or None
         When one source carries both parties: (agent channel, customer channel), 0-based.
     """
@@ -139,7 +136,6 @@ class EngineOptions:
     recording_dir: Path | None = None
     profile: Baseline | None = None
     agent_level_dbfs: float | None = None
-    lockstep: bool = False
     stereo_channels: tuple[int, int] | None = None
 
 

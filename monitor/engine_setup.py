@@ -117,6 +117,5 @@ def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path
         recording_dir=default_recordings_dir() if recording else None,
         profile=profile.baseline if profile else None,
         agent_level_dbfs=profile.speech_level_dbfs if profile else None,
-        lockstep=request.replay is not None or stereo is not None,
         stereo_channels=stereo)
     return EngineSetup(agent, customer, options)

@@ -91,7 +91,7 @@ def test_a_profile_from_a_quieter_headset_is_learnt_again(demo_call: Path, tmp_p
 
     seen = Collect()
     engine = MonitorEngine(FileReplaySource(CallRecording(three_calls), fast=True), None, seen,
-                           EngineOptions(profile=stale, lockstep=True, stereo_channels=(0, 1)))
+                           EngineOptions(profile=stale, stereo_channels=(0, 1)))
     engine.start()
     engine.join(120)
     engine.stop()
@@ -275,7 +275,7 @@ def test_a_customer_recorded_at_another_rate_replays_in_step(short_call: dict[st
     seen = Collect()
     recording = CallRecording(short_call["agent"], customer_path=narrow)
     engine = MonitorEngine(FileReplaySource(recording, fast=True), None, seen,
-                           EngineOptions(lockstep=True, stereo_channels=(0, 1)))
+                           EngineOptions(stereo_channels=(0, 1)))
     engine.start()
     engine.join(120)
     engine.stop()

@@ -192,6 +192,9 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
         demo_call: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
+    # An events log left by an earlier run, created with the usual umask, is appended to.
+    (out / "live.jsonl").touch()
+    (out / "live.jsonl").chmod(0o644)
     runs = {
         "analyze": ["analyze", str(demo_call), "--json", str(out / "analysis.json"),
                     "--csv", str(out / "events.csv")],

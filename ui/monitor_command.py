@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from models.app_settings import AppSettings
 from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
+from models.private_files import USER_ONLY
 from models.store import CallStore, default_store_path
 from ui.output_files import check_output_target
 
@@ -128,7 +130,10 @@ def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
     if target == "-":
         return sys.stdout
     path = Path(target).expanduser()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, USER_ONLY)
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        # The mode above only applies to a new file; an older log may be readable by others.
+        os.fchmod(fd, USER_ONLY)
     return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
 
 

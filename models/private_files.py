@@ -10,6 +10,24 @@ from typing import IO, Any
 USER_ONLY = 0o600
 
 
+def restrict_to_user(fd: int) -> None:
+    """Make an open file readable and writable by its owner only (0600).
+
+    Parameters
+    ----------
+    fd : int
+        An open file descriptor.
+
+    Notes
+    -----
+    Python before 3.13 has no ``os.fchmod`` on Windows, where the mode bits
+    only mean read-only anyway; there the per-user permissions of the profile
+    folders keep CalmLine's files private, so nothing is done.
+    """
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, USER_ONLY)
+
+
 def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     """Write a text file that appears complete or not at all, readable by the user only.
 
@@ -60,7 +78,7 @@ def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> Non
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, USER_ONLY)
+        restrict_to_user(fd)
         with os.fdopen(fd, mode, **text) as stream:
             write(stream)
         os.replace(tmp, path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from models.policy import load_policy
+from models.private_files import write_private_text
 from models.profile import new_profile, save_profile
 from ui.cli import main
 from ui.diagnostics import diagnostics_report
@@ -225,3 +226,39 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
     for path in created:
         expected = 0o700 if path.is_dir() else 0o600
         assert path.stat().st_mode & 0o777 == expected, path
+
+
+FILE_DIALOG = GUARD + """\
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog
+from ui.app import make_application
+
+app = make_application()
+QTimer.singleShot(200, lambda: [w.reject() for w in app.topLevelWidgets()
+                                if isinstance(w, QFileDialog)])
+QFileDialog.getOpenFileName(None, "Open a call recording", sys.argv[1], "*.wav")
+"""
+
+
+def test_file_dialogs_remember_folders_in_a_user_only_file(tmp_path: Path) -> None:
+    # Qt's file dialogs save the folders visited; by default to ~/.config/QtProject.conf, 0644.
+    calls = tmp_path / "home" / "calls"
+    calls.mkdir(parents=True)
+    result, attempts = _guarded(FILE_DIALOG, [str(calls)], tmp_path, "file-dialog")
+    assert result.returncode == 0, result.stderr
+    assert attempts == []
+    config = tmp_path / "config"
+    assert not (config / "QtProject.conf").exists()
+    qt_settings = config / "calmline" / "qt" / "QtProject.conf"
+    assert str(calls) in qt_settings.read_text(), "the dialog saved nothing: the test is void"
+    assert qt_settings.stat().st_mode & 0o777 == 0o600
+    assert qt_settings.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_private_files_are_written_where_python_has_no_fchmod(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python before 3.13 on Windows: the profile folder's ACLs keep the files private there.
+    monkeypatch.delattr(os, "fchmod")
+    path = tmp_path / "settings.toml"
+    write_private_text(path, lambda stream: stream.write("[general]\n"))
+    assert path.read_text() == "[general]\n"

@@ -42,6 +42,7 @@ from monitor.devices import DeviceError
 from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
 from ui.qt_bridge import EngineBridge
+from ui.qt_settings import keep_qt_settings_private
 from ui.tray import TrayController
 
 if TYPE_CHECKING:
@@ -646,6 +647,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     # Fractional scale factors (125 %, 150 %) as the desktop asks, not rounded.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    keep_qt_settings_private()
     app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)

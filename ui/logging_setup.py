@@ -15,7 +15,7 @@ from typing import IO
 
 from platformdirs import user_log_path
 
-from models.private_files import USER_ONLY, make_private_folder
+from models.private_files import USER_ONLY, make_private_folder, restrict_to_user
 
 LOG_FILE_NAME = "calmline.log"
 LOG_MAX_BYTES = 1_000_000
@@ -35,7 +35,7 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
     def _open(self) -> IO[str]:
         # FileHandler opens with the umask's permissions; the log names calls and devices.
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, USER_ONLY)
-        os.fchmod(fd, USER_ONLY)
+        restrict_to_user(fd)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from models.app_settings import AppSettings
 from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
-from models.private_files import USER_ONLY
+from models.private_files import USER_ONLY, restrict_to_user
 from models.store import CallStore, default_store_path
 from ui.output_files import check_output_target
 
@@ -133,7 +133,7 @@ def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, USER_ONLY)
     if stat.S_ISREG(os.fstat(fd).st_mode):
         # The mode above only applies to a new file; an older log may be readable by others.
-        os.fchmod(fd, USER_ONLY)
+        restrict_to_user(fd)
     return stack.enter_context(os.fdopen(fd, "a", encoding="utf-8"))
 
 

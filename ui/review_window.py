@@ -36,6 +36,7 @@ from monitor.audio_file import (AudioInputError, CallRecording, ChannelChoice, C
 from ui.channel_dialog import ChannelDialog
 from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
+from ui.qt_settings import keep_qt_settings_private
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
 from ui.summary_text import EVENT_LABELS, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
@@ -859,7 +860,10 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None,
     int
         The application's exit code.
     """
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        keep_qt_settings_private()
+        app = QApplication(sys.argv[:1])
     app.setApplicationName("CalmLine")
     window = ReviewWindow()
     window.show()

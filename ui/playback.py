@@ -1,8 +1,11 @@
 """Playing a call recording through sounddevice, with a moving position.
 
 The audio callback runs on PortAudio's thread and must never wait on the
-disk, so a feeder thread reads the file block by block into a short bounded
-queue that the callback drains. The GUI polls the position at about 20 Hz
+disk or on a lock, so a feeder thread reads the file block by block into a
+short deque that the callback drains (``deque.append`` and ``popleft`` are
+atomic and take no lock a waiting thread could hold); the feeder, not the
+callback, waits while the deque is full. The callback counts output status
+flags and the GUI's timer logs them. The GUI polls the position at about 20 Hz
 instead of being signalled from the audio thread, which keeps Qt objects on
 the GUI thread only.
 
@@ -13,8 +16,8 @@ moved so that the rest of the review works.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,6 +40,8 @@ FEED_BLOCK_S = 0.1
 """Seconds of audio per block read ahead by the feeder thread."""
 FEED_DEPTH = 8
 """Blocks kept ready ahead of the callback (0.8 s: rides out a slow disk)."""
+FEED_WAIT_S = 0.02
+"""How long the feeder sleeps while the callback has all the blocks it can hold."""
 MAX_CHANNELS = 2
 """Channels played: the agent (left) and the customer (right) of a call recording."""
 
@@ -165,7 +170,7 @@ class _Feeder:
         self.finished = False
         self._sources = sources
         self._sr_hz = sr_hz
-        self._chunks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=FEED_DEPTH)
+        self._chunks: deque[np.ndarray | None] = deque()
         self._pending: np.ndarray | None = None
         self._ended = False
         self._stop = threading.Event()
@@ -202,21 +207,20 @@ class _Feeder:
 
     def _put(self, item: np.ndarray | None) -> None:
         while not self._stop.is_set():
-            try:
-                self._chunks.put(item, timeout=0.1)
+            if len(self._chunks) < FEED_DEPTH:
+                self._chunks.append(item)
                 return
-            except queue.Full:
-                continue
+            self._stop.wait(FEED_WAIT_S)
 
     def fill(self, out: np.ndarray) -> None:
-        """Fill ``out`` (frames x channels) from the queue; silence where data is not ready."""
+        """Fill ``out`` (frames x channels) from the read-ahead blocks; silence where none is ready."""
         done = 0
         wanted = len(out)
         while done < wanted and not self._ended:
             if self._pending is None:
                 try:
-                    self._pending = self._chunks.get_nowait()
-                except queue.Empty:
+                    self._pending = self._chunks.popleft()
+                except IndexError:
                     break  # underrun: the rest of this buffer is silence
                 if self._pending is None:
                     self._ended = True
@@ -269,6 +273,8 @@ class Playback(QObject):
         self._position_frames = 0
         self._stream: OutputStream | None = None
         self._feeder: _Feeder | None = None
+        self._status_flags = 0  # written by the audio callback only
+        self._status_flags_logged = 0
         self._timer = QTimer(self)
         self._timer.setInterval(POSITION_INTERVAL_MS)
         self._timer.timeout.connect(self._poll)
@@ -417,7 +423,7 @@ class Playback(QObject):
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         if status:
-            logger.debug("output stream status: %s", status)
+            self._status_flags += 1
         feeder = self._feeder
         if feeder is None:
             outdata[:] = 0.0
@@ -431,6 +437,11 @@ class Playback(QObject):
             feeder.close()
 
     def _poll(self) -> None:
+        flags = self._status_flags
+        if flags != self._status_flags_logged:
+            logger.debug("output stream: %d buffers with status flags (underflow or priming)",
+                         flags - self._status_flags_logged)
+            self._status_flags_logged = flags
         feeder = self._feeder
         self.position_changed.emit(self.position_s)
         if feeder is not None and feeder.finished:

@@ -64,8 +64,8 @@ class StatusChange:
         :mod:`models.mic_check`) and ``agent_heard``.
     t_s : float
         Stream time in seconds.
-    wall_time : float
-        Unix time of the change, s.
+    wall_time_s : float
+        Unix time of the change, in seconds.
     detail : str
         A sentence for the user (what happened, what to do).
     call_id : int or None
@@ -74,7 +74,7 @@ class StatusChange:
 
     kind: str
     t_s: float
-    wall_time: float
+    wall_time_s: float
     detail: str = ""
     call_id: int | None = None
 
@@ -87,14 +87,14 @@ class LiveEvent:
     ----------
     update : EventUpdate
         The OPEN or CLOSE update.
-    wall_time : float
-        Unix time of emission, s.
+    wall_time_s : float
+        Unix time of emission, in seconds.
     call_id : int or None
         The call's id in the store.
     """
 
     update: EventUpdate
-    wall_time: float
+    wall_time_s: float
     call_id: int | None
 
 
@@ -440,7 +440,7 @@ class MonitorEngine:
                     self.open_latencies_s.append(wall - arrived)
             if self._store is not None and self._call_id is not None:
                 # Opening updates are logged too, so an episode still open at a crash survives it.
-                self._store.record_update(self._call_id, update, _iso(wall))
+                self._store.record_update(self._call_id, update, iso_utc(wall))
             self._listener.on_event(LiveEvent(update, wall, self._call_id))
 
     def _report_overflows(self) -> None:
@@ -487,5 +487,6 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _iso(wall_time: float) -> str:
-    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds")
+def iso_utc(wall_time_s: float) -> str:
+    """ISO 8601 UTC text, to the millisecond, of a Unix time in seconds."""
+    return datetime.fromtimestamp(wall_time_s, timezone.utc).isoformat(timespec="milliseconds")

@@ -3,17 +3,12 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
 from typing import IO
 
 from models.baseline import Baseline
 from models.frames import FeatureFrame
 from models.report import event_to_json
-from monitor.engine import LiveEvent, StatusChange
-
-
-def _iso(wall_time: float) -> str:
-    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds")
+from monitor.engine import LiveEvent, StatusChange, iso_utc
 
 
 class JsonLinesListener:
@@ -39,13 +34,13 @@ class JsonLinesListener:
         record = event_to_json(event.update.event)
         record["phase"] = event.update.phase.value
         record["call_id"] = event.call_id
-        record["emitted_at"] = _iso(event.wall_time)
+        record["emitted_at"] = iso_utc(event.wall_time_s)
         self._write(record)
 
     def on_status(self, status: StatusChange) -> None:
         """Write one status change."""
         self._write({"kind": status.kind, "t_s": round(status.t_s, 2), "detail": status.detail,
-                     "call_id": status.call_id, "emitted_at": _iso(status.wall_time)})
+                     "call_id": status.call_id, "emitted_at": iso_utc(status.wall_time_s)})
 
     def _write(self, record: dict) -> None:
         with self._lock:

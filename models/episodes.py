@@ -245,7 +245,15 @@ class TurnTracker:
         return 0.0 if self.start_s is None else self.last_speech_end_s - self.start_s
 
     def push(self, t_s: float, speech: bool) -> None:
-        """Follow one hop starting at ``t_s`` seconds."""
+        """Follow one hop.
+
+        Parameters
+        ----------
+        t_s : float
+            Start of the hop in seconds of stream time.
+        speech : bool
+            Whether the party speaks in this hop.
+        """
         end_s = t_s + HOP_S
         self.started_now = speech and self.start_s is None
         if speech:

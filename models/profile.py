@@ -116,6 +116,19 @@ def new_profile(loudness_lufs: float, rate_sps: float | None,
                 speech_level_dbfs: float | None) -> AgentProfile:
     """A profile calibrated now (UTC).
 
+    Parameters
+    ----------
+    loudness_lufs : float
+        The agent's normal speaking loudness in LUFS.
+    rate_sps : float or None
+        The agent's normal pace in syllables per second, if measured.
+    speech_level_dbfs : float or None
+        The agent's speech level at the microphone in dBFS, for the voice-activity gate.
+
+    Returns
+    -------
+    AgentProfile
+
     Raises
     ------
     SettingsError

@@ -97,11 +97,23 @@ class StreamAligner:
         return self._agent_out / self.agent_sr_hz
 
     def push_agent(self, samples: np.ndarray) -> None:
-        """Add captured agent samples (mono float32)."""
+        """Add captured agent samples.
+
+        Parameters
+        ----------
+        samples : np.ndarray, shape (n,), float32
+            Mono samples at ``agent_sr_hz``, in capture order.
+        """
         self._agent.push(samples)
 
     def push_customer(self, samples: np.ndarray) -> None:
-        """Add captured customer samples (mono float32)."""
+        """Add captured customer samples (ignored in mic-only mode).
+
+        Parameters
+        ----------
+        samples : np.ndarray, shape (n,), float32
+            Mono samples at ``customer_sr_hz``, in capture order.
+        """
         if self.customer_sr_hz is not None:
             self._customer.push(samples)
 

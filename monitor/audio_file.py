@@ -385,6 +385,19 @@ class CallRecording:
         ``non_finite_samples``. A file that ends early is padded with silence
         until the other one ends.
 
+        Parameters
+        ----------
+        block_s : float
+            Block length in seconds (rounded to whole samples at each file's rate).
+
+        Yields
+        ------
+        agent : np.ndarray, shape (n,), float32
+            The agent's samples at the recording's rate.
+        customer : np.ndarray or None
+            The customer's samples at the customer's rate; None when the
+            recording gives the agent only.
+
         Raises
         ------
         AudioInputError

@@ -101,11 +101,14 @@ class LiveEvent:
 class EngineListener(Protocol):
     """Receives the engine's output, on the engine thread."""
 
-    def on_frame(self, frame: FeatureFrame, baseline: Baseline | None) -> None: ...
+    def on_frame(self, frame: FeatureFrame, baseline: Baseline | None) -> None:
+        """Take one 100 ms frame of features and the baseline it is judged against (if any yet)."""
 
-    def on_event(self, event: LiveEvent) -> None: ...
+    def on_event(self, event: LiveEvent) -> None:
+        """Take an event as it opens (its condition is confirmed) or closes (final values)."""
 
-    def on_status(self, status: StatusChange) -> None: ...
+    def on_status(self, status: StatusChange) -> None:
+        """Take a change of call or device status."""
 
 
 @dataclass

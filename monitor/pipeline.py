@@ -64,7 +64,21 @@ class CallPipeline:
         return self.extractor.has_customer
 
     def process(self, agent: np.ndarray, customer: np.ndarray | None = None) -> PipelineStep:
-        """Feed one block of each party (same span of time); see :meth:`CallFeatureExtractor.process`."""
+        """Feed one block of each party; see :meth:`CallFeatureExtractor.process`.
+
+        Parameters
+        ----------
+        agent : np.ndarray, shape (n,), float32
+            The agent's samples, of any length, at the agent's rate.
+        customer : np.ndarray or None
+            The customer's samples over the same span of time, at the customer's
+            rate; None in mic-only mode.
+
+        Returns
+        -------
+        PipelineStep
+            The frames completed by this block and the event updates they caused.
+        """
         return self._consume(self.extractor.process(agent, customer), final=False)
 
     def finish(self) -> PipelineStep:

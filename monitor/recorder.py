@@ -57,6 +57,14 @@ class CallRecorder:
         When the customer's rate differs, the pairs reach the file a resampler's
         delay (up to about 0.1 s) after they are pushed, so the last moment of a
         call, which is silence by the time the call ends, can be left out.
+
+        Parameters
+        ----------
+        agent : np.ndarray, shape (n,), float32
+            The agent's samples at the recorder's rate.
+        customer : np.ndarray or None
+            The customer's samples over the same span, at the customer's rate;
+            None in mic-only mode (the right channel is then silent).
         """
         if self._customer_matcher is None:
             stereo = np.stack([agent, np.zeros(agent.size, np.float32)], axis=1)
@@ -74,7 +82,21 @@ class CallRecorder:
             self._preroll_frames -= len(self._preroll.popleft())
 
     def begin(self, name: str, start_s: float) -> Path:
-        """Start a call's file, beginning at stream time ``start_s`` (within the pre-roll)."""
+        """Start a call's file, beginning at stream time ``start_s`` (within the pre-roll).
+
+        Parameters
+        ----------
+        name : str
+            File name without extension; the file is ``<folder>/<name>.flac``, 0600.
+        start_s : float
+            Stream time in seconds at which the file begins; audio from there
+            that is still in the pre-roll is written first.
+
+        Returns
+        -------
+        Path
+            The file being written.
+        """
         self.end()
         make_private_folder(self.folder)
         self.path = self.folder / f"{name}.flac"

@@ -473,7 +473,7 @@ class SpeechRateEstimator:
 
 
 def detect_nuclei(x: np.ndarray, sr_hz: int, config: NucleusConfig | None = None,
-                  block_len: int = 16000) -> np.ndarray:
+                  block_samples: int = 16000) -> np.ndarray:
     """Run the streaming nucleus detector over a whole signal.
 
     Parameters
@@ -484,7 +484,7 @@ def detect_nuclei(x: np.ndarray, sr_hz: int, config: NucleusConfig | None = None
         Sample rate in Hz.
     config : NucleusConfig, optional
         Detector parameters.
-    block_len : int
+    block_samples : int
         Block length in samples fed to the detector (results do not depend on it).
 
     Returns
@@ -495,7 +495,7 @@ def detect_nuclei(x: np.ndarray, sr_hz: int, config: NucleusConfig | None = None
     """
     det = NucleusDetector(sr_hz, config)
     padded = np.concatenate((np.asarray(x, dtype=np.float64).reshape(-1), np.zeros(sr_hz // 2)))
-    found = [det.process(padded[i:i + block_len]).peak_sample for i in range(0, padded.size, block_len)]
+    found = [det.process(padded[i:i + block_samples]).peak_sample for i in range(0, padded.size, block_samples)]
     pos = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     return pos[pos < np.asarray(x).size] / sr_hz
 

@@ -109,7 +109,7 @@ def test_results_do_not_depend_on_block_split() -> None:
     # Each nucleus is reported by the call that brings the stream to its confirmation sample.
     for i, n in enumerate(single):
         assert np.all(n.confirm_sample == i + 1)
-    assert np.allclose(detect_nuclei(x, 16000, block_len=333), detect_nuclei(x, 16000))
+    assert np.allclose(detect_nuclei(x, 16000, block_samples=333), detect_nuclei(x, 16000))
 
 
 def _pipeline_rates(x: np.ndarray, speech: np.ndarray, block_lens: list[int]) -> list[float | None]:

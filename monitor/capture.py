@@ -74,6 +74,10 @@ class SourceState(enum.Enum):
     """Life cycle of a capture source."""
 
     RUNNING = "running"
+    RESTARTING = "restarting"
+    """Reopened on purpose (PortAudio was re-initialised to look for another
+    device); no audio arrives until the new stream delivers, which takes up
+    to about 2 s with PulseAudio. Not a fault to tell the user about."""
     LOST = "lost"
     STOPPED = "stopped"
 
@@ -246,6 +250,9 @@ class CaptureSource(ABC):
         self._message = message
 
 
+_STREAM_OPEN = (SourceState.RUNNING, SourceState.RESTARTING)
+
+
 class PortAudioHost:
     """Coordinates everything that touches PortAudio globally.
 
@@ -255,21 +262,32 @@ class PortAudioHost:
     may be re-initialised: ``Pa_Terminate`` kills every open stream, so a lost
     source may re-initialise at once only when no other source is running;
     otherwise every running source is closed and reopened around the
-    re-initialisation, at most once per ``busy_reinit_interval_s``.
+    re-initialisation. The first such interruption may come at once; while
+    the device stays missing, the wait between them doubles from
+    ``busy_reinit_interval_s`` up to ``max_busy_reinit_interval_s``, so a
+    headset left unplugged over a break does not break into the other
+    party's audio every half minute. A reopened source is
+    :attr:`SourceState.RESTARTING` until its new stream delivers, so that the
+    engine fills the missing audio with silence on the call's clock.
 
     Parameters
     ----------
     busy_reinit_interval_s : float or None
-        Minimum time between re-initialisations that interrupt running
-        sources; None never interrupts them (a hot-plugged device then appears
-        only once the others stop or are lost too).
+        Time between the first re-initialisations that interrupt running
+        sources, in seconds; None never interrupts them (a hot-plugged device
+        then appears only once the others stop or are lost too).
+    max_busy_reinit_interval_s : float
+        Longest time between them while a device stays missing, in seconds.
     """
 
-    def __init__(self, busy_reinit_interval_s: float | None = 30.0) -> None:
+    def __init__(self, busy_reinit_interval_s: float | None = 30.0,
+                 max_busy_reinit_interval_s: float = 120.0) -> None:
         self._busy_reinit_interval_s = busy_reinit_interval_s
+        self._max_busy_reinit_interval_s = max_busy_reinit_interval_s
         self._lock = threading.RLock()
         self._sources: list[SoundDeviceSource] = []
         self._last_busy_reinit_s = -math.inf
+        self._busy_wait_s = busy_reinit_interval_s
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -312,21 +330,30 @@ class PortAudioHost:
         """
         with self._lock:
             running = [source for source in self._sources
-                       if source is not requester and source.state is SourceState.RUNNING]
+                       if source is not requester and source.state in _STREAM_OPEN]
+            now_s = time.monotonic()
             if running:
-                now_s = time.monotonic()
-                if (self._busy_reinit_interval_s is None
-                        or now_s - self._last_busy_reinit_s < self._busy_reinit_interval_s):
+                if (self._busy_wait_s is None
+                        or now_s - self._last_busy_reinit_s < self._busy_wait_s):
                     return False
+                if self._last_busy_reinit_s > -math.inf:
+                    self._busy_wait_s = min(2 * self._busy_wait_s, self._max_busy_reinit_interval_s)
                 self._last_busy_reinit_s = now_s
-                logger.warning("re-initialising PortAudio; briefly reopening %s",
-                               ", ".join(source.role for source in running))
+                logger.warning("re-initialising PortAudio; briefly reopening %s; next try "
+                               "in %.1f s at the earliest", ", ".join(source.role for source in running),
+                               self._busy_wait_s)
             for source in running:
                 source._close_stream()
             self._reinitialise_portaudio()
             for source in running:
                 source._reopen_after_reinit()
             return True
+
+    def device_found(self) -> None:
+        """A lost source is back: the next missing device gets the short wait again."""
+        with self._lock:
+            self._busy_wait_s = self._busy_reinit_interval_s
+            self._last_busy_reinit_s = -math.inf
 
     def refresh_device_list(self) -> bool:
         """Re-initialise PortAudio so that it sees current devices, if no source is running.
@@ -340,7 +367,7 @@ class PortAudioHost:
             Whether PortAudio was re-initialised.
         """
         with self._lock:
-            if any(source.state is SourceState.RUNNING for source in self._sources):
+            if any(source.state in _STREAM_OPEN for source in self._sources):
                 return False
             self._reinitialise_portaudio()
             return True
@@ -472,13 +499,15 @@ class SoundDeviceSource(CaptureSource):
     def poll(self) -> None:
         """Detect loss, retry while lost, log new fault counts (engine thread)."""
         now_s = time.monotonic()
-        if self._state is SourceState.RUNNING:
+        if self._state in _STREAM_OPEN:
             reason = self._loss_reason(now_s)
             if reason is not None:
                 self._stream_errors += 1
                 self._losses += 1
                 self._close_stream()
                 self._enter_lost(f"{self._role} lost: {reason}")
+            elif self._state is SourceState.RESTARTING and self._flowed:
+                self._set_state(SourceState.RUNNING, f"{self._role} running")
         elif self._state is SourceState.LOST and now_s >= self._next_retry_s:
             self._retry()
         self._log_counters(now_s)
@@ -558,6 +587,7 @@ class SoundDeviceSource(CaptureSource):
         """Reopen a running stream that the host closed to re-initialise PortAudio."""
         if self._open():
             self._discontinuity = True
+            self._set_state(SourceState.RESTARTING, f"{self._role} reopening after a device search")
         else:
             self._stream_errors += 1
             self._losses += 1
@@ -611,6 +641,7 @@ class SoundDeviceSource(CaptureSource):
         logger.debug("%s", self._message)
 
     def _recover(self) -> None:
+        self._host.device_found()
         self._recoveries += 1
         self._discontinuity = True
         self._set_state(SourceState.RUNNING, f"{self._role} running")

@@ -356,14 +356,19 @@ class MonitorEngine:
             if state is previous:
                 continue
             lost_kind, restored_kind, message = _LOST_MESSAGES[role]
-            if state is SourceState.LOST:
-                self._status(lost_kind, f"{message} ({source.message})")
+            if state in (SourceState.LOST, SourceState.RESTARTING):
+                # A restart is deliberate and brief, so the user is not told, but its
+                # audio is missing all the same and is filled in on the call's clock.
+                if state is SourceState.LOST:
+                    self._status(lost_kind, f"{message} ({source.message})")
                 if role == "agent":
                     self._aligner.agent_lost(now_s)
                 else:
                     self._aligner.customer_lost()
-            elif state is SourceState.RUNNING and previous is SourceState.LOST:
-                self._status(restored_kind, "")
+            elif state is SourceState.RUNNING and previous in (SourceState.LOST,
+                                                              SourceState.RESTARTING):
+                if previous is SourceState.LOST:
+                    self._status(restored_kind, "")
                 if role == "agent":
                     self._agent_awaiting_audio = True
                 else:

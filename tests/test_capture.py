@@ -206,6 +206,52 @@ def test_unplugged_microphone_is_reported_lost_and_recovers_while_customer_runs(
     assert_hears(recorder.frames(customer), CUSTOMER_TONE_HZ)
 
 
+def test_a_missing_headset_interrupts_the_other_party_less_and_less(
+        pulse_server: PulseServer, tones: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PortAudio-named microphone that is not plugged in (as on Windows or macOS) can
+    # only be found again by re-initialising PortAudio, which closes the customer's
+    # stream; here the waits are scaled down from 30 s / 120 s to 0.5 s / 4 s.
+    pulse_server.play("customer_line", tones["customer"])
+    host = PortAudioHost(busy_reinit_interval_s=0.5, max_busy_reinit_interval_s=4.0)
+    reinit_times_s: list[float] = []
+    real_reinitialise = host._reinitialise_portaudio
+
+    def counted() -> None:
+        reinit_times_s.append(time.monotonic())
+        real_reinitialise()
+
+    monkeypatch.setattr(host, "_reinitialise_portaudio", counted)
+    customer = SoundDeviceSource("pulse:customer_line.monitor", sr_hz=SR_HZ,
+                                 role="customer audio", host=host)
+    agent = SoundDeviceSource("CalmLine Test USB Headset", sr_hz=SR_HZ, role="microphone",
+                              host=host, retry_interval_s=0.1)
+    recorder = Recorder([agent, customer])
+    customer.start()
+    try:
+        assert recorder.until(lambda: len(recorder.frames(customer)) >= SR_HZ, timeout_s=20)
+        started_s = time.monotonic()
+        agent.start()
+        recorder.until(lambda: False, timeout_s=12.0)
+        back = recorder.mark(customer)
+        assert recorder.until(lambda: customer.state is SourceState.RUNNING
+                              and len(recorder.frames(customer, back)) >= SR_HZ, timeout_s=10)
+    finally:
+        agent.stop()
+        customer.stop()
+
+    assert agent.counters.recoveries == 0
+    # Interruptions at about 0, 0.5, 1.5, 3.5, 7.5 and 11.5 s instead of every 0.5 s.
+    busy_s = [t_s for t_s in reinit_times_s if t_s >= started_s]
+    waits_s = np.diff(busy_s)
+    assert 4 <= len(busy_s) <= 7, waits_s
+    assert waits_s[-1] >= 3.9 and np.all(np.diff(waits_s) >= -0.1), waits_s
+    # Each reopen was a restart, not a loss: the engine fills the gap without telling the user.
+    assert recorder.states[customer] == {SourceState.RUNNING, SourceState.RESTARTING}
+    assert customer.counters.losses == 0
+    assert any(chunk.status.discontinuity for chunk in recorder.chunks[customer])
+    assert_hears(recorder.frames(customer, back), CUSTOMER_TONE_HZ)
+
+
 def test_sound_server_restart_loses_both_parties_and_both_recover(
         pulse_server: PulseServer, tones: dict[str, Path]) -> None:
     pulse_server.play("agent_mic", tones["agent"])

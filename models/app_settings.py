@@ -7,7 +7,6 @@ a one-line :class:`SettingsError`; it is never overwritten behind the user's bac
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,13 @@ from typing import Any
 from platformdirs import user_config_path
 
 from models.call_segmentation import SegmentationSettings
+from models.config_files import ConfigFileError, parse_toml, read_config_text
 from models.private_files import make_private_folder, write_private_text
 from models.settings import RuleSettings, SettingsError
 
 SETTINGS_FILE_NAME = "settings.toml"
+MAX_RETENTION_DAYS = 36500
+"""Longest retention that may be set, in days (a century: keep everything, practically)."""
 
 
 def default_settings_path() -> Path:
@@ -69,9 +71,9 @@ class AppSettings:
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be true or false")
         if isinstance(self.retention_days, bool) or not isinstance(self.retention_days, int) \
-                or self.retention_days < 0:
+                or not 0 <= self.retention_days <= MAX_RETENTION_DAYS:
             raise SettingsError(f"retention_days ({self.retention_days!r}) must be a whole number "
-                                "of days, 0 or more")
+                                f"of days from 0 to {MAX_RETENTION_DAYS}")
         self.rules.validate()
         self.segmentation.validate()
         return self
@@ -118,15 +120,12 @@ def read_settings_tables(path: Path | None = None) -> dict[str, dict[str, Any]]:
     """
     path = path or default_settings_path()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot be read ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+        text = read_config_text(path)
+        if text is None:
+            return {}
+        data = parse_toml(text)
+    except ConfigFileError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     for section, values in data.items():
         if not isinstance(values, dict):
             raise SettingsError(f"{path}: '{section}' must be a [{section}] table")

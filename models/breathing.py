@@ -65,7 +65,8 @@ class BreathingPolicy:
             return []
         self._interruptions.append(event)
         window_start_s = event.end_s - self._s.breathing_cluster_window_s
-        while self._interruptions[0].start_s < window_start_s:
+        # The newest interruption always counts, even when it alone outlasts the window.
+        while len(self._interruptions) > 1 and self._interruptions[0].start_s < window_start_s:
             self._interruptions.popleft()
         if len(self._interruptions) < self._s.breathing_cluster_n:
             return []

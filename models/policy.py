@@ -38,7 +38,6 @@ import os
 import re
 import stat
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -47,6 +46,7 @@ from typing import Any
 from models.app_settings import (AppSettings, default_settings_path, read_settings_tables,
                                  save_settings_tables)
 from models.call_segmentation import SegmentationSettings
+from models.config_files import ConfigFileError, parse_toml, read_config_text
 from models.settings import RuleSettings, SettingsError, check_field_types
 
 logger = logging.getLogger(__name__)
@@ -143,16 +143,12 @@ def load_policy(path: PurePath | None = None) -> Policy:
     """
     path = Path(path if path is not None else default_policy_path())
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Policy()
-    except (OSError, UnicodeDecodeError) as exc:
-        return _ignored_whole(path, f"cannot be read ({exc})")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # The message carries "(at line N, column M)".
-        return _ignored_whole(path, f"not valid TOML ({exc})")
+        text = read_config_text(path)
+        if text is None:
+            return Policy()
+        data = parse_toml(text)  # a syntax error names "(at line N, column M)"
+    except ConfigFileError as exc:
+        return _ignored_whole(path, str(exc))
 
     problems: list[str] = []
     writable = _writable_by_others(path)

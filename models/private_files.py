@@ -95,7 +95,9 @@ def make_private_folder(folder: Path) -> None:
 
     ``Path.mkdir(parents=True)`` gives parents the umask's mode, and the umask
     applies to ``mode=`` too, so each new folder is chmod-ed explicitly. An
-    existing ``folder`` (CalmLine's own) is tightened as well.
+    existing ``folder`` is tightened only when it is CalmLine's own (see
+    :func:`is_calmline_folder`): a folder the user chose for a call log or a
+    recording, such as a shared team folder or ``/tmp``, keeps its mode.
 
     Raises
     ------
@@ -110,4 +112,23 @@ def make_private_folder(folder: Path) -> None:
     for each in reversed(missing):
         each.mkdir(mode=USER_ONLY_FOLDER, exist_ok=True)
         os.chmod(each, USER_ONLY_FOLDER)
-    os.chmod(folder, USER_ONLY_FOLDER)
+    if not missing and is_calmline_folder(folder):
+        os.chmod(folder, USER_ONLY_FOLDER)
+
+
+def is_calmline_folder(folder: Path) -> bool:
+    """Whether ``folder`` is, or lies inside, a folder named ``calmline``.
+
+    The platform's config, data, state and cache folders for CalmLine all do
+    (``~/.config/calmline``, ``%LOCALAPPDATA%\\calmline``, ...).
+
+    Parameters
+    ----------
+    folder : Path
+        The folder.
+
+    Returns
+    -------
+    bool
+    """
+    return any(part.lower() == "calmline" for part in Path(folder).parts)

@@ -18,6 +18,7 @@ from typing import Any
 from platformdirs import user_data_path
 
 from models.baseline import Baseline
+from models.config_files import ConfigFileError, parse_json, read_config_text
 from models.private_files import make_private_folder, write_private_text
 from models.settings import SettingsError
 
@@ -147,15 +148,12 @@ def load_profile(path: Path | None = None) -> AgentProfile | None:
     """
     path = path or default_profile_path()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot be read ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"{path}: not valid JSON ({exc})") from None
+        text = read_config_text(path)
+        if text is None:
+            return None
+        data = parse_json(text)
+    except ConfigFileError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     try:
         return AgentProfile.from_dict(data)
     except SettingsError as exc:

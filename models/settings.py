@@ -25,13 +25,21 @@ def setting(default: float | int | bool, unit: str, help_text: str) -> Any:
     return field(default=default, metadata={"unit": unit, "help": help_text})
 
 
+MAX_DURATION_S = 86400.0
+"""Longest duration any setting may have, in seconds: a day, far beyond any call."""
+
+
 def check_field_types(settings: Any) -> None:
     """Check that every field of a settings dataclass holds a value of its declared type.
+
+    Durations (unit "s") may be at most :data:`MAX_DURATION_S`, so that no
+    setting can overflow the sample counts it is turned into.
 
     Raises
     ------
     SettingsError
-        Naming the first field that holds a wrong type or a non-finite number.
+        Naming the first field that holds a wrong type, a non-finite number or
+        an impossibly long duration.
     """
     annotations = type(settings).__annotations__
     for f in fields(settings):
@@ -47,6 +55,9 @@ def check_field_types(settings: Any) -> None:
         elif isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):
             raise SettingsError(f"{f.name} must be a finite number, got {value!r}")
+        if f.metadata.get("unit") == "s" and value > MAX_DURATION_S:
+            raise SettingsError(f"{f.name} must be at most {MAX_DURATION_S:.0f} s (a day), "
+                                f"got {value!r}")
 
 
 def settings_from_dict(cls: type[T], data: dict[str, Any]) -> T:

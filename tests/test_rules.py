@@ -263,6 +263,16 @@ def test_breathing_prompt_after_a_cluster_of_interruptions(n: int, quiet_s: floa
         assert found[0].value == 3.0 and found[0].start_s == interruptions[-1].end_s
 
 
+def test_a_cluster_window_shorter_than_one_interruption_is_no_crash() -> None:
+    # 0.5 s is a valid window, and each interruption here lasts longer than that.
+    call = CallBuilder()
+    for _ in range(3):
+        interruption(call, 5.0)
+    updates = run(rules(breathing_cluster_window_s=0.5, breathing_cluster_n=2), call.frames)
+    assert len(closed(updates, K.INTERRUPTION)) == 3
+    assert closed(updates, K.BREATHING_PROMPT) == []
+
+
 # --- modes and life cycle
 
 def test_mic_only_mode_turns_customer_rules_off() -> None:

@@ -62,8 +62,8 @@ def test_new_store_is_user_only_wal_and_current(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_existing_folder_and_file_are_tightened(tmp_path: Path) -> None:
-    folder = tmp_path / "shared"
+def test_an_existing_log_is_tightened_but_a_chosen_folder_keeps_its_mode(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"  # --store in a team folder, or in /tmp: not CalmLine's to change
     folder.mkdir(mode=0o755)
     os.chmod(folder, 0o755)
     path = folder / "calmline.sqlite3"
@@ -72,7 +72,13 @@ def test_existing_folder_and_file_are_tightened(tmp_path: Path) -> None:
     # An empty file is a version 0 database: it is upgraded in place.
     with CallStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
-    assert (mode_of(folder), mode_of(path)) == (0o700, 0o600)
+    assert (mode_of(folder), mode_of(path)) == (0o755, 0o600)
+    own = tmp_path / "calmline"
+    own.mkdir(mode=0o755)
+    os.chmod(own, 0o755)
+    with CallStore(own / "calmline.sqlite3"):
+        pass
+    assert mode_of(own) == 0o700
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master "
                                                  "WHERE type = 'table'")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import stat
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,7 @@ def parse_toml(text: str) -> dict[str, Any]:
     ConfigFileError
         When the text is not valid TOML; the message gives the line and column.
     """
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(f"not valid TOML ({exc})") from None
-    except RecursionError:
-        raise ConfigFileError("not valid TOML (nested too deeply)") from None
+    return _parse(tomllib.loads, "TOML", text)
 
 
 def parse_json(text: str) -> Any:
@@ -90,11 +86,13 @@ def parse_json(text: str) -> Any:
         When the text is not valid JSON, is nested too deeply, or holds a
         number too long to convert.
     """
+    return _parse(json.loads, "JSON", text)
+
+
+def _parse(loads: Callable[[str], Any], language: str, text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigFileError(f"not valid JSON ({exc})") from None
+        return loads(text)
     except RecursionError:
-        raise ConfigFileError("not valid JSON (nested too deeply)") from None
-    except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise ConfigFileError(f"not valid JSON ({exc})") from None
+        raise ConfigFileError(f"not valid {language} (nested too deeply)") from None
+    except ValueError as exc:  # decode errors, and integers of over 4300 digits
+        raise ConfigFileError(f"not valid {language} ({exc})") from None

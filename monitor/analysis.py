@@ -75,7 +75,11 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     if not pipeline.has_customer:
         notes.append("agent only (no customer channel): interruption, overtalk and monologue cues are off")
     if recording.non_finite_samples:
-        notes.append(f"{recording.non_finite_samples} NaN or infinite samples were treated as silence")
+        notes.append(f"{recording.non_finite_samples} NaN, infinite or absurdly large samples were "
+                     "treated as silence")
+    for problem in recording.decode_problems:
+        notes.append(f"{problem}: the recording may be cut off or damaged there; what decoded was "
+                     "analysed")
     line_sound_s = session.frames.customer_line_sound_s
     if line_sound_s >= 1.0:
         minutes, seconds = divmod(round(line_sound_s), 60)

@@ -8,6 +8,7 @@ message is one line a user can act on.
 """
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -18,12 +19,19 @@ import numpy as np
 import soundfile as sf
 
 from models.errors import UserError
-from monitor.ffmpeg_audio import FfmpegAudio, FfmpegError, ffmpeg_tools
+from monitor.ffmpeg_audio import FfmpegAudio, FfmpegDataError, FfmpegError, ffmpeg_tools
 
 logger = logging.getLogger(__name__)
 
 MIN_SAMPLE_RATE_HZ = 8000
 MAX_SAMPLE_RATE_HZ = 96000
+MAX_ABS_SAMPLE = 1000.0
+"""Largest believable sample magnitude (1.0 is full scale): +60 dB over full scale.
+
+Float files may legitimately exceed 1.0 a little (gain applied after
+recording), but no recording holds samples a thousand times full scale: such
+values are corrupt floats, and one of them would swamp the level, speech
+detection and pace of everything around it. They are treated like NaN."""
 
 
 class AudioInputError(UserError):
@@ -128,17 +136,13 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     Raises
     ------
     AudioInputError
-        With one line for the user when the file is missing, empty, not audio,
-        truncated, or at a sample rate outside 8-96 kHz.
+        With one line for the user when the file is missing, not a regular
+        file, unreadable, empty, not audio, truncated or damaged, or at a
+        sample rate outside 8-96 kHz.
     """
-    if not path.exists():
-        raise AudioInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioInputError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioInputError(f"{path}: the file is empty")
+    _check_regular_readable_file(path)
     try:
-        handle = sf.SoundFile(str(path))
+        handle: sf.SoundFile | FfmpegAudio = sf.SoundFile(str(path))
     except sf.LibsndfileError as exc:
         container = _ffmpeg_container(path)
         if container is None:
@@ -146,6 +150,8 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
         handle = _open_with_ffmpeg(path, container)
     except (OSError, RuntimeError) as exc:
         raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
+    if isinstance(handle, sf.SoundFile):
+        handle = _repair_or_reject(path, handle)
     if not MIN_SAMPLE_RATE_HZ <= handle.samplerate <= MAX_SAMPLE_RATE_HZ:
         rate = handle.samplerate
         handle.close()
@@ -160,6 +166,156 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
         handle.close()
         raise AudioInputError(f"{path}: the file is truncated ({missing} bytes of audio data are missing)")
     return handle
+
+
+def _check_regular_readable_file(path: Path) -> None:
+    """Raise the one-line :class:`AudioInputError` for a path that holds no readable file."""
+    try:
+        if not path.exists():
+            raise AudioInputError(f"{path}: no such file")
+        if path.is_dir():
+            raise AudioInputError(f"{path}: is a folder, not an audio file")
+        # A pipe, socket or device (/dev/zero) has no length to analyse, and opening
+        # a pipe would wait for a writer forever; it is not "empty" either.
+        if not path.is_file():
+            raise AudioInputError(f"{path}: not a regular file (a device, pipe or socket); "
+                                  "save the recording to a file first")
+        with path.open("rb"):
+            pass
+        if path.stat().st_size == 0:
+            raise AudioInputError(f"{path}: the file is empty")
+    except PermissionError:  # of the file, or of a folder on its path
+        raise AudioInputError(f"{path}: permission denied (you may not read this file)") from None
+    except OSError as exc:
+        raise AudioInputError(f"{path}: cannot be opened ({exc.strerror or exc})") from None
+
+
+# libsndfile reads a FLAC stream whose STREAMINFO gives 0 total samples (allowed
+# for a stream written to a pipe) as this many frames, and then cannot seek in it.
+_SF_COUNT_MAX = 2**63 - 1
+# A WAV recorder that never finalised its header may leave the data chunk's size 0;
+# libsndfile then takes the samples that follow for a chunk it does not know.
+_EMPTY_DATA_LOG = re.compile(r"^data\s*:\s*0\s*\n\*\*\* Unknown chunk marker .* at position (\d+)",
+                             re.MULTILINE)
+# libsndfile's notes on an Ogg file whose end is missing (cut off mid-page, or after a
+# page): the audio before it decodes, so it is analysed and the cut is noted.
+_OGG_CUT_LOG = re.compile(r"^Ogg ?: (Last page lacks an end-of-stream bit|Junk after the last page)",
+                          re.MULTILINE)
+
+
+def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | FfmpegAudio:
+    """Read around what libsndfile gets wrong in valid files.
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    handle : soundfile.SoundFile
+        It, as libsndfile opened it (closed here when replaced or rejected).
+
+    Returns
+    -------
+    soundfile.SoundFile or FfmpegAudio
+        A handle whose ``frames`` are the recording's true length.
+
+    """
+    if handle.format == "FLAC" and handle.frames == _SF_COUNT_MAX:
+        handle.close()
+        return _open_with_ffmpeg(path, "FLAC", needs="a FLAC stream that does not state its length")
+    if handle.format in ("WAV", "WAVEX") and handle.frames == 0:
+        match = _EMPTY_DATA_LOG.search(handle.extra_info)
+        if match and path.stat().st_size > int(match.group(1)):
+            return _PatchedWav(path, int(match.group(1)) - 4, handle)
+    return handle
+
+
+def _decode_problem(handle: sf.SoundFile | FfmpegAudio) -> str | None:
+    if isinstance(handle, FfmpegAudio):
+        return None if handle.decode_problem is None else f"ffmpeg reported \"{handle.decode_problem}\""
+    if handle.format == "OGG" and _OGG_CUT_LOG.search(handle.extra_info):
+        return "its last Ogg page is cut off or missing"
+    return None
+
+
+class _PatchedView(io.RawIOBase):
+    """A file read as if a few of its bytes were others: a header repaired in passing, never on disk.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    offset : int
+        Byte offset of the bytes to replace.
+    replacement : bytes
+        What is read there instead.
+    """
+
+    def __init__(self, path: Path, offset: int, replacement: bytes) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._offset = offset
+        self._replacement = replacement
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        start = self._file.tell()
+        count = self._file.readinto(buffer) or 0
+        low = max(start, self._offset)
+        high = min(start + count, self._offset + len(self._replacement))
+        if low < high:
+            memoryview(buffer).cast("B")[low - start:high - start] = \
+                self._replacement[low - self._offset:high - self._offset]
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _PatchedWav(sf.SoundFile):
+    """An unfinalised WAV whose data chunk says 0 bytes, read to the end of the file.
+
+    The size is read as the 0xFFFFFFFF placeholder, which libsndfile takes to
+    mean "up to the end of the file", as other recorders write it.
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    size_offset : int
+        Byte offset of the data chunk's size field.
+    original : soundfile.SoundFile
+        The recording as first opened (closed here).
+    """
+
+    def __init__(self, path: Path, size_offset: int, original: sf.SoundFile) -> None:
+        original.close()
+        self._view = _PatchedView(path, size_offset, b"\xff\xff\xff\xff")
+        try:
+            super().__init__(self._view, mode="r")
+        except BaseException:
+            self._view.close()
+            raise
+        logger.info("%s: the WAV header was never finalised (data size 0); reading to the end of "
+                    "the file", path)
+
+    def close(self) -> None:
+        """Close the recording and the file under it."""
+        try:
+            super().close()
+        finally:
+            self._view.close()
 
 
 # Leading bytes of common recording formats that libsndfile cannot decode:
@@ -182,14 +338,16 @@ def _ffmpeg_container(path: Path) -> str | None:
     return None
 
 
-def _open_with_ffmpeg(path: Path, container: str) -> FfmpegAudio:
+def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None) -> FfmpegAudio:
     tools = ffmpeg_tools()
     if tools is None:
         raise AudioInputError(
-            f"{path}: {container} audio needs ffmpeg, which is not installed; install it, or "
-            f"convert the file to WAV or FLAC (for example: ffmpeg -i {path.name} {path.stem}.wav)")
+            f"{path}: {needs or f'{container} audio'} needs ffmpeg, which is not installed; install "
+            f"it, or convert the file to WAV or FLAC (for example: ffmpeg -i {path.name} {path.stem}.wav)")
     try:
         return FfmpegAudio(path, tools)
+    except FfmpegDataError as exc:
+        raise AudioInputError(f"{path}: the file is truncated or damaged ({exc})") from None
     except FfmpegError as exc:
         raise AudioInputError(f"{path}: not a readable {container} file ({exc})") from None
 
@@ -216,6 +374,10 @@ def _reason(exc: Exception) -> str:
     if "does not exist" in text:
         # libsndfile says this of MP3 streams it cannot parse, though the file is there.
         return "unrecognised or damaged data"
+    if "SF_INFO struct incomplete" in text:
+        # libsndfile's words for a header that gives no usable rate, channels or length
+        # (a rate of 0 or NaN, two data chunks): nothing the user could act on.
+        return "its header is invalid"
     # libsndfile prefixes the path; the user already sees it.
     return text.split(": ", 1)[-1].rstrip(".")
 
@@ -258,7 +420,12 @@ def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool
                 f"there is no channel {index + 1} for the {what}")
         return index
 
-    if channels > 2 and choice.agent_channel is None:
+    # --mono means the agent alone, on channel 1 unless said otherwise; with a
+    # customer file only the agent's channel is to be chosen here.
+    if channels > 2 and choice.agent_channel is None and not choice.mono:
+        if has_customer_file:
+            raise ChannelChoiceNeeded(
+                f"{path}: has {channels} channels; choose the agent's with --agent-channel N", channels)
         raise ChannelChoiceNeeded(
             f"{path}: has {channels} channels; choose them with --agent-channel N "
             f"and --customer-channel M (or --mono)", channels)
@@ -304,6 +471,8 @@ class _Cursor:
         if wanted > 0:
             try:
                 got = self.handle.read(wanted, dtype="float32", always_2d=True)
+            except FfmpegDataError as exc:
+                raise AudioInputError(f"{self.path}: the file is truncated or damaged ({exc})") from None
             except (sf.LibsndfileError, RuntimeError) as exc:  # FfmpegError is a RuntimeError
                 raise AudioInputError(f"{self.path}: the audio data is damaged ({_reason(exc)})") from None
             if len(got) < wanted:
@@ -345,7 +514,20 @@ class CallRecording:
         except AudioInputError:
             self.close()
             raise
-        self.non_finite_samples = 0
+        self.non_finite_samples = 0  # NaN, infinite and out-of-range samples replaced by 0 so far
+
+    @property
+    def decode_problems(self) -> list[str]:
+        """What the decoders reported of a cut-off or damaged file, one line per file.
+
+        Known for certain only once the file has been read to its end.
+        """
+        problems = []
+        for path, handle in ((self.path, self._main), (self.customer_path, self._other)):
+            problem = _decode_problem(handle) if handle is not None else None
+            if path is not None and problem is not None:
+                problems.append(f"{path.name}: {problem}")
+        return problems
 
     @property
     def channels(self) -> int:
@@ -381,9 +563,9 @@ class CallRecording:
         """Yield ``(agent, customer)`` blocks of about ``block_s`` seconds.
 
         Both blocks of a pair cover the same span of time. Samples are float32;
-        NaN and infinite samples are replaced by 0 and counted in
-        ``non_finite_samples``. A file that ends early is padded with silence
-        until the other one ends.
+        NaN and infinite samples, and those beyond :data:`MAX_ABS_SAMPLE`, are
+        replaced by 0 and counted in ``non_finite_samples``. A file that ends
+        early is padded with silence until the other one ends.
 
         Parameters
         ----------
@@ -422,10 +604,11 @@ class CallRecording:
                 yield agent, None
 
     def _clean(self, x: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(x)
-        if not finite.all():
-            self.non_finite_samples += int(x.size - np.count_nonzero(finite))
-            x = np.where(finite, x, np.float32(0.0))
+        # False for NaN too (a comparison, so without a warning).
+        valid = np.abs(x) <= MAX_ABS_SAMPLE
+        if not valid.all():
+            self.non_finite_samples += int(x.size - np.count_nonzero(valid))
+            x = np.where(valid, x, np.float32(0.0))
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def close(self) -> None:

@@ -8,29 +8,55 @@ of :class:`soundfile.SoundFile` that CalmLine reads: ``samplerate``,
 ``channels``, ``frames``, :meth:`~FfmpegAudio.read`, :meth:`~FfmpegAudio.seek`,
 :meth:`~FfmpegAudio.close` and use as a context manager.
 
-The length comes from ffprobe. Compressed formats can decode a few
-milliseconds longer or shorter than their container says, so reads are padded
-with silence or cut to that length. ffmpeg reads the local file only
+The length comes from ffprobe; a stream that does not state it (a FLAC or
+WebM written to a pipe) is decoded once to count its frames. Compressed
+formats can decode a few milliseconds longer or shorter than their container
+says, so reads are padded with silence or cut to that length. A decoder that
+runs dry well before that length, or fails, means the file is truncated or
+damaged: that is raised as :class:`FfmpegDataError` rather than analysed as
+silence. Errors the decoder reports while it goes on (a damaged frame, or the
+cut-off end of a format that does not state its length) are kept in
+:attr:`FfmpegAudio.decode_problem` for the analysis to note: the audio that
+did decode is still worth analysing. ffmpeg reads the local file only
 (``-protocol_whitelist file,pipe``); nothing goes over the network.
 """
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
+
 _PROBE_TIMEOUT_S = 30.0
+# How far a decoder may run dry before the container's length and still count as
+# whole, in seconds: codec padding and priming are milliseconds, a cut-off file
+# misses whole seconds.
+_SHORTFALL_TOLERANCE_S = 0.5
+# ffmpeg's error lines kept per decoder: the first says what went wrong.
+_MAX_ERROR_LINES = 20
+# How long to wait for the last error lines of a decoder that has ended, in seconds.
+_ERROR_READER_TIMEOUT_S = 5.0
+# Bytes read per chunk while counting the frames of a stream that does not state its length.
+_COUNT_CHUNK_BYTES = 1 << 20
 # A child console window would flash up over the softphone on Windows.
 _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
 
 
 class FfmpegError(RuntimeError):
     """ffmpeg or ffprobe cannot read the file; the message is one line."""
+
+
+class FfmpegDataError(FfmpegError):
+    """The file opened, but its audio ends early or does not decode: it is truncated or damaged."""
 
 
 def ffmpeg_tools() -> tuple[str, str] | None:
@@ -52,7 +78,9 @@ class FfmpegAudio:
     Raises
     ------
     FfmpegError
-        When ffprobe finds no audio stream, or no length, in the file.
+        When ffprobe finds no audio stream in the file.
+    FfmpegDataError
+        When the file states no length and ffmpeg fails while counting its frames.
     """
 
     extra_info = ""
@@ -62,13 +90,23 @@ class FfmpegAudio:
         self.path = Path(path)
         self._ffmpeg, ffprobe = tools
         stream = _probe(self.path, ffprobe)
-        self.samplerate = int(stream["sample_rate"])
-        self.channels = int(stream["channels"])
-        self.frames = round(float(stream["duration"]) * self.samplerate)
-        if self.samplerate <= 0 or self.channels <= 0 or self.frames <= 0:
+        self.samplerate = int(stream["sample_rate"] or 0)
+        self.channels = int(stream["channels"] or 0)
+        if self.samplerate <= 0 or self.channels <= 0:
+            raise FfmpegError("ffprobe finds no audio in it")
+        self.decode_problem: str | None = None
+        """ffmpeg's first decoding error so far, or None while the audio decodes cleanly."""
+        duration = stream.get("duration")
+        # Without a stated length the decoder is the only judge of it (the spec allows
+        # a FLAC stream to leave its total-samples field 0, for one).
+        self.frames = (round(float(duration) * self.samplerate) if duration is not None
+                       else self._count_frames())
+        if self.frames <= 0:
             raise FfmpegError("ffprobe finds no audio in it")
         self._position = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._error_reader: threading.Thread | None = None
+        self._errors: list[str] = []
         self._decoded_to_end = False
 
     def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = False) -> np.ndarray:
@@ -91,8 +129,9 @@ class FfmpegAudio:
 
         Raises
         ------
-        FfmpegError
-            When ffmpeg stops with an error before the end: the data is damaged.
+        FfmpegDataError
+            When the decoded audio ends well before the container's length, or
+            ffmpeg fails: the file is truncated or damaged.
         """
         n = self.frames - self._position if frames < 0 else min(frames, self.frames - self._position)
         n = max(n, 0)
@@ -104,8 +143,11 @@ class FfmpegAudio:
             got = len(raw) // (self.channels * 4)
             out[:got] = np.frombuffer(raw, "<f4", count=got * self.channels).reshape(got, self.channels)
             if got < n:
-                self._end_of_stream(process)
+                self._end_of_stream(process, self._position + got)
         self._position += n
+        if self._position >= self.frames:
+            # The decoder's errors for what was read are out by now (it runs ahead of us).
+            self._keep_errors()
         if not always_2d and self.channels == 1:
             out = out[:, 0]
         return out.astype(dtype, copy=False)
@@ -114,6 +156,7 @@ class FfmpegAudio:
         """Move to ``frame`` (clamped to the recording) and return it."""
         self._stop()
         self._position = min(max(int(frame), 0), self.frames)
+        self._errors = []  # the stopped decoder's; what is read from here is decoded anew
         self._decoded_to_end = False
         return self._position
 
@@ -132,6 +175,8 @@ class FfmpegAudio:
         twin = copy.copy(self)
         twin._position = 0
         twin._process = None
+        twin._error_reader = None
+        twin._errors = []
         twin._decoded_to_end = False
         return twin
 
@@ -142,22 +187,59 @@ class FfmpegAudio:
         self.close()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        command = [self._ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file,pipe"]
-        if self._position:
-            command += ["-ss", f"{self._position / self.samplerate:.6f}"]
-        command += ["-i", f"file:{self.path}", "-map", "0:a:0", "-f", "f32le",
-                    "-ac", str(self.channels), "-ar", str(self.samplerate), "pipe:1"]
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, creationflags=_NO_WINDOW)
+        seek = ["-ss", f"{self._position / self.samplerate:.6f}"] if self._position else []
+        self._errors = []
+        self._process, self._error_reader = _decoder(
+            self._ffmpeg, self.path, seek,
+            ["-f", "f32le", "-ac", str(self.channels), "-ar", str(self.samplerate)], self._errors)
         return self._process
 
-    def _end_of_stream(self, process: subprocess.Popen[bytes]) -> None:
+    def _end_of_stream(self, process: subprocess.Popen[bytes], decoded: int) -> None:
         code = process.wait()
         self._process = None
+        if self._error_reader is not None:
+            self._error_reader.join(_ERROR_READER_TIMEOUT_S)  # every error line is in by now
         if code != 0:
-            raise FfmpegError(f"ffmpeg stopped decoding it with exit code {code}")
+            raise FfmpegDataError(_with_first_error(
+                f"ffmpeg stopped decoding it with exit code {code}", self._errors))
+        if (self.frames - decoded) / self.samplerate > _SHORTFALL_TOLERANCE_S:
+            raise FfmpegDataError(_with_first_error(
+                f"its audio ends at {decoded / self.samplerate:.1f} s, "
+                f"its header says {self.frames / self.samplerate:.1f} s", self._errors))
+        self._keep_errors()
         # The decoder ran dry a little before the container's length: the rest is silence.
         self._decoded_to_end = True
+
+    def _keep_errors(self) -> None:
+        if self._errors:
+            logger.warning("%s: ffmpeg reported %d decoding error(s), the first: %s", self.path,
+                           len(self._errors), self._errors[0])
+            if self.decode_problem is None:
+                self.decode_problem = self._errors[0]
+            self._errors = []
+
+    def _count_frames(self) -> int:
+        """Decode the whole stream once, to mono 16-bit, and count its frames."""
+        errors: list[str] = []
+        process, reader = _decoder(self._ffmpeg, self.path, [],
+                                   ["-f", "s16le", "-ac", "1", "-ar", str(self.samplerate)], errors)
+        assert process.stdout is not None
+        total_bytes = 0
+        try:
+            while chunk := process.stdout.read(_COUNT_CHUNK_BYTES):
+                total_bytes += len(chunk)
+        finally:
+            process.stdout.close()
+            code = process.wait()
+            reader.join(_ERROR_READER_TIMEOUT_S)
+        if code != 0:
+            raise FfmpegDataError(_with_first_error(
+                f"ffmpeg stopped decoding it with exit code {code}", errors))
+        if errors:
+            logger.warning("%s: ffmpeg reported %d decoding error(s), the first: %s", self.path,
+                           len(errors), errors[0])
+            self.decode_problem = errors[0]
+        return total_bytes // 2
 
     def _stop(self) -> None:
         process, self._process = self._process, None
@@ -166,9 +248,61 @@ class FfmpegAudio:
             if process.stdout is not None:
                 process.stdout.close()
             process.wait()
+        reader, self._error_reader = self._error_reader, None
+        if reader is not None:
+            reader.join(_ERROR_READER_TIMEOUT_S)
 
 
-def _probe(path: Path, ffprobe: str) -> dict[str, str]:
+def _decoder(ffmpeg: str, path: Path, before_input: list[str], output: list[str],
+             errors: list[str]) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start ffmpeg decoding the first audio stream of ``path`` to its stdout.
+
+    Parameters
+    ----------
+    ffmpeg : str
+        Path of ``ffmpeg``.
+    path : Path
+        The recording.
+    before_input : list of str
+        Options for the input (a seek).
+    output : list of str
+        Options for the raw output (format, channels, rate in Hz).
+    errors : list of str
+        Receives ffmpeg's error lines, without their ``[component @ address]`` prefix.
+
+    Returns
+    -------
+    process : subprocess.Popen
+        The decoder; its stdout carries the samples.
+    reader : threading.Thread
+        Collects its error lines (so a full stderr pipe can never stall the
+        decoder); it ends when the decoder does.
+    """
+    command = [ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file,pipe", *before_input,
+               "-i", f"file:{path}", "-map", "0:a:0", *output, "pipe:1"]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, creationflags=_NO_WINDOW)
+    assert process.stderr is not None
+    reader = threading.Thread(target=_collect_errors, args=(process.stderr, errors),
+                              name="ffmpeg-stderr", daemon=True)
+    reader.start()
+    return process, reader
+
+
+def _with_first_error(message: str, errors: list[str]) -> str:
+    return f"{message}; ffmpeg: {errors[0]}" if errors else message
+
+
+def _collect_errors(stream: IO[bytes], errors: list[str]) -> None:
+    with stream:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").strip()
+            if line and len(errors) < _MAX_ERROR_LINES:
+                # "[matroska,webm @ 0x55d0] File ended prematurely": the user needs the words.
+                errors.append(line.split("] ", 1)[-1] if line.startswith("[") else line)
+
+
+def _probe(path: Path, ffprobe: str) -> dict[str, str | None]:
     command = [ffprobe, "-v", "error", "-protocol_whitelist", "file,pipe", "-select_streams", "a:0",
                "-show_entries", "stream=sample_rate,channels,duration:format=duration",
                "-of", "json", f"file:{path}"]
@@ -184,10 +318,11 @@ def _probe(path: Path, ffprobe: str) -> dict[str, str]:
     streams = info.get("streams") or []
     if not streams:
         raise FfmpegError("it holds no audio stream")
-    stream = dict(streams[0])
-    # Matroska and WebM give the length for the whole file only.
+    stream: dict[str, str | None] = dict(streams[0])
+    if "sample_rate" not in stream or "channels" not in stream:
+        raise FfmpegError("ffprobe finds no format for its audio")
+    # Matroska and WebM give the length for the whole file only; a stream written
+    # to a pipe may give none (None: the frames are counted instead).
     duration = stream.get("duration") or info.get("format", {}).get("duration")
-    if duration in (None, "N/A") or "sample_rate" not in stream or "channels" not in stream:
-        raise FfmpegError("ffprobe finds no length or format for its audio")
-    stream["duration"] = duration
+    stream["duration"] = None if duration in (None, "N/A") else duration
     return stream

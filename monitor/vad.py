@@ -102,7 +102,7 @@ class _LevelHistograms:
     def update(self, levels_db: list[np.ndarray]) -> None:
         """Forget a step's worth of the past, then count ``levels_db[g]`` into histogram ``g``."""
         values = np.concatenate(levels_db)
-        bins = np.clip(((values - _LO_DBFS) / _BIN_DB).astype(np.intp), 0, _N_BINS - 1)
+        bins = np.clip(np.nan_to_num((values - _LO_DBFS) / _BIN_DB, nan=0.0), 0, _N_BINS - 1).astype(np.intp)
         bins += np.repeat(self._offsets, [x.size for x in levels_db])
         self.counts *= self.decay
         self.counts += np.bincount(bins, minlength=self.counts.size).reshape(self.counts.shape)

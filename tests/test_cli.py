@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -155,12 +156,49 @@ def write(path: Path, data: np.ndarray, sr: int = 16000, subtype: str = "PCM_16"
     return path
 
 
+def wav_with_rate_0(d: Path) -> Path:
+    path = write(d / "rate0.wav", np.zeros((1600, 2)))
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", 0)  # fmt chunk: sample rate
+    path.write_bytes(data)
+    return path
+
+
+def caf_with_nan_rate(d: Path) -> Path:
+    path = d / "nan.caf"
+    sf.write(path, np.zeros((1600, 2)), 16000, format="CAF")
+    data = bytearray(path.read_bytes())
+    rate_at = data.index(b"desc") + 12  # after the chunk's type and 64-bit size
+    data[rate_at:rate_at + 8] = struct.pack(">d", float("nan"))
+    path.write_bytes(data)
+    return path
+
+
+def wav_with_two_data_chunks(d: Path) -> Path:
+    path = write(d / "twice.wav", np.zeros((1600, 2)))
+    data = path.read_bytes()
+    body_at = data.index(b"data") + 8
+    header, body = bytearray(data[:body_at - 8]), data[body_at:]
+    half = len(body) // 2
+    out = (header + b"data" + struct.pack("<I", half) + body[:half]
+           + b"data" + struct.pack("<I", len(body) - half) + body[half:])
+    out[4:8] = struct.pack("<I", len(out) - 8)
+    path.write_bytes(out)
+    return path
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing.wav", "no such file"),
     (lambda d: (d / "notes.wav").write_text("not audio at all") and d / "notes.wav", "not a readable audio file"),
     (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "empty"),
     (lambda d: write(d / "zero.wav", np.zeros((0, 2))), "no audio"),
     (lambda d: d, "folder"),
+    (lambda d: os.mkfifo(d / "pipe.wav") or d / "pipe.wav", "not a regular file"),
+    (lambda d: Path("/dev/zero"), "not a regular file"),
+    (lambda d: Path("/dev/urandom"), "not a regular file"),
+    (wav_with_rate_0, "its header is invalid"),
+    (caf_with_nan_rate, "its header is invalid"),
+    (wav_with_two_data_chunks, "its header is invalid"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     result = run_cli("analyze", str(make(tmp_path)))
@@ -205,6 +243,69 @@ def test_truncated_files_are_rejected(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
+@pytest.mark.parametrize("name, options", [("call.webm", []), ("call.m4a", ["-movflags", "+faststart"])])
+def test_truncated_compressed_files_are_rejected(tmp_path: Path, name: str, options: list[str]) -> None:
+    # Their headers state the whole length: half of it would be analysed as silence.
+    noise = write(tmp_path / "noise.wav", np.random.default_rng(1).standard_normal((16000 * 4, 2)) * 0.1)
+    whole = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(noise), *options, str(whole)], check=True)
+    cut = tmp_path / f"cut-{name}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    result = run_cli("analyze", str(cut))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith(f"calmline: {cut}: the file is truncated or damaged (")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["call.ogg", "call.wma"])
+def test_cut_files_that_state_no_length_are_analysed_with_a_note(tmp_path: Path, name: str) -> None:
+    # What decoded is a shorter call, worth reviewing; the report says it was cut.
+    if name.endswith(".wma") and not (have("ffmpeg") and have("ffprobe")):
+        pytest.skip("needs ffmpeg")
+    noise = write(tmp_path / "noise.wav", np.random.default_rng(1).standard_normal((16000 * 4, 2)) * 0.1)
+    whole = tmp_path / name
+    if name.endswith(".ogg"):
+        write(whole, sf.read(noise)[0], subtype="VORBIS")
+    else:
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(noise), str(whole)], check=True)
+    cut = tmp_path / f"cut-{name}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    result = run_cli("analyze", str(cut), "--json", "-")
+    assert result.returncode == 0, result.stderr
+    [note] = [n for n in json.loads(result.stdout)["notes"] if "cut off or damaged" in n]
+    assert note.startswith(f"cut-{name}: ")
+
+
+@pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"), reason="needs ffmpeg")
+def test_a_flac_stream_without_its_length_is_analysed(demo_call: Path, demo_report: dict,
+                                                      tmp_path: Path) -> None:
+    stream = tmp_path / "stream.flac"
+    with stream.open("wb") as out:  # written to a pipe: STREAMINFO says 0 samples, as the spec allows
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(demo_call), "-f", "flac", "-"], stdout=out,
+                       check=True)
+    out = tmp_path / "report.json"
+    assert main(["analyze", str(stream), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["duration_s"] == demo_report["duration_s"]
+    assert report["frames"] == demo_report["frames"] and report["events"] == demo_report["events"]
+
+
+@pytest.mark.parametrize("placeholder", [0, 0xFFFFFFFF])
+def test_an_unfinalised_wav_is_analysed_whole(demo_call: Path, demo_report: dict, tmp_path: Path,
+                                              placeholder: int) -> None:
+    data = bytearray(demo_call.read_bytes())
+    size_at = data.index(b"data") + 4
+    data[4:8] = data[size_at:size_at + 4] = struct.pack("<I", placeholder)  # RIFF and data sizes
+    path = tmp_path / "unfinalised.wav"
+    path.write_bytes(data)
+    out = tmp_path / "report.json"
+    assert main(["analyze", str(path), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["duration_s"] == demo_report["duration_s"]
+    assert report["events"] == demo_report["events"]
+
+
 def test_channel_options_that_leave_nothing(tmp_path: Path) -> None:
     stereo = write(tmp_path / "s.wav", np.zeros((16000, 2)))
     result = run_cli("analyze", str(stereo), "--agent-channel", "3")
@@ -230,6 +331,19 @@ def test_six_channel_file_asks_for_a_choice(demo_call: Path, tmp_path: Path) -> 
     assert main(["analyze", str(path), "--agent-channel", "3", "--customer-channel", "5",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:3", "customer": "six.wav:5"}
+    # --mono, which the message offers, is the agent alone: channel 1 unless chosen.
+    assert main(["analyze", str(path), "--mono", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:1", "customer": None}
+    assert main(["analyze", str(path), "--mono", "--agent-channel", "3", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:3", "customer": None}
+    # With the customer in a file of their own, only the agent's channel is to be chosen.
+    customer = write(tmp_path / "customer.wav", x[:, 1], sr)
+    result = run_cli("analyze", str(path), "--customer", str(customer))
+    assert result.returncode == 2 and "--agent-channel" in result.stderr
+    assert "--customer-channel" not in result.stderr and "--mono" not in result.stderr
+    assert main(["analyze", str(path), "--agent-channel", "3", "--customer", str(customer),
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["channels"] == {"agent": "six.wav:3", "customer": "customer.wav:1"}
 
 
 def test_a_replay_takes_the_same_channel_options(demo_call: Path, tmp_path: Path, monkeypatch,
@@ -316,7 +430,7 @@ def test_formats_read_through_ffmpeg_give_the_events_of_the_wav(demo_call: Path,
             demo_report["summary"][party]["talk_s"], abs=1.0)
 
 
-def test_odd_but_valid_input_is_analysed(demo_call: Path, tmp_path: Path) -> None:
+def test_odd_but_valid_input_is_analysed(demo_call: Path, demo_report: dict, tmp_path: Path) -> None:
     x, sr = sf.read(demo_call, dtype="float32")
     odd = {
         "silence": np.zeros((sr * 5, 2), np.float32),
@@ -341,6 +455,20 @@ def test_odd_but_valid_input_is_analysed(demo_call: Path, tmp_path: Path) -> Non
     assert silence["events"] == [] and all(v is None for v in silence["frames"]["agent"]["momentary_lufs"])
     dc = json.loads((tmp_path / "dc.json").read_text())
     assert kinds(dc).count("interruption") == 2
+    # One corrupt but finite float must not skew the whole call: it is silenced like a NaN.
+    huge = x.copy()
+    huge[5000, 0] = 1e30
+    path = write(tmp_path / "huge.wav", huge, sr, subtype="FLOAT")
+    out = tmp_path / "huge.json"
+    result = run_cli("analyze", str(path), "--json", str(out))
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+    report = json.loads(out.read_text())
+    assert any(note.startswith("1 ") and "treated as silence" in note for note in report["notes"])
+    assert kinds(report) == kinds(demo_report)
+    for party in ("agent", "customer"):
+        for key in ("talk_s", "rate_sps"):
+            assert report["summary"][party][key] == pytest.approx(demo_report["summary"][party][key],
+                                                                  rel=0.02)
 
 
 def test_block_size_does_not_change_the_result(demo_call: Path) -> None:

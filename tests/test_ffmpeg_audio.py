@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from monitor.audio_file import AudioInputError, open_audio
-from monitor.ffmpeg_audio import FfmpegAudio, ffmpeg_tools
+from monitor.ffmpeg_audio import FfmpegAudio, FfmpegDataError, ffmpeg_tools
 
 pytestmark = pytest.mark.skipif(ffmpeg_tools() is None, reason="needs ffmpeg and ffprobe")
 
@@ -68,6 +68,37 @@ def test_a_decoder_that_runs_dry_early_is_padded_to_the_declared_length(
     assert len(got) == len(x) + 80
     np.testing.assert_array_equal(got[:len(x)], x)
     assert not got[len(x):].any()
+
+
+def test_a_decoder_that_runs_dry_long_before_the_declared_length_means_a_truncated_file(
+        stereo: tuple[np.ndarray, Path]) -> None:
+    x, mka = stereo
+    with open_audio(mka) as handle:
+        handle.frames += 8000  # as if the container declared a second the file no longer holds
+        with pytest.raises(FfmpegDataError, match=r"its audio ends at 3.0 s, its header says 4.0 s"):
+            handle.read(always_2d=True)
+
+
+def test_a_decoding_error_means_a_damaged_file(stereo: tuple[np.ndarray, Path], tmp_path: Path) -> None:
+    _, mka = stereo
+    cut = tmp_path / "cut.mka"
+    cut.write_bytes(mka.read_bytes()[: mka.stat().st_size // 2])
+    with open_audio(cut) as handle:  # the header is whole: only decoding tells
+        with pytest.raises(FfmpegDataError, match="ffmpeg: File ended prematurely"):
+            handle.read(always_2d=True)
+
+
+def test_a_stream_that_does_not_state_its_length_is_counted(stereo: tuple[np.ndarray, Path],
+                                                            tmp_path: Path) -> None:
+    x, mka = stereo
+    live = tmp_path / "live.flac"
+    with live.open("wb") as out:  # written to a pipe: STREAMINFO gives 0 samples, ffprobe no duration
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(mka), "-f", "flac", "-"], stdout=out, check=True)
+    tools = ffmpeg_tools()
+    assert tools is not None
+    with FfmpegAudio(live, tools) as handle:
+        assert handle.frames == len(x)
+        np.testing.assert_array_equal(handle.read(always_2d=True), x)
 
 
 def test_a_file_without_audio_is_one_line(tmp_path: Path) -> None:

@@ -749,10 +749,12 @@ class FileReplaySource(CaptureSource):
         self._set_state(SourceState.STOPPED, f"{self._role} stopped")
 
     def poll(self) -> None:
-        """Log a replay error once."""
+        """Log a replay error once, for the log file."""
         if self._error and not self._reported_error:
             self._reported_error = True
-            logger.error("%s: replay failed: %s", self._role, self._error)
+            # Not a warning: the window and the headless command show :attr:`error`
+            # to the user themselves, and stderr would say it twice.
+            logger.info("%s: replay failed: %s", self._role, self._error)
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the replay thread to finish; True if it did."""

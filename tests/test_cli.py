@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import struct
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -540,3 +542,203 @@ def test_a_bad_replay_is_one_line_before_any_window_opens(tmp_path: Path, monkey
 def test_review_of_a_missing_file_is_one_line(tmp_path: Path) -> None:
     result = run_cli("review", str(tmp_path / "missing.wav"))
     assert result.returncode == 2 and "missing.wav: no such file" in result.stderr
+
+
+LONG_NAME = "a" * 300  # over the 255 bytes a file name may have
+
+
+@pytest.fixture
+def small_call(tmp_path: Path) -> Path:
+    noise = np.random.default_rng(2).standard_normal((16000 * 2, 2)) * 0.05
+    return write(tmp_path / "small.wav", noise)
+
+
+@pytest.fixture
+def locked_folder(tmp_path: Path, monkeypatch):
+    """A folder that cannot be entered (mode 000), holding ``call.wav``.
+
+    Modes do not stop root, so for root a look inside fails as it would for anyone else.
+    """
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "call.wav").write_bytes(b"RIFF")
+    folder.chmod(0)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        real_stat = os.stat
+
+        def stat(path, *args, **kwargs):
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(f"{folder}{os.sep}"):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+            return real_stat(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "stat", stat)
+    yield folder
+    folder.chmod(0o700)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path, monkeypatch) -> Path:
+    """A folder whose files can be read but where no file can be created."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # modes do not stop root
+        def refuse(real):
+            def create(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+                if dir is not None and Path(dir) == folder:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dir))
+                return real(*args, dir=dir, **kwargs)
+            return create
+
+        for name in ("TemporaryFile", "mkstemp"):
+            monkeypatch.setattr(tempfile, name, refuse(getattr(tempfile, name)))
+    yield folder
+    folder.chmod(0o755)
+
+
+def _path_error_cases() -> list:
+    long = f"{{tmp}}/{LONG_NAME}"
+    too_long, denied, loop = "File name too long", "Permission denied", "Too many levels of symbolic links"
+    unreadable = "you may not read this file"  # after "permission denied", for a recording
+    return [
+        (["analyze", f"{long}.wav"], f"{long}.wav", too_long),
+        (["analyze", "{call}", "--json", f"{long}.json"], f"{long}.json", too_long),
+        (["analyze", "{call}", "--csv", f"{long}.csv"], f"{long}.csv", too_long),
+        (["analyze", "{call}", "--customer", f"{long}.wav"], f"{long}.wav", too_long),
+        (["export", "--store", "{store}", "--json", f"{long}.json"], f"{long}.json", too_long),
+        (["monitor", "--headless", "--replay", f"{long}.wav", "--fast", "--no-store"], f"{long}.wav",
+         too_long),
+        (["demo", "--out", f"{long}.wav"], f"{long}.wav", too_long),
+        (["review", f"{long}.wav"], f"{long}.wav", too_long),
+        (["analyze", "{locked}/call.wav"], "{locked}/call.wav", unreadable),
+        (["analyze", "{call}", "--json", "{locked}/out.json"], "{locked}/out.json", denied),
+        (["demo", "--out", "{locked}/demo.wav"], "{locked}/demo.wav", denied),
+        (["review", "{locked}/call.wav"], "{locked}/call.wav", unreadable),
+        (["analyze", "{call}", "--json", "{tmp}/loop"], "{tmp}/loop", loop),
+        (["analyze", "{call}", "--csv", "{tmp}/loop"], "{tmp}/loop", loop),
+    ]
+
+
+@pytest.mark.parametrize("argv, path, reason", _path_error_cases())
+def test_path_errors_name_the_path_and_the_reason(small_call: Path, locked_folder: Path, tmp_path: Path,
+                                                  capsys, argv: list[str], path: str, reason: str) -> None:
+    from models.store import CallStore
+
+    store = tmp_path / "calls.sqlite3"
+    CallStore(store).close()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop")
+    names = {"tmp": tmp_path, "call": small_call, "store": store, "locked": locked_folder}
+    assert main([arg.format(**names) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"calmline: {path.format(**names)}: ") and err.endswith(f" ({reason})\n"), err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["analyze", "{call}", "--json", "-", "--csv", "-"], "only one of --json and --csv"),
+    (["analyze", "{call}", "--json", ""], "an empty output file name"),
+    (["analyze", "{call}", "--csv", ""], "an empty output file name"),
+    (["export", "--store", "{store}", "--json", ""], "an empty output file name"),
+    (["export", "--store", "{store}", "--csv", "-"], "--csv needs a path prefix"),
+    (["export", "--store", "{store}", "--csv", ""], "--csv needs a path prefix"),
+    (["demo", "--out", "{tmp}/demo.mp3"], "give a name ending in .wav"),
+    (["demo", "--out", "{tmp}/demo.flac"], "give a name ending in .wav"),
+    (["demo", "--out", "{tmp}/demo.txt"], "give a name ending in .wav"),
+    (["demo", "--out", "{call}/demo.wav"], "cannot write (Not a directory)"),
+    (["demo", "--out", "{read_only}/demo.wav"], "cannot write (Permission denied)"),
+])
+def test_nonsense_outputs_are_one_line_and_exit_2(small_call: Path, read_only_folder: Path,
+                                                  tmp_path: Path, monkeypatch, capsys, argv: list[str],
+                                                  fragment: str) -> None:
+    from models.store import CallStore
+
+    monkeypatch.chdir(tmp_path)  # "export --csv -" once wrote "--calls.csv" here
+
+    store = tmp_path / "calls.sqlite3"
+    CallStore(store).close()
+    names = {"tmp": tmp_path, "call": small_call, "store": store, "read_only": read_only_folder}
+    before = sorted(tmp_path.rglob("*"))
+    assert main([arg.format(**names) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    assert fragment in captured.err and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even in the working folder
+
+
+def test_a_read_only_output_folder_is_refused_before_the_analysis(small_call: Path, read_only_folder: Path,
+                                                                  monkeypatch, capsys) -> None:
+    def analyse(*args, **kwargs):
+        raise AssertionError("the recording was analysed before the output was checked")
+
+    monkeypatch.setattr("monitor.analysis.analyze_recording", analyse)
+    for option in ("--json", "--csv"):
+        assert main(["analyze", str(small_call), option, str(read_only_folder / "out")]) == 2
+        assert capsys.readouterr().err == (f"calmline: {read_only_folder / 'out'}: cannot write "
+                                           "(Permission denied)\n")
+
+
+@pytest.mark.parametrize("argv", [["--replay", "{call}", "analyze", "{call}"],
+                                  ["--replay", "{call}", "monitor", "--headless", "--no-store"],
+                                  ["--replay", "{call}", "--fast", "demo"]])
+def test_the_app_replay_is_not_combined_with_a_command(small_call: Path, argv: list[str]) -> None:
+    result = run_cli(*[arg.format(call=small_call) for arg in argv])
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--replay opens the app and cannot be combined with a command" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["analyze", "{call}"], ["analyze", "{call}", "--json", "-"],
+                                  ["export", "--store", "{store}", "--json", "-"], ["--diagnostics"],
+                                  ["devices"]])
+def test_a_full_disk_on_stdout_is_one_line(small_call: Path, tmp_path: Path, argv: list[str]) -> None:
+    from models.store import CallStore
+
+    store = tmp_path / "calls.sqlite3"
+    CallStore(store).close()
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "ui.cli",
+                                 *[arg.format(call=small_call, store=store) for arg in argv]],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.endswith("calmline: cannot write to standard output (No space left on device)\n")
+    assert "internal error" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes a POSIX file descriptor")
+@pytest.mark.parametrize("argv", [["analyze", "{call}", "--json", "-"],
+                                  ["export", "--store", "{store}", "--json", "-"]])
+def test_a_closed_stdout_is_one_line(small_call: Path, tmp_path: Path, argv: list[str]) -> None:
+    from models.store import CallStore
+
+    store = tmp_path / "calls.sqlite3"
+    CallStore(store).close()
+    result = subprocess.run([sys.executable, "-m", "ui.cli",
+                             *[arg.format(call=small_call, store=store) for arg in argv]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300,
+                            preexec_fn=lambda: os.close(1))
+    assert result.returncode == 2
+    assert result.stderr == "calmline: standard output is closed; give a file name instead of -\n"
+
+
+@pytest.mark.parametrize("make, argv, message", [
+    (lambda d: (d / "noise.wav").write_bytes(os.urandom(4000)) and d / "noise.wav", [],
+     "not a readable audio file"),
+    (lambda d: d, [], "is a folder"),
+    (lambda d: write(d / "six.wav", np.zeros((16000, 6))), [], "--agent-channel N"),
+    (lambda d: write(d / "stereo.wav", np.zeros((16000, 2))), ["--agent-channel", "5"], "no channel 5"),
+    (lambda d: write(d / "stereo.wav", np.zeros((16000, 2))), ["--customer", "{tmp}"], "is a folder"),
+])
+def test_review_refuses_a_file_it_cannot_use_before_any_window(tmp_path: Path, monkeypatch, capsys, make,
+                                                               argv: list[str], message: str) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a display: the window would open
+    opened = []
+    monkeypatch.setattr("ui.review_window.run_review", lambda *args: opened.append(args) or 0)
+    path = make(tmp_path)
+    assert main(["review", str(path), *[arg.format(tmp=tmp_path) for arg in argv]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert opened == []
+    assert main(["review", str(write(tmp_path / "good.wav", np.zeros((16000, 2))))]) == 0
+    assert len(opened) == 1

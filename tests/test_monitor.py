@@ -285,3 +285,60 @@ def test_a_customer_recorded_at_another_rate_replays_in_step(short_call: dict[st
     assert live.size >= len(offline["t"]) - 2
     # A customer lagging by a hop would differ at every start and end of a turn.
     assert np.count_nonzero(live != expected) <= 1, np.flatnonzero(live != expected)
+
+
+@pytest.mark.parametrize("own", ["settings", "profile", "store"])
+def test_outputs_never_go_into_calmline_own_files(short_call: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                  capsys, own: str) -> None:
+    # The default files, with no --settings or --store to say where they are.
+    from models.app_settings import default_settings_path
+    from models.profile import default_profile_path
+    from models.store import CallStore, default_store_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    paths = {"settings": default_settings_path(), "profile": default_profile_path(),
+             "store": default_store_path()}
+    paths["settings"].parent.mkdir(parents=True)
+    paths["settings"].write_text("# my settings\n")
+    paths["profile"].parent.mkdir(parents=True)
+    paths["profile"].write_text('{"schema": "calmline.profile/1"}\n')
+    CallStore(paths["store"]).close()
+    target = str(paths[own])
+    kept = paths[own].read_bytes()
+    replay = ["monitor", "--headless", "--replay", str(short_call["call"]), "--fast"]
+    for argv in ([*replay, "--events-jsonl", target], [*replay, "--no-store", "--events-jsonl", target],
+                 [*replay, "--store", str(tmp_path / "other.sqlite3"), "--events-jsonl", target],
+                 ["analyze", str(short_call["call"]), "--json", target],
+                 ["analyze", str(short_call["call"]), "--csv", target],
+                 ["export", "--store", str(paths["store"]), "--json", target]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"calmline: {target}: is the ") and err.count("\n") == 1, err
+        assert paths[own].read_bytes() == kept
+
+
+@pytest.mark.parametrize("prefix", ["{tmp}/out/", "{tmp}/out"])
+def test_csv_export_to_a_folder_writes_inside_it(short_call: dict[str, Path], tmp_path: Path,
+                                                 prefix: str) -> None:
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(short_call["call"]), "--fast",
+                 "--store", str(store)]) == 0
+    (tmp_path / "out").mkdir()
+    assert main(["export", "--store", str(store), "--csv", prefix.format(tmp=tmp_path)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["calls.csv", "events.csv"]
+    assert not list(tmp_path.glob("out-*.csv"))
+    assert (tmp_path / "out" / "events.csv").read_text().count("interruption") == 2
+
+
+def test_a_replay_that_fails_midway_is_said_once(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, np.random.default_rng(3).standard_normal((16000 * 4, 2)) * 0.1, 16000)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert main(["monitor", "--headless", "--replay", str(cut), "--fast", "--no-store"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"calmline: {cut}: ") and err.count("\n") == 1, err

@@ -24,7 +24,8 @@ from models.settings import RuleSettings, SettingsError
 from ui.diagnostics import calmline_version, diagnostics_report
 from ui.logging_setup import configure_logging
 from ui.monitor_command import add_monitor_parser, run_devices, run_export, run_monitor
-from ui.output_files import OutputError, check_output_target, write_text_output
+from ui.output_files import (OutputError, StdoutError, check_output_target, stdout_errors,
+                             write_text_output)
 from ui.summary_text import format_summary
 
 if TYPE_CHECKING:
@@ -102,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     parser.add_argument("--diagnostics", action="store_true",
                         help="print what a helpdesk needs: versions, devices, paths, IT policy")
-    parser.add_argument("--replay", metavar="FILE", type=Path,
+    # Named apart from "monitor --replay/--fast", whose defaults would otherwise hide these.
+    parser.add_argument("--replay", metavar="FILE", type=Path, dest="app_replay",
                         help="open the app driven by a recording instead of devices (demo mode)")
-    parser.add_argument("--fast", action="store_true", help="with --replay: as fast as possible")
+    parser.add_argument("--fast", action="store_true", dest="app_fast",
+                        help="with --replay: as fast as possible")
     _add_channel_options(parser.add_argument_group("with --replay, which channel is whose"), "replay_")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     analyze = sub.add_parser("analyze", help="analyse a call recording",
@@ -171,22 +174,27 @@ def _run_analysis(path: Path, choice: ChannelChoice, customer: Path | None,
     inputs = {path: "the recording being analysed"}
     if customer is not None:
         inputs[customer] = "the customer's recording"
-    if json_target:
+    if json_target == "-" and csv_target == "-":  # the two would be mixed up in one stream
+        raise OutputError("only one of --json and --csv can go to standard output (-)")
+    if json_target is not None:
         check_output_target(json_target, inputs)
-    if csv_target:
+    if csv_target is not None:
         others = dict(inputs)
-        if json_target and json_target != "-":
+        if json_target is not None and json_target != "-":
             others[Path(json_target)] = "the --json output"
         check_output_target(csv_target, others)
     with CallRecording(path, choice, customer) as recording:
         report = analyze_recording(recording, settings)
-    if json_target:
+    if json_target is not None:
         write_text_output(json_target, lambda f: _dump_json(report.to_json(), f))
-    if csv_target:
+    if csv_target is not None:
         write_text_output(csv_target, lambda f: write_events_csv(report.events, f))
     text = format_summary(report)
-    stdout_taken = "-" in (json_target, csv_target)
-    print(text, file=sys.stderr if stdout_taken else sys.stdout)
+    if "-" in (json_target, csv_target):
+        print(text, file=sys.stderr)
+    else:
+        with stdout_errors():
+            print(text)
     return EXIT_OK
 
 
@@ -209,34 +217,34 @@ def has_display() -> bool:
 
 def _command_app(args: argparse.Namespace) -> int:
     choice = _channel_choice(args, "replay_")
-    if args.replay is not None:
-        _check_recording(args.replay, choice)  # said here, not in a window that opens for nothing
+    if args.app_replay is not None:
+        _check_recording(args.app_replay, choice)  # said here, not in a window that opens for nothing
     if not has_display():
-        if args.replay is not None:
-            print(f"calmline: no display here; analysing {args.replay} in the terminal instead",
+        if args.app_replay is not None:
+            print(f"calmline: no display here; analysing {args.app_replay} in the terminal instead",
                   file=sys.stderr)
-            return _run_analysis(args.replay, choice, None, _settings_from([]), None, None)
+            return _run_analysis(args.app_replay, choice, None, _settings_from([]), None, None)
         print("calmline: no display here; analysing the demo call in the terminal instead",
               file=sys.stderr)
         return _command_demo(argparse.Namespace(out=None, json=None, csv=None))
     from ui.app import run_app  # Qt is loaded only for the window
 
-    return run_app(replay=args.replay, fast=args.fast, channels=choice)
+    return run_app(replay=args.app_replay, fast=args.app_fast, channels=choice)
 
 
-def _check_recording(path: Path, choice: ChannelChoice) -> None:
-    """Raise the one-line :class:`UserError` for a recording that cannot be replayed."""
+def _check_recording(path: Path, choice: ChannelChoice, customer: Path | None = None) -> None:
+    """Raise the one-line :class:`UserError` for a recording that cannot be replayed or reviewed."""
     from monitor.audio_file import CallRecording
 
-    CallRecording(path, choice).close()
+    CallRecording(path, choice, customer).close()
 
 
 def _command_review(args: argparse.Namespace) -> int:
-    for given in (args.file, args.customer):  # said here, not in a window that opens for nothing
-        if given is not None and not given.expanduser().exists():
-            raise UserError(f"{given}: no such file")
     if args.customer is not None and args.file is None:
         raise UserError("--customer needs your recording too: calmline review FILE --customer FILE")
+    if args.file is not None:  # said here, not in a window that opens for nothing
+        _check_recording(args.file.expanduser(), _channel_choice(args),
+                         args.customer.expanduser() if args.customer is not None else None)
     if not has_display():
         raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
     from ui.review_window import run_review
@@ -249,9 +257,16 @@ def _command_demo(args: argparse.Namespace) -> int:
     from ui.demo_call import default_demo_path, write_demo_call
 
     path = args.out or default_demo_path()
-    if not path.exists():
-        logger.info("rendering the demo call to %s", path)
-        write_demo_call(path)
+    if path.suffix.lower() != ".wav":  # the demo call is rendered as WAV only
+        raise OutputError(f"{path}: the demo call is a WAV file; give a name ending in .wav")
+    try:
+        if not path.exists():
+            if path.parent.exists():  # a folder it cannot write is said before the rendering
+                check_output_target(path)
+            logger.info("rendering the demo call to %s", path)
+            write_demo_call(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
     return _run_analysis(path, ChannelChoice(), None, _settings_from([]), args.json, args.csv)
 
 
@@ -264,21 +279,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    if args.fast and args.replay is None:
+    if args.app_fast and args.app_replay is None:
         parser.error("--fast only applies to --replay")
-    if args.replay is None and (args.replay_agent_channel is not None or args.replay_customer_channel
+    if args.app_replay is None and (args.replay_agent_channel is not None or args.replay_customer_channel
                                 is not None or args.replay_swap or args.replay_mono):
         parser.error("--agent-channel, --customer-channel, --swap and --mono apply to --replay here; "
                      "put them after the command to use them with it")
     if args.diagnostics and args.command is not None:
         parser.error("--diagnostics takes no command")
+    if args.app_replay is not None and args.command is not None:
+        parser.error("--replay opens the app and cannot be combined with a command")
     try:
         if args.diagnostics:
-            print(diagnostics_report(), end="")
-            return EXIT_OK
-        if args.command is None:
-            return _command_app(args)
-        return COMMANDS[args.command](args)
+            with stdout_errors():
+                print(diagnostics_report(), end="")
+            code = EXIT_OK
+        elif args.command is None:
+            code = _command_app(args)
+        else:
+            code = COMMANDS[args.command](args)
+        if sys.stdout is not None:
+            with stdout_errors():  # a full disk is reported now, not by the flush at exit
+                sys.stdout.flush()
+        return code
+    except StdoutError as exc:
+        _discard_stdout()  # the output still buffered would fail again at exit
+        print(f"calmline: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except UserError as exc:
         print(f"calmline: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -299,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _discard_stdout() -> None:
     """Point stdout at /dev/null so that the flush at exit cannot fail again."""
+    if sys.stdout is None:  # closed from the start: nothing is flushed at exit
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

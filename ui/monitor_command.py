@@ -23,7 +23,7 @@ from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
 from models.private_files import USER_ONLY, restrict_to_user
 from models.store import CallStore, default_store_path
-from ui.output_files import check_output_target
+from ui.output_files import OutputError, check_output_target, stdout_errors
 
 if TYPE_CHECKING:
     from monitor.capture import CaptureSource
@@ -70,7 +70,8 @@ def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
                        description="Export logged calls with their events and breathing prompts.")
     e.add_argument("--json", metavar="PATH", help="calls, events and prompts as JSON (- for stdout)")
     e.add_argument("--csv", metavar="PREFIX",
-                   help="two CSV files: PREFIX-calls.csv and PREFIX-events.csv")
+                   help="two CSV files: PREFIX-calls.csv and PREFIX-events.csv, or calls.csv "
+                        "and events.csv in PREFIX when it is a folder or ends with /")
     e.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
     d = sub.add_parser("devices", help="list audio inputs",
                        description="List the audio inputs, with names to use in settings.")
@@ -82,45 +83,66 @@ def run_devices(args: argparse.Namespace) -> int:
     from monitor.devices import list_input_devices
 
     devices = list_input_devices()
-    if args.json:
-        print(json.dumps([{"name": d.name, "label": d.label, "kind": d.kind, "default": d.default,
-                           "max_channels": d.max_channels, "default_sr_hz": d.default_sr_hz,
-                           "host_api": d.host_api} for d in devices], indent=2))
-        return 0
-    width = max((len(d.name) for d in devices), default=4)
-    print(f"{'NAME':<{width}}  {'KIND':<10} LABEL")
-    for d in devices:
-        print(f"{d.name:<{width}}  {d.kind:<10} {d.label}{'  (default)' if d.default else ''}")
+    with stdout_errors():
+        if args.json:
+            print(json.dumps([{"name": d.name, "label": d.label, "kind": d.kind, "default": d.default,
+                               "max_channels": d.max_channels, "default_sr_hz": d.default_sr_hz,
+                               "host_api": d.host_api} for d in devices], indent=2))
+            return 0
+        width = max((len(d.name) for d in devices), default=4)
+        print(f"{'NAME':<{width}}  {'KIND':<10} LABEL")
+        for d in devices:
+            print(f"{d.name:<{width}}  {d.kind:<10} {d.label}{'  (default)' if d.default else ''}")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Export the call log as JSON and/or CSV."""
-    if not (args.json or args.csv):
+    if args.json is None and args.csv is None:
         raise MonitorError("say what to export: --json PATH and/or --csv PREFIX")
     path = args.store or default_store_path()
     if not path.exists():
         raise MonitorError(f"{path}: no call log yet (monitor a call first)")
     keep: dict[Path, str] = {}  # the store itself refuses to export over the call log
-    if args.json:
+    if args.json is not None:
         check_output_target(args.json, keep)
         if args.json != "-":
             keep[Path(args.json)] = "the --json output"
-    if args.csv:
-        prefix = Path(args.csv).expanduser()
-        csv_paths = (prefix.with_name(prefix.name + "-calls.csv"),
-                     prefix.with_name(prefix.name + "-events.csv"))
+    if args.csv is not None:
+        csv_paths = _csv_export_paths(args.csv)
         for csv_path in csv_paths:
             check_output_target(csv_path, keep)
     with CallStore(path, read_only=True) as store:
         if args.json == "-":
-            count = store.export_json(sys.stdout)
-        elif args.json:
+            with stdout_errors():
+                count = store.export_json(sys.stdout)
+        elif args.json is not None:
             count = store.export_json(Path(args.json).expanduser())
-        if args.csv:
+        if args.csv is not None:
             count = store.export_csv(*csv_paths)
     print(f"exported {count} call(s)", file=sys.stderr)
     return 0
+
+
+def _csv_export_paths(prefix_text: str) -> tuple[Path, Path]:
+    """The calls and events files of ``export --csv PREFIX``.
+
+    A folder (existing, or named with a trailing slash) gets ``calls.csv`` and
+    ``events.csv`` inside it, rather than ``<folder>-calls.csv`` beside it.
+
+    Raises
+    ------
+    OutputError
+        For ``-`` or an empty prefix: two files cannot go to standard output.
+    """
+    if prefix_text in ("", "-"):
+        raise OutputError("--csv needs a path prefix for its two files (PREFIX-calls.csv and "
+                          "PREFIX-events.csv), not standard output; use --json - for that")
+    prefix = Path(prefix_text).expanduser()
+    if prefix_text.endswith(("/", os.sep)) or os.path.isdir(prefix):
+        return prefix / "calls.csv", prefix / "events.csv"
+    return (prefix.with_name(prefix.name + "-calls.csv"),
+            prefix.with_name(prefix.name + "-events.csv"))
 
 
 def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:

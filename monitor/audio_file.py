@@ -420,6 +420,14 @@ def resolve_layout(channels: int, choice: ChannelChoice, has_customer_file: bool
                 f"there is no channel {index + 1} for the {what}")
         return index
 
+    # Options that cannot all be obeyed are refused rather than some silently ignored.
+    if choice.customer_channel is not None and choice.mono:
+        raise AudioInputError("--mono analyses the agent only; it cannot take a --customer-channel")
+    if choice.customer_channel is not None and has_customer_file:
+        raise AudioInputError("--customer-channel picks the customer in this recording; with "
+                              "--customer the customer's own recording is used instead")
+    if choice.swap and channels == 1:
+        raise AudioInputError(f"{path}: has one channel, so there is nothing to swap")
     # --mono means the agent alone, on channel 1 unless said otherwise; with a
     # customer file only the agent's channel is to be chosen here.
     if channels > 2 and choice.agent_channel is None and not choice.mono:

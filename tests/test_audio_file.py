@@ -168,3 +168,14 @@ def test_a_flac_stream_without_its_length_and_without_ffmpeg_says_so(
     monkeypatch.setattr(monitor.audio_file, "ffmpeg_tools", lambda: None)
     with pytest.raises(AudioInputError, match="does not state its length needs ffmpeg"):
         open_audio(stream)
+
+
+@pytest.mark.parametrize(("channels", "choice", "customer_file", "words"), [
+    (2, ChannelChoice(customer_channel=0, mono=True), False, "--mono analyses the agent only"),
+    (2, ChannelChoice(customer_channel=1), True, "with --customer the customer's own recording"),
+    (1, ChannelChoice(swap=True), False, "has one channel, so there is nothing to swap"),
+])
+def test_channel_options_that_cannot_all_be_obeyed_are_refused(
+        channels: int, choice: ChannelChoice, customer_file: bool, words: str) -> None:
+    with pytest.raises(AudioInputError, match=words):
+        resolve_layout(channels, choice, customer_file, Path("call.wav"))

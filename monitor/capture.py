@@ -43,9 +43,11 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import sounddevice as sd
@@ -66,6 +68,8 @@ from monitor.rate_match import RateMatcher
 from monitor.ring_buffer import RingBuffer
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STREAM_ID_PROPERTY = "calmline.stream_id"
 
@@ -288,6 +292,7 @@ class PortAudioHost:
         self._sources: list[SoundDeviceSource] = []
         self._last_busy_reinit_s = -math.inf
         self._busy_wait_s = busy_reinit_interval_s
+        self._worker: ThreadPoolExecutor | None = None
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -348,6 +353,27 @@ class PortAudioHost:
             for source in running:
                 source._reopen_after_reinit()
             return True
+
+    def in_background(self, call: Callable[..., T], *args: object) -> Future[T]:
+        """Run a slow query (``pactl``) off the engine thread; its answer is read on a later tick.
+
+        Parameters
+        ----------
+        call : callable
+            The query.
+        *args
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            The query's answer once it is done.
+        """
+        with self._lock:
+            if self._worker is None:
+                # One thread for every source: the queries are rare and short.
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calmline-pactl")
+            return self._worker.submit(call, *args)
 
     def device_found(self) -> None:
         """A lost source is back: the next missing device gets the short wait again."""
@@ -448,6 +474,8 @@ class SoundDeviceSource(CaptureSource):
         self._progress_at_s = 0.0
         self._flowed = False
         self._next_pulse_check_s = 0.0
+        # pactl's answer about a stream: (stream id and whether audio had flowed when asked, answer).
+        self._route_check: tuple[str, bool, Future[int | None]] | None = None
         self._next_retry_s = 0.0
         self._stale_device_list = False
         # Written only by the callback (the producer side).
@@ -607,18 +635,32 @@ class SoundDeviceSource(CaptureSource):
         elif not self._flowed and now_s - self._opened_at_s > self._startup_timeout_s:
             return f"no audio within {self._startup_timeout_s:.1f} s of opening"
         target = self._target
-        if target is not None and target.pulse_source is not None \
-                and now_s >= self._next_pulse_check_s:
-            self._next_pulse_check_s = now_s + self._pulse_check_interval_s
-            return self._pulse_route_problem(target.pulse_source)
+        if target is not None and target.pulse_source is not None:
+            return self._pulse_route_problem(target.pulse_source, now_s)
         return None
 
-    def _pulse_route_problem(self, source_name: str) -> str | None:
-        on_index = pulse_stream_source_index(STREAM_ID_PROPERTY, self._stream_id)
+    def _pulse_route_problem(self, source_name: str, now_s: float) -> str | None:
+        # pactl takes milliseconds, but seconds while the sound server restarts, and
+        # the engine's tick must not wait for it: it is asked on the host's worker
+        # thread and its answer is read on a later tick.
+        pending = self._route_check
+        if pending is None:
+            if now_s >= self._next_pulse_check_s:
+                self._next_pulse_check_s = now_s + self._pulse_check_interval_s
+                self._route_check = (self._stream_id, self._flowed, self._host.in_background(
+                    pulse_stream_source_index, STREAM_ID_PROPERTY, self._stream_id))
+            return None
+        stream_id, flowed, answer = pending
+        if not answer.done():
+            return None
+        self._route_check = None
+        if stream_id != self._stream_id:
+            return None  # about a stream since closed
+        on_index = answer.result()
         if on_index is None:
             # The server lists a stream only once it records; before audio
             # flowed its absence proves nothing.
-            return "the sound server dropped the stream" if self._flowed else None
+            return "the sound server dropped the stream" if flowed else None
         if on_index != self._pulse_index:
             return f"source {source_name} went away"
         return None

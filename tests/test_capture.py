@@ -8,6 +8,7 @@ restarted. Waits use generous timeouts; nothing asserts how fast things happen.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -373,3 +374,37 @@ def test_stopping_a_paused_replay_does_not_hang(tmp_path: Path) -> None:
     time.sleep(0.2)
     source.stop()
     assert source.join(timeout_s=5) and source.state is SourceState.STOPPED
+
+
+def test_the_route_check_never_holds_up_the_engine(
+        pulse_server: PulseServer, tones: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # While the sound server restarts, pactl can take seconds to answer.
+    import monitor.capture
+
+    real = monitor.capture.pulse_stream_source_index
+    asked, answered, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_pactl(name: str, value: str) -> int | None:
+        asked.set()
+        release.wait(timeout=10.0)
+        try:
+            return real(name, value)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(monitor.capture, "pulse_stream_source_index", slow_pactl)
+    pulse_server.play("customer_line", tones["customer"])
+    _, _, customer = two_monitor_sources()
+    recorder = Recorder([customer])
+    customer.start()
+    try:
+        assert recorder.until(asked.is_set, timeout_s=20)
+        for _ in range(5):
+            recorder.step()  # polls return while pactl is still busy
+        assert not answered.is_set()
+        release.set()
+        assert answered.wait(timeout=10.0)
+        recorder.until(lambda: False, timeout_s=1.5)  # its answer is read, and more are asked
+    finally:
+        customer.stop()
+    assert recorder.states[customer] == {SourceState.RUNNING}

@@ -257,6 +257,19 @@ class CaptureSource(ABC):
 _STREAM_OPEN = (SourceState.RUNNING, SourceState.RESTARTING)
 
 
+def _playing_through_sounddevice() -> bool:
+    """Whether sounddevice's ``play()`` has a stream playing (the cue chime, on its own thread).
+
+    ``Pa_Terminate`` would free that stream under the thread that waits on it,
+    so re-initialising PortAudio waits until the sound has ended.
+    """
+    try:
+        stream = sd.get_stream()
+    except RuntimeError:  # play() was never called
+        return False
+    return not stream.closed and stream.active
+
+
 class PortAudioHost:
     """Coordinates everything that touches PortAudio globally.
 
@@ -337,6 +350,8 @@ class PortAudioHost:
             running = [source for source in self._sources
                        if source is not requester and source.state in _STREAM_OPEN]
             now_s = time.monotonic()
+            if _playing_through_sounddevice():
+                return False
             if running:
                 if (self._busy_wait_s is None
                         or now_s - self._last_busy_reinit_s < self._busy_wait_s):
@@ -393,7 +408,8 @@ class PortAudioHost:
             Whether PortAudio was re-initialised.
         """
         with self._lock:
-            if any(source.state in _STREAM_OPEN for source in self._sources):
+            if any(source.state in _STREAM_OPEN for source in self._sources) \
+                    or _playing_through_sounddevice():
                 return False
             self._reinitialise_portaudio()
             return True

@@ -408,3 +408,19 @@ def test_the_route_check_never_holds_up_the_engine(
     finally:
         customer.stop()
     assert recorder.states[customer] == {SourceState.RUNNING}
+
+
+def test_portaudio_is_not_reinitialised_under_a_playing_chime(pulse_server: PulseServer) -> None:
+    import sounddevice as sd
+
+    host = PortAudioHost()
+    assert host.refresh_device_list()  # PortAudio was set up before this sound server started
+    tone = (0.01 * np.sin(2 * np.pi * 660 * np.arange(SR_HZ) / SR_HZ)).astype(np.float32)
+    sd.play(tone, SR_HZ)  # as the cue chime does, on a thread of its own
+    try:
+        assert sd.get_stream().active
+        # Pa_Terminate would free the stream that play()'s thread is waiting on.
+        assert not host.refresh_device_list()
+    finally:
+        sd.wait()
+    assert host.refresh_device_list()

@@ -77,6 +77,9 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     if recording.non_finite_samples:
         notes.append(f"{recording.non_finite_samples} NaN, infinite or absurdly large samples were "
                      "treated as silence")
+    if recording.customer_path is not None and (recording.customer_channels or 1) > 1:
+        notes.append(f"{recording.customer_path.name} has {recording.customer_channels} channels; "
+                     "the first was taken as the customer")
     for problem in recording.decode_problems:
         notes.append(f"{problem}: the recording may be cut off or damaged there; what decoded was "
                      "analysed")

@@ -525,6 +525,11 @@ class CallRecording:
         self.non_finite_samples = 0  # NaN, infinite and out-of-range samples replaced by 0 so far
 
     @property
+    def customer_channels(self) -> int | None:
+        """Channel count of the separate customer recording (its first is used); None without one."""
+        return None if self._other is None else int(self._other.channels)
+
+    @property
     def decode_problems(self) -> list[str]:
         """What the decoders reported of a cut-off or damaged file, one line per file.
 

@@ -125,7 +125,16 @@ def test_swap_and_separate_customer_file(demo_call: Path, tmp_path: Path) -> Non
     sf.write(customer, x[:, 1], sr)
     out = tmp_path / "two-files.json"
     assert main(["analyze", str(agent), "--customer", str(customer), "--json", str(out)]) == 0
-    assert kinds(json.loads(out.read_text())).count("interruption") == 2
+    report = json.loads(out.read_text())
+    assert kinds(report).count("interruption") == 2
+    assert not [note for note in report["notes"] if "channels" in note]
+    # A customer recording of several channels: its first is used, and the report says so.
+    wide = tmp_path / "customer-wide.wav"
+    sf.write(wide, np.stack([x[:, 1], x[:, 0], x[:, 0]], axis=1), sr)
+    assert main(["analyze", str(agent), "--customer", str(wide), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert kinds(report).count("interruption") == 2
+    assert "customer-wide.wav has 3 channels; the first was taken as the customer" in report["notes"]
 
 
 def test_mono_means_agent_only(demo_call: Path, tmp_path: Path) -> None:

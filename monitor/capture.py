@@ -57,8 +57,10 @@ from monitor.audio_file import AudioInputError, CallRecording
 from monitor.devices import (
     DeviceError,
     DeviceSpec,
+    InputDevice,
     OpenTarget,
     PortAudioDeviceMissing,
+    list_input_devices,
     parse_device_spec,
     pulse_sources,
     pulse_stream_source_index,
@@ -287,6 +289,11 @@ class PortAudioHost:
     :attr:`SourceState.RESTARTING` until its new stream delivers, so that the
     engine fills the missing audio with silence on the call's clock.
 
+    Streams opened elsewhere in the process (the review window's playback)
+    are announced with :meth:`outside_stream_opened` and
+    :meth:`outside_stream_closed`; PortAudio is not re-initialised while one
+    is open, since that would free it under its owner.
+
     Parameters
     ----------
     busy_reinit_interval_s : float or None
@@ -306,6 +313,8 @@ class PortAudioHost:
         self._last_busy_reinit_s = -math.inf
         self._busy_wait_s = busy_reinit_interval_s
         self._worker: ThreadPoolExecutor | None = None
+        self._outside_streams = 0
+        self._refresh_request: Future[bool] | None = None
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -318,6 +327,19 @@ class PortAudioHost:
         with self._lock:
             if source in self._sources:
                 self._sources.remove(source)
+
+    def outside_stream_opened(self) -> None:
+        """A stream this host does not manage is open: hold re-initialisation until it closes."""
+        with self._lock:
+            self._outside_streams += 1
+
+    def outside_stream_closed(self) -> None:
+        """A stream announced with :meth:`outside_stream_opened` is closed."""
+        with self._lock:
+            self._outside_streams = max(0, self._outside_streams - 1)
+
+    def _must_wait(self) -> bool:
+        return self._outside_streams > 0 or _playing_through_sounddevice()
 
     @contextmanager
     def environment(self, variables: dict[str, str]) -> Iterator[None]:
@@ -350,7 +372,7 @@ class PortAudioHost:
             running = [source for source in self._sources
                        if source is not requester and source.state in _STREAM_OPEN]
             now_s = time.monotonic()
-            if _playing_through_sounddevice():
+            if self._must_wait():
                 return False
             if running:
                 if (self._busy_wait_s is None
@@ -362,12 +384,15 @@ class PortAudioHost:
                 logger.warning("re-initialising PortAudio; briefly reopening %s; next try "
                                "in %.1f s at the earliest", ", ".join(source.role for source in running),
                                self._busy_wait_s)
-            for source in running:
-                source._close_stream()
-            self._reinitialise_portaudio()
-            for source in running:
-                source._reopen_after_reinit()
+            self._reinitialise_around(running)
             return True
+
+    def _reinitialise_around(self, running: list[SoundDeviceSource]) -> None:
+        for source in running:
+            source._close_stream()
+        self._reinitialise_portaudio()
+        for source in running:
+            source._reopen_after_reinit()
 
     def in_background(self, call: Callable[..., T], *args: object) -> Future[T]:
         """Run a slow query (``pactl``) off the engine thread; its answer is read on a later tick.
@@ -396,11 +421,25 @@ class PortAudioHost:
             self._busy_wait_s = self._busy_reinit_interval_s
             self._last_busy_reinit_s = -math.inf
 
-    def refresh_device_list(self) -> bool:
-        """Re-initialise PortAudio so that it sees current devices, if no source is running.
+    def refresh_device_list(self, interrupt_running: bool = False, timeout_s: float = 1.0) -> bool:
+        """Re-initialise PortAudio so that it sees current devices.
 
         Call before listing devices in a long-running process (a settings
-        dialog); a fresh process sees current devices anyway.
+        dialog); a fresh process sees current devices anyway. PortAudio on
+        Windows and macOS lists only the devices present when it started, so
+        a headset plugged in later appears only after this.
+
+        Parameters
+        ----------
+        interrupt_running : bool
+            Also when sources are running. Their streams belong to the engine
+            thread, so it is asked to close and reopen them around the
+            re-initialisation on its next tick (a gap of some tens of
+            milliseconds, which the engine fills with silence), and this call
+            waits for that. Without it, nothing happens while a source runs.
+        timeout_s : float
+            Longest wait for the engine thread, in seconds; on timeout the
+            request is withdrawn.
 
         Returns
         -------
@@ -408,11 +447,54 @@ class PortAudioHost:
             Whether PortAudio was re-initialised.
         """
         with self._lock:
-            if any(source.state in _STREAM_OPEN for source in self._sources) \
-                    or _playing_through_sounddevice():
+            if self._must_wait():
                 return False
-            self._reinitialise_portaudio()
-            return True
+            if not self._running_sources():
+                self._reinitialise_portaudio()
+                return True
+            if not interrupt_running:
+                return False
+            if self._refresh_request is None:
+                self._refresh_request = Future()
+            request = self._refresh_request
+        try:
+            return request.result(timeout=timeout_s)
+        except TimeoutError:
+            request.cancel()
+            return False
+
+    def input_devices(self, interrupt_running: bool = False) -> list[InputDevice]:
+        """The input devices as they are now, after :meth:`refresh_device_list`.
+
+        Parameters
+        ----------
+        interrupt_running : bool
+            Passed to :meth:`refresh_device_list`.
+
+        Returns
+        -------
+        list of InputDevice
+            As :func:`monitor.devices.list_input_devices` lists them.
+        """
+        self.refresh_device_list(interrupt_running)
+        return list_input_devices()
+
+    def serve_refresh_request(self) -> None:
+        """Carry out a pending :meth:`refresh_device_list` (from a source's poll, on the engine thread)."""
+        if self._refresh_request is None:
+            return
+        with self._lock:
+            request, self._refresh_request = self._refresh_request, None
+            if request is None or not request.set_running_or_notify_cancel():
+                return
+            if self._must_wait():
+                request.set_result(False)
+                return
+            self._reinitialise_around(self._running_sources())
+            request.set_result(True)
+
+    def _running_sources(self) -> list[SoundDeviceSource]:
+        return [source for source in self._sources if source.state in _STREAM_OPEN]
 
     def _reinitialise_portaudio(self) -> None:
         try:
@@ -542,6 +624,7 @@ class SoundDeviceSource(CaptureSource):
 
     def poll(self) -> None:
         """Detect loss, retry while lost, log new fault counts (engine thread)."""
+        self._host.serve_refresh_request()
         now_s = time.monotonic()
         if self._state in _STREAM_OPEN:
             reason = self._loss_reason(now_s)

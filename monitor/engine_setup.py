@@ -65,7 +65,8 @@ class EngineSetup:
 
 
 def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path: Path | None,
-                       profile: AgentProfile | None = None, record: bool = False) -> EngineSetup:
+                       profile: AgentProfile | None = None, record: bool = False,
+                       host: PortAudioHost | None = None) -> EngineSetup:
     """Open the sources and fill in the engine options.
 
     Parameters
@@ -81,6 +82,10 @@ def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path
         as ``calmline analyze`` judges it.
     record : bool
         Record calls even if the settings say not to.
+    host : PortAudioHost, optional
+        The process's PortAudio host, shared with whatever else in the
+        process uses PortAudio (the app's settings dialog and review
+        playback); a new one by default.
 
     Raises
     ------
@@ -97,7 +102,7 @@ def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path
         stereo = (0, 1) if agent.channels == 2 else None
         profile = None
     else:
-        host = PortAudioHost()
+        host = host if host is not None else PortAudioHost()
         if request.stereo_device:
             choice = request.channels
             stereo = (choice.agent_channel or 0,

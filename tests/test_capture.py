@@ -424,3 +424,77 @@ def test_portaudio_is_not_reinitialised_under_a_playing_chime(pulse_server: Puls
     finally:
         sd.wait()
     assert host.refresh_device_list()
+
+
+def test_a_device_list_refresh_reopens_running_streams_on_the_engine_thread(
+        pulse_server: PulseServer, tones: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The settings dialog asks for a fresh device list between calls (a headset plugged in
+    # since start-up); the streams are the engine thread's, so it does the reopening.
+    pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    host, agent, customer = two_monitor_sources()
+    reinit_threads: list[str] = []
+    real_reinitialise = host._reinitialise_portaudio
+
+    def counted() -> None:
+        reinit_threads.append(threading.current_thread().name)
+        real_reinitialise()
+
+    monkeypatch.setattr(host, "_reinitialise_portaudio", counted)
+    recorder = Recorder([agent, customer])
+    stop = threading.Event()
+
+    def engine() -> None:
+        while not stop.is_set():
+            recorder.step()
+            time.sleep(0.05)
+
+    agent.start()
+    customer.start()
+    thread = threading.Thread(target=engine, name="test-engine")
+    thread.start()
+    try:
+        assert not host.refresh_device_list()  # during a call: not at the cost of a gap
+        assert host.refresh_device_list(interrupt_running=True, timeout_s=10.0)
+        assert reinit_threads == ["test-engine"]
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        thread.join()
+        back = {s: recorder.mark(s) for s in (agent, customer)}
+        assert recorder.until(lambda: all(s.state is SourceState.RUNNING
+                                          and len(recorder.frames(s, back[s])) >= SR_HZ
+                                          for s in (agent, customer)), timeout_s=10)
+        agent.stop()
+        customer.stop()
+    for source, tone in ((agent, AGENT_TONE_HZ), (customer, CUSTOMER_TONE_HZ)):
+        assert recorder.states[source] == {SourceState.RUNNING, SourceState.RESTARTING}
+        assert source.counters.losses == 0
+        assert_hears(recorder.frames(source, back[source]), tone)
+
+
+def test_an_unanswered_refresh_is_withdrawn(pulse_server: PulseServer, tones: dict[str, Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pulse_server.play("agent_mic", tones["agent"])
+    host, agent, _ = two_monitor_sources()
+    reinits: list[float] = []
+    monkeypatch.setattr(host, "_reinitialise_portaudio", lambda: reinits.append(time.monotonic()))
+    agent.start()
+    try:
+        assert agent.state is SourceState.RUNNING
+        # Nothing polls the source, as when the engine thread is stuck.
+        assert not host.refresh_device_list(interrupt_running=True, timeout_s=0.2)
+        agent.poll()
+        assert reinits == [] and agent.state is SourceState.RUNNING
+    finally:
+        agent.stop()
+
+
+def test_portaudio_is_not_reinitialised_under_an_outside_stream(pulse_server: PulseServer) -> None:
+    # The review window's playback announces its stream while it is open.
+    host = PortAudioHost()
+    host.outside_stream_opened()
+    assert not host.refresh_device_list()
+    assert not host.refresh_device_list(interrupt_running=True)
+    host.outside_stream_closed()
+    assert host.refresh_device_list()

@@ -247,7 +247,8 @@ def test_the_app_passes_the_policy_locks_to_the_settings_dialog(
     seen: list[frozenset[str]] = []
 
     class RecordingDialog:
-        def __init__(self, settings: AppSettings, locked: frozenset[str], parent: object) -> None:
+        def __init__(self, settings: AppSettings, locked: frozenset[str], parent: object,
+                     **_: object) -> None:
             seen.append(locked)
 
         def exec(self) -> int:

@@ -272,6 +272,41 @@ def test_without_an_output_device_playback_explains_and_the_cursor_still_moves(
     assert window.timeline.cursor_s == pytest.approx(5.0)
 
 
+def test_playback_holds_portaudio_re_initialisation_while_its_stream_is_open(
+        qtbot, output: FakeOutput, demo_call: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In the app, live capture may re-initialise PortAudio to find a replugged headset;
+    # that would free the review's output stream under its callback.
+    from monitor.capture import PortAudioHost
+
+    host = PortAudioHost()
+    monkeypatch.setattr(host, "_reinitialise_portaudio", lambda: None)
+    device_gone = False
+
+    def factory(sr_hz: int, channels: int, callback) -> FakeStream:
+        if device_gone:
+            raise PlaybackUnavailable("no sound output device")
+        return output(sr_hz, channels, callback)
+
+    window = ReviewWindow(stream_factory=factory, audio_host=host)
+    qtbot.addWidget(window)
+    open_and_wait(qtbot, window, demo_call)
+    window.playback.play()
+    assert window.playback.playing and not host.refresh_device_list()
+    window.playback.pause()
+    assert host.refresh_device_list()
+
+    window.seek(window.playback.duration_s - 0.2)  # played to the end, the stream closes itself
+    window.playback.play()
+    stream = output.streams[-1]
+    qtbot.waitUntil(lambda: stream.pull(1600) is not None and not window.playback.playing,
+                    timeout=20_000)
+    assert stream.closed and host.refresh_device_list()
+
+    device_gone = True
+    window.playback.play()
+    assert not window.playback.playing and host.refresh_device_list()
+
+
 def test_an_analysis_can_be_cancelled(qtbot, window: ReviewWindow, long_call: Path) -> None:
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
         window.open_file(long_call)

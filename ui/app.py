@@ -37,8 +37,8 @@ from models.profile import load_profile
 from models.settings import SettingsError
 from models.store import CallStore, StoreError, default_store_path
 from monitor.audio_file import AudioInputError, ChannelChoice
-from monitor.capture import CaptureSource, FileReplaySource
-from monitor.devices import DeviceError
+from monitor.capture import CaptureSource, FileReplaySource, PortAudioHost
+from monitor.devices import DeviceError, InputDevice
 from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
 from ui.qt_bridge import EngineBridge
@@ -118,6 +118,8 @@ class MonitorRunner(QObject):
         Devices, rules and recording choice.
     store_path : Path or None
         The call log.
+    audio_host : PortAudioHost
+        The app's PortAudio host, which every engine's live sources share.
     parent : QObject, optional
         Qt parent.
 
@@ -133,9 +135,10 @@ class MonitorRunner(QObject):
     failed = Signal(str)
 
     def __init__(self, bridge: EngineBridge, settings: AppSettings, store_path: Path | None,
-                 parent: QObject | None = None) -> None:
+                 audio_host: PortAudioHost, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
+        self._audio_host = audio_host
         self.settings = settings
         self._store_path = store_path
         self._feed = Feed()
@@ -169,7 +172,8 @@ class MonitorRunner(QObject):
         try:
             setup = build_engine_setup(SourceRequest(replay=feed.replay, fast=feed.fast,
                                                      channels=feed.channels),
-                                       self.settings, self._store_path, load_profile())
+                                       self.settings, self._store_path, load_profile(),
+                                       host=self._audio_host)
         except (AudioInputError, DeviceError, SettingsError) as exc:
             self.failed.emit(str(exc))
             return
@@ -319,7 +323,11 @@ class CalmLineApp(QObject):
         if self._policy.is_locked("general", "cue_sound"):
             self.window.sound_action.setEnabled(False)
         self.window.sound_action.toggled.connect(self._remember_cue_sound)
-        self.runner = MonitorRunner(self.bridge, settings, self._store_path, self)
+        # One PortAudio host for the process: monitoring, the set-up wizard, the
+        # settings dialog's device list and review playback all use PortAudio,
+        # and re-initialising it for one must not free another's streams.
+        self.audio_host = PortAudioHost()
+        self.runner = MonitorRunner(self.bridge, settings, self._store_path, self.audio_host, self)
         self._preloader = _Worker(self)
         self._demo = _Worker(self)
         self._wire()
@@ -494,7 +502,8 @@ class CalmLineApp(QObject):
         from ui.settings_dialog import SettingsDialog, set_start_at_login
 
         current = self.runner.settings
-        dialog = SettingsDialog(current, self._policy.locked, self.window)
+        dialog = SettingsDialog(current, self._policy.locked, self.window,
+                                device_lister=self._list_input_devices)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         new = dialog.result_settings()
@@ -518,6 +527,12 @@ class CalmLineApp(QObject):
             self.window.set_notice("New settings apply when this call ends.")
         else:
             self._restart_with(new)
+
+    def _list_input_devices(self) -> list[InputDevice]:
+        # A headset plugged in since start-up is listed only after PortAudio is
+        # re-initialised, which briefly reopens running streams: fine between
+        # calls, not during one.
+        return self.audio_host.input_devices(interrupt_running=not self.window.in_call)
 
     def _remember_cue_sound(self, enabled: bool) -> None:
         """Keep the window menu's sound choice in the settings file."""
@@ -544,7 +559,8 @@ class CalmLineApp(QObject):
 
         review = self._extra_windows.get("review")
         if review is None:
-            review = ReviewWindow(settings=self.runner.settings.rules, store_path=self._store_path)
+            review = ReviewWindow(settings=self.runner.settings.rules, store_path=self._store_path,
+                                  audio_host=self.audio_host)
             self._extra_windows["review"] = review
         review.show()
         review.raise_()
@@ -552,13 +568,15 @@ class CalmLineApp(QObject):
 
     def open_calibration(self, then_start: bool = False) -> None:
         """Run the calibration wizard; with ``then_start``, start monitoring when it closes."""
-        from ui.calibration_wizard import CalibrationWizard
+        from ui.calibration_wizard import CalibrationWizard, live_source_factory
 
         if self.runner.running and not then_start:
             # The wizard opens the same devices: release them while it runs.
             self.runner.stop()
             then_start = True
-        wizard = CalibrationWizard(self.runner.settings, self.window)
+        wizard = CalibrationWizard(self.runner.settings, self.window,
+                                   source_factory=live_source_factory(self.audio_host),
+                                   device_lister=self.audio_host.input_devices)
         self._extra_windows["wizard"] = wizard
 
         def finished(result: int) -> None:

@@ -12,6 +12,10 @@ the GUI thread only.
 Without an output device (a headless machine, a server, an unplugged headset)
 ``available`` is False and ``message`` says why; the position can still be
 moved so that the rest of the review works.
+
+In the app, live capture may re-initialise PortAudio to find a replugged
+device, which would free an open output stream; so the stream is announced
+to the app's :class:`~monitor.capture.PortAudioHost` while it is open.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -31,6 +35,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from monitor.audio_file import AudioInputError, open_audio
 from monitor.ffmpeg_audio import FfmpegAudio
+
+if TYPE_CHECKING:
+    from monitor.capture import PortAudioHost
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +256,9 @@ class Playback(QObject):
         Makes the output stream (see :data:`StreamFactory`); tests pass a
         fake one. By default the sounddevice default output is used, after
         checking that one exists.
+    audio_host : PortAudioHost, optional
+        The process's PortAudio host when capture runs in the same process;
+        it holds re-initialisation while a stream is open.
     """
 
     position_changed = Signal(float)
@@ -259,8 +269,10 @@ class Playback(QObject):
     """Something went wrong; one line for the user."""
 
     def __init__(self, parent: QObject | None = None,
-                 stream_factory: StreamFactory | None = None) -> None:
+                 stream_factory: StreamFactory | None = None,
+                 audio_host: PortAudioHost | None = None) -> None:
         super().__init__(parent)
+        self._audio_host = audio_host
         if stream_factory is None:
             self._factory: StreamFactory = sounddevice_stream
             self._unavailable = default_output_problem()
@@ -380,11 +392,14 @@ class Playback(QObject):
         if self._position_frames >= self._frames:
             self._position_frames = 0
         self._feeder = _Feeder(self._sources, self._sr_hz, self._position_frames)
+        if self._audio_host is not None:
+            self._audio_host.outside_stream_opened()
         try:
             stream = self._factory(self._sr_hz, sum(len(s.channels) for s in self._sources),
                                    self._callback)
             stream.start()
         except PlaybackUnavailable as exc:
+            self._stream_closed()
             self._drop_feeder()
             self.problem.emit(str(exc))
             return
@@ -403,9 +418,14 @@ class Playback(QObject):
             stream.close()
         except Exception as exc:  # a device that vanished mid-play must not take the window with it
             logger.warning("closing the output stream failed: %s", exc)
+        self._stream_closed()
         self._drop_feeder()
         self.playing_changed.emit(False)
         self.position_changed.emit(self.position_s)
+
+    def _stream_closed(self) -> None:
+        if self._audio_host is not None:
+            self._audio_host.outside_stream_closed()
 
     def seek(self, t_s: float) -> None:
         """Move the play position to ``t_s`` seconds (works while playing, paused, or without audio)."""

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QThread, Signal, Slot
@@ -40,6 +41,9 @@ from ui.qt_settings import keep_qt_settings_private
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
 from ui.summary_text import EVENT_LABELS, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
+
+if TYPE_CHECKING:
+    from monitor.capture import PortAudioHost
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +243,8 @@ class ReviewWindow(QMainWindow):
         Output stream maker for playback; tests pass a fake.
     store_path : Path, optional
         The call log to list logged calls from (default: the user's).
+    audio_host : PortAudioHost, optional
+        The app's PortAudio host, when live capture runs in the same process.
     """
 
     analysis_finished = Signal(bool)
@@ -246,7 +252,8 @@ class ReviewWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None, *, settings: RuleSettings | None = None,
                  stream_factory: StreamFactory | None = None,
-                 store_path: Path | None = None) -> None:
+                 store_path: Path | None = None,
+                 audio_host: PortAudioHost | None = None) -> None:
         super().__init__(parent)
         self._settings = settings or RuleSettings()
         self._store_path = store_path
@@ -258,7 +265,7 @@ class ReviewWindow(QMainWindow):
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
-        self._playback = Playback(self, stream_factory)
+        self._playback = Playback(self, stream_factory, audio_host)
         self._playback.position_changed.connect(self._on_position)
         self._playback.playing_changed.connect(self._on_playing)
         self._playback.problem.connect(self._show_message)

@@ -314,7 +314,8 @@ class PortAudioHost:
         self._busy_wait_s = busy_reinit_interval_s
         self._worker: ThreadPoolExecutor | None = None
         self._outside_streams = 0
-        self._refresh_request: Future[bool] | None = None
+        # A device-list refresh waiting for the engine thread: (its answer, interrupt_running).
+        self._refresh_request: tuple[Future[bool], bool] | None = None
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -432,14 +433,19 @@ class PortAudioHost:
         Parameters
         ----------
         interrupt_running : bool
-            Also when sources are running. Their streams belong to the engine
-            thread, so it is asked to close and reopen them around the
-            re-initialisation on its next tick (a gap of some tens of
-            milliseconds, which the engine fills with silence), and this call
-            waits for that. Without it, nothing happens while a source runs.
+            Also when sources are running: they are closed and reopened
+            around the re-initialisation (a gap of some tens of milliseconds,
+            which the engine fills with silence). Without it, nothing happens
+            while a source runs.
         timeout_s : float
             Longest wait for the engine thread, in seconds; on timeout the
             request is withdrawn.
+
+        Notes
+        -----
+        While sources are started, their streams (and their retries to open
+        one) belong to the engine thread, so the re-initialisation is left to
+        it, on its next poll of a source, and this call waits for that.
 
         Returns
         -------
@@ -449,14 +455,14 @@ class PortAudioHost:
         with self._lock:
             if self._must_wait():
                 return False
-            if not self._running_sources():
+            if not self._sources:
                 self._reinitialise_portaudio()
                 return True
-            if not interrupt_running:
+            if self._running_sources() and not interrupt_running:
                 return False
             if self._refresh_request is None:
-                self._refresh_request = Future()
-            request = self._refresh_request
+                self._refresh_request = (Future(), interrupt_running)
+            request = self._refresh_request[0]
         try:
             return request.result(timeout=timeout_s)
         except TimeoutError:
@@ -484,13 +490,17 @@ class PortAudioHost:
         if self._refresh_request is None:
             return
         with self._lock:
-            request, self._refresh_request = self._refresh_request, None
-            if request is None or not request.set_running_or_notify_cancel():
+            pending, self._refresh_request = self._refresh_request, None
+            if pending is None:
                 return
-            if self._must_wait():
+            request, interrupt_running = pending
+            if not request.set_running_or_notify_cancel():
+                return
+            running = self._running_sources()
+            if self._must_wait() or (running and not interrupt_running):
                 request.set_result(False)
                 return
-            self._reinitialise_around(self._running_sources())
+            self._reinitialise_around(running)
             request.set_result(True)
 
     def _running_sources(self) -> list[SoundDeviceSource]:

@@ -498,3 +498,33 @@ def test_portaudio_is_not_reinitialised_under_an_outside_stream(pulse_server: Pu
     assert not host.refresh_device_list(interrupt_running=True)
     host.outside_stream_closed()
     assert host.refresh_device_list()
+
+
+def test_a_refresh_while_a_source_retries_is_left_to_the_engine_thread(
+        pulse_server: PulseServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lost source's retries open streams on the engine thread; PortAudio must not be
+    # re-initialised under one of them from another thread.
+    host = PortAudioHost()
+    reinit_threads: list[str] = []
+    monkeypatch.setattr(host, "_reinitialise_portaudio",
+                        lambda: reinit_threads.append(threading.current_thread().name))
+    source = SoundDeviceSource("pulse:no_such_sink.monitor", sr_hz=SR_HZ, role="microphone",
+                               host=host)
+    source.start()
+    stop = threading.Event()
+
+    def engine() -> None:
+        while not stop.is_set():
+            source.poll()
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=engine, name="test-engine")
+    thread.start()
+    try:
+        assert source.state is SourceState.LOST
+        assert host.refresh_device_list(timeout_s=10.0)
+    finally:
+        stop.set()
+        thread.join()
+        source.stop()
+    assert reinit_threads == ["test-engine"]

@@ -66,8 +66,8 @@ class Collector:
         return False
 
 
-def start_engine(collector: Collector, tmp_path: Path) -> MonitorEngine:
-    host = PortAudioHost()
+def start_engine(collector: Collector, tmp_path: Path, host: PortAudioHost | None = None) -> MonitorEngine:
+    host = host or PortAudioHost()
     agent = make_source("pulse:agent_mic.monitor", 16000, "microphone", host)
     customer = make_source("pulse:customer_line.monitor", 16000, "customer audio", host)
     engine = MonitorEngine(agent, customer, collector,
@@ -138,6 +138,37 @@ def test_unplugged_microphone_is_reported_and_recovered(pulse_server: PulseServe
     # The gap was bridged with silence on the agent's side, and the log says how much.
     assert engine._aligner.counters.agent_filled_s > 0
     assert any(r.getMessage().startswith("lines kept in step") for r in caplog.records)
+
+
+def test_reopening_both_streams_mid_call_is_silent_and_keeps_the_call_in_step(
+        pulse_server: PulseServer, tmp_path: Path) -> None:
+    # A device-list refresh (or a search for a missing headset) closes and reopens the
+    # running streams. The user is not told, the call goes on, and the missing audio is
+    # filled in on the call's clock, so later events stay where they happened.
+    call = write_interruptions_call(tmp_path)
+    collector = Collector()
+    host = PortAudioHost()
+    engine = start_engine(collector, tmp_path, host)
+    try:
+        t0_frames = collector.frames
+        players = [pulse_server.play("agent_mic", call["agent"]),
+                   pulse_server.play("customer_line", call["customer"])]
+        time.sleep(9.0)  # between the two interruptions
+        assert host.refresh_device_list(interrupt_running=True, timeout_s=10.0)
+        for player in players:
+            player.wait(timeout=60)
+        time.sleep(1.5)
+    finally:
+        engine.stop()
+    assert engine.error is None
+    kinds = collector.kinds()
+    assert not [k for k in kinds if k.endswith("_lost") or k.endswith("_restored")], kinds
+    assert kinds.count("call_started") == 1
+    offset_s = t0_frames * 0.1
+    starts = [s - offset_s for s in interruption_starts(collector)]
+    assert starts == pytest.approx(EXPECTED_INTERRUPTION_STARTS_S, abs=1.0), starts
+    assert all(s.counters.losses == 0 for s in (engine._agent, engine._customer))
+    assert engine._aligner.counters.agent_filled_s > 0
 
 
 def test_devices_command_lists_sources_by_stable_name(pulse_server: PulseServer) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,15 +83,17 @@ def interruption_starts(collector: Collector) -> list[float]:
     return [e.start_s for e in collector.closed("interruption")]
 
 
-def test_live_capture_finds_exactly_the_two_interruptions(pulse_server: PulseServer,
-                                                          tmp_path: Path) -> None:
+def play_interruptions_call(pulse_server: PulseServer, tmp_path: Path, collector: Collector,
+                            host: PortAudioHost | None = None,
+                            meanwhile: Callable[[], None] = lambda: None) -> MonitorEngine:
+    """Play the scripted call into both sinks while an engine captures them; ``meanwhile`` runs mid-call."""
     call = write_interruptions_call(tmp_path)
-    collector = Collector()
-    engine = start_engine(collector, tmp_path)
+    engine = start_engine(collector, tmp_path, host)
     try:
         t0_frames = collector.frames
         players = [pulse_server.play("agent_mic", call["agent"]),
                    pulse_server.play("customer_line", call["customer"])]
+        meanwhile()
         for player in players:
             player.wait(timeout=60)
         time.sleep(1.5)
@@ -100,6 +103,13 @@ def test_live_capture_finds_exactly_the_two_interruptions(pulse_server: PulseSer
     offset_s = t0_frames * 0.1  # stream time when playback started
     starts = [s - offset_s for s in interruption_starts(collector)]
     assert starts == pytest.approx(EXPECTED_INTERRUPTION_STARTS_S, abs=1.0), starts
+    return engine
+
+
+def test_live_capture_finds_exactly_the_two_interruptions(pulse_server: PulseServer,
+                                                          tmp_path: Path) -> None:
+    collector = Collector()
+    engine = play_interruptions_call(pulse_server, tmp_path, collector)
     assert "call_started" in collector.kinds() and "call_ended" in collector.kinds()
     assert "overflow" not in collector.kinds()
     assert len(engine.open_latencies_s) == 2 and max(engine.open_latencies_s) <= 0.3
@@ -145,28 +155,18 @@ def test_reopening_both_streams_mid_call_is_silent_and_keeps_the_call_in_step(
     # A device-list refresh (or a search for a missing headset) closes and reopens the
     # running streams. The user is not told, the call goes on, and the missing audio is
     # filled in on the call's clock, so later events stay where they happened.
-    call = write_interruptions_call(tmp_path)
     collector = Collector()
     host = PortAudioHost()
-    engine = start_engine(collector, tmp_path, host)
-    try:
-        t0_frames = collector.frames
-        players = [pulse_server.play("agent_mic", call["agent"]),
-                   pulse_server.play("customer_line", call["customer"])]
-        time.sleep(9.0)  # between the two interruptions
+
+    def reopen_between_the_interruptions() -> None:
+        time.sleep(9.0)
         assert host.refresh_device_list(interrupt_running=True, timeout_s=10.0)
-        for player in players:
-            player.wait(timeout=60)
-        time.sleep(1.5)
-    finally:
-        engine.stop()
-    assert engine.error is None
+
+    engine = play_interruptions_call(pulse_server, tmp_path, collector, host,
+                                     reopen_between_the_interruptions)
     kinds = collector.kinds()
     assert not [k for k in kinds if k.endswith("_lost") or k.endswith("_restored")], kinds
     assert kinds.count("call_started") == 1
-    offset_s = t0_frames * 0.1
-    starts = [s - offset_s for s in interruption_starts(collector)]
-    assert starts == pytest.approx(EXPECTED_INTERRUPTION_STARTS_S, abs=1.0), starts
     assert all(s.counters.losses == 0 for s in (engine._agent, engine._customer))
     assert engine._aligner.counters.agent_filled_s > 0
 

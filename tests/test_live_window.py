@@ -413,37 +413,6 @@ def test_first_run_opens_the_calibration_wizard_before_monitoring(qtbot, tmp_pat
         app.shutdown()
 
 
-def test_the_settings_device_list_is_fresh_and_shares_the_apps_portaudio_host(
-        qtbot, tmp_path: Path, monkeypatch) -> None:
-    # A headset plugged in since start-up shows only after PortAudio is re-initialised,
-    # which briefly reopens running streams: allowed between calls, not during one.
-    import ui.settings_dialog
-    from ui.app import CalmLineApp
-
-    listers: list = []
-
-    class RecordingDialog:
-        def __init__(self, *args: object, device_lister, **kwargs: object) -> None:
-            listers.append(device_lister)
-
-        def exec(self) -> int:
-            return 0  # rejected
-
-    monkeypatch.setattr(ui.settings_dialog, "SettingsDialog", RecordingDialog)
-    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
-                      store_path=tmp_path / "calls.db", tray_available=False,
-                      input_available=lambda: True, chime=lambda: None)
-    qtbot.addWidget(app.window)
-    asked: list[bool] = []
-    monkeypatch.setattr(app.audio_host, "input_devices", lambda interrupt_running=False:
-                        asked.append(interrupt_running) or [])
-    app.open_settings()
-    listers[0]()
-    monkeypatch.setattr(type(app.window), "in_call", property(lambda self: True))
-    listers[0]()
-    assert asked == [True, False]
-
-
 def test_review_and_calibration_are_in_the_menu(qtbot) -> None:
     window = LiveWindow(RuleSettings(), passive=False, chime=lambda: None)
     qtbot.addWidget(window)

@@ -237,32 +237,61 @@ def test_settings_dialog_shows_policy_locks(qtbot, tmp_path: Path) -> None:
     assert dialog.retention_spin.isEnabled()
 
 
-def test_the_app_passes_the_policy_locks_to_the_settings_dialog(
-        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def record_settings_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Replace the settings dialog with one that keeps its arguments and is always cancelled."""
     import ui.settings_dialog
-    from ui.app import CalmLineApp
 
-    policy = load_policy(_policy(tmp_path, 'locked = ["general.cue_sound"]\n'
-                                           "[general]\ncue_sound = true\n"))
-    seen: list[frozenset[str]] = []
+    seen: list[dict[str, object]] = []
 
     class RecordingDialog:
         def __init__(self, settings: AppSettings, locked: frozenset[str], parent: object,
-                     **_: object) -> None:
-            seen.append(locked)
+                     **kwargs: object) -> None:
+            seen.append(dict(kwargs, locked=locked))
 
         def exec(self) -> int:
             return 0  # rejected
 
     monkeypatch.setattr(ui.settings_dialog, "SettingsDialog", RecordingDialog)
+    return seen
+
+
+def test_the_app_passes_the_policy_locks_to_the_settings_dialog(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui.app import CalmLineApp
+
+    policy = load_policy(_policy(tmp_path, 'locked = ["general.cue_sound"]\n'
+                                           "[general]\ncue_sound = true\n"))
+    seen = record_settings_dialogs(monkeypatch)
     app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
                       store_path=tmp_path / "calls.db", tray_available=False,
                       input_available=lambda: True, chime=lambda: None, policy=policy)
     qtbot.addWidget(app.window)
     app.open_settings()
-    assert seen == [policy.locked]
+    assert [dialog["locked"] for dialog in seen] == [policy.locked]
     assert app.runner.settings.cue_sound is True
     assert not app.window.sound_action.isEnabled()
+
+
+def test_the_settings_device_list_is_fresh_and_shares_the_apps_portaudio_host(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A headset plugged in since start-up shows only after PortAudio is re-initialised,
+    # which briefly reopens running streams: allowed between calls, not during one.
+    from ui.app import CalmLineApp
+
+    seen = record_settings_dialogs(monkeypatch)
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None, policy=Policy())
+    qtbot.addWidget(app.window)
+    asked: list[bool] = []
+    monkeypatch.setattr(app.audio_host, "input_devices", lambda interrupt_running=False:
+                        asked.append(interrupt_running) or [])
+    app.open_settings()
+    list_devices = seen[0]["device_lister"]
+    list_devices()
+    monkeypatch.setattr(type(app.window), "in_call", property(lambda self: True))
+    list_devices()
+    assert asked == [True, False]
 
 
 def test_monitor_refuses_options_the_policy_locks(

@@ -72,7 +72,6 @@ APPLICATION_ID = 0x436C6D4C
 EXPORT_SCHEMA = "calmline.calls/1"
 """The ``schema`` of the JSON export."""
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 5.0
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -972,14 +971,14 @@ def _prepare_file(path: Path) -> None:
         make_private_folder(path.parent)
         if path.is_dir():
             raise StoreError(f"{path}: is a folder; give a file name for the call log")
+        # The file is never opened here once it exists: closing any descriptor of
+        # a database file drops every POSIX lock this process holds on it, and
+        # another process would then take this one's open log for unused and
+        # delete its write-ahead log. SQLite itself refuses a file that is not a
+        # database (see CallStore._open).
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, USER_ONLY)
         except FileExistsError:
-            with path.open("rb") as existing:
-                header = existing.read(len(_SQLITE_HEADER))
-            if header and header != _SQLITE_HEADER:
-                raise StoreError(f"{path}: not a CalmLine call log (not an SQLite "
-                                 "database); move it away or choose another file") from None
             os.chmod(path, USER_ONLY)
         else:
             os.close(fd)

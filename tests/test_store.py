@@ -414,3 +414,30 @@ def test_kill_9_mid_call_loses_nothing_committed(tmp_path: Path) -> None:
     assert set(committed) <= stored
     # At most the event in flight at the kill got in without being reported.
     assert len(stored - set(committed)) <= 1
+
+
+def test_a_second_store_in_the_process_and_another_process_leave_the_open_log_alone(
+        tmp_path: Path) -> None:
+    # The app keeps the engine's store open while its history window (or prompt log,
+    # or retention) opens and closes stores of its own, and a separate `calmline review`
+    # reads the log too. None of that may make the other process think the log unused,
+    # or it deletes the write-ahead log under the engine.
+    path = tmp_path / "calmline.sqlite3"
+    engine = CallStore(path, recover=True)
+    try:
+        call_id = engine.begin_call(datetime.now(timezone.utc), 0.0, CallMode.TWO_PARTY)
+        CallStore(path, read_only=True).close()
+        reader = subprocess.run(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from models.store import "
+             "CallStore; CallStore(Path(sys.argv[1]), read_only=True).close()", str(path)],
+            cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert reader.returncode == 0, reader.stderr
+        assert Path(f"{path}-wal").exists()
+        engine.add_event(call_id, Event(EventKind.INTERRUPTION, 1.0, 2.0, 1.0, 1.0, Severity.LOW),
+                         datetime.now(timezone.utc))
+        assert [call.id for call in engine.calls()] == [call_id]
+    finally:
+        engine.close()
+    with CallStore(path, read_only=True) as store:
+        assert [call.id for call in store.calls()] == [call_id]
+        assert len(store.events(call_id)) == 1

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDialogButtonBox,
-                               QPushButton, QWidget, QWizard)
+                               QLabel, QPushButton, QWidget, QWizard)
 
 from models.app_settings import AppSettings, load_settings, save_settings
 from models.profile import AgentProfile, load_profile, new_profile, save_profile
@@ -28,10 +28,10 @@ from models.store import CallMode, CallStore, PromptOutcome
 from models.summary import CallSummary, PartySummary
 from monitor.audio_file import CallRecording
 from monitor.capture import CaptureSource, FileReplaySource
-from monitor.devices import InputDevice
+from monitor.devices import DeviceError, InputDevice
 from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
-from ui.calibration_wizard import (CalibrationWizard, CustomerCheck, Level, level_verdict,
-                                   signal_similarity)
+from ui.calibration_wizard import (READING_PROMPT, WAITING_FOR_MIC, CalibrationWizard,
+                                   CustomerCheck, Level, level_verdict, signal_similarity)
 from ui.history_window import HistoryWindow, TrendBucket, TrendChart, trend_buckets
 from ui.settings_dialog import (LOCK_PREFIX, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
                                 set_start_at_login)
@@ -485,10 +485,12 @@ def test_wizard_runs_through_and_saves_a_plausible_profile(qtbot, tmp_path: Path
     assert -32.0 < profile.loudness_lufs < -18.0
     assert profile.rate_sps is not None and 3.0 < profile.rate_sps < 6.5
     assert profile.speech_level_dbfs is not None and -35.0 < profile.speech_level_dbfs < -10.0
-    assert load_profile(profile_path) == profile
+    assert not profile_path.exists()  # saved on Finish, not before
     assert wizard.result_settings().customer_device == "softphone"
     assert opened[0] == "microphone:mic"
     wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert wizard.result() == QWizard.DialogCode.Accepted
+    assert load_profile(profile_path) == profile
     assert not any(page.sources for page in wizard.live_pages)
 
 
@@ -524,8 +526,186 @@ def test_wizard_mic_only_skips_the_customer_check(qtbot, tmp_path: Path) -> None
     wizard.customer_page.initializePage()
     assert wizard.customer_page.check is CustomerCheck.MIC_ONLY
     assert wizard.customer_page.isComplete()
+    # As in models.rules and the live window: only the customer-independent cues remain.
+    text = wizard.customer_page.result_label.text()
+    assert "interruption and monologue cues are off" in text
+    assert "raised voice and fast speech are still coached" in text
 
 
 def test_saved_profile_is_a_profile_baseline(tmp_path: Path) -> None:
     profile = AgentProfile(-23.0, None, None, datetime(2024, 5, 1, tzinfo=timezone.utc))
     assert profile.baseline.rate_sps is None and profile.baseline.loudness_lufs == -23.0
+
+
+TWO_MICS = [InputDevice("mic", "Headset", "microphone", True, 1, 16000.0, "test"),
+            InputDevice("mic2", "Laptop microphone", "microphone", False, 1, 16000.0, "test"),
+            InputDevice("softphone", "Softphone output", "monitor", False, 1, 16000.0, "test")]
+
+
+def noise_file(tmp_path: Path, name: str, level_dbfs: float) -> Path:
+    return write_wav(tmp_path / name, office_noise(SR_HZ * 5, SR_HZ, level_dbfs, seed=3), SR_HZ)
+
+
+def make_wizard(qtbot, settings: AppSettings, factory: Callable[[str, str], CaptureSource],
+                profile_path: Path) -> CalibrationWizard:
+    wizard = CalibrationWizard(settings, source_factory=factory,
+                               device_lister=lambda: list(TWO_MICS), profile_path=profile_path,
+                               poll_interval_ms=20)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def click(wizard: CalibrationWizard, which: QWizard.WizardButton) -> None:
+    button = wizard.button(which)
+    assert button.isVisible() and button.isEnabled()
+    button.click()
+
+
+def test_baseline_page_is_usable_after_back_and_next(qtbot, tmp_path: Path) -> None:
+    # Room noise only: the measurement never completes, as when Back interrupts it.
+    files = {"mic": noise_file(tmp_path, "room.wav", -70.0)}
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device=""),
+                         replay_factory(files, frozenset(), []), tmp_path / "profile.json")
+    page = wizard.baseline_page
+    for _ in range(3):
+        click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentPage() is page
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.sources and not page.start_button.isEnabled()
+    assert page.status_label.text().startswith("Listening")
+
+    click(wizard, QWizard.WizardButton.BackButton)
+    assert not page.sources
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentPage() is page
+    assert page.start_button.isEnabled() and page.start_button.text() == "&Start"
+    assert page.status_label.text() == "" and page.progress.value() == 0
+    assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.sources and page.status_label.text().startswith("Listening")
+    wizard.reject()
+    assert not any(p.sources for p in wizard.live_pages)
+
+
+def test_level_page_forgets_an_earlier_visit(qtbot, tmp_path: Path) -> None:
+    files = {"mic": noise_file(tmp_path, "room.wav", -70.0)}
+    replay = replay_factory(files, frozenset(), [])
+    failures = [DeviceError("device busy")]
+
+    def factory(spec: str, role: str) -> CaptureSource:
+        if failures:
+            raise failures.pop()
+        return replay(spec, role)
+
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device=""), factory,
+                         tmp_path / "profile.json")
+    click(wizard, QWizard.WizardButton.NextButton)
+    page = wizard.level_page
+    assert "device busy" in page.verdict_label.text()
+    click(wizard, QWizard.WizardButton.BackButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert page.sources and page.verdict_label.text() == WAITING_FOR_MIC
+    assert page.meter.format() == "silence"
+
+
+def test_customer_page_meter_starts_from_silence_on_return(qtbot, tmp_path: Path) -> None:
+    files = {"mic": noise_file(tmp_path, "room.wav", -70.0),
+             "softphone": noise_file(tmp_path, "line.wav", -25.0)}
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device="softphone"),
+                         replay_factory(files, frozenset({"customer audio"}), []),
+                         tmp_path / "profile.json")
+    page = wizard.customer_page
+    click(wizard, QWizard.WizardButton.NextButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentPage() is page
+    qtbot.waitUntil(lambda: page.meter.format() != "silence", timeout=30000)
+    click(wizard, QWizard.WizardButton.BackButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentPage() is page and page.sources
+    assert page.meter.format() == "silence"
+
+
+def assert_fully_shown(label: QLabel, window: QWidget) -> None:
+    """The label is on screen with room for all its wrapped lines."""
+    assert label.isVisible()
+    assert label.heightForWidth(label.width()) <= label.height(), label.text()
+    top_left = label.mapTo(window, label.rect().topLeft())
+    bottom_right = label.mapTo(window, label.rect().bottomRight())
+    assert window.rect().contains(top_left) and window.rect().contains(bottom_right)
+
+
+def test_reading_prompt_is_fully_visible(qtbot, tmp_path: Path) -> None:
+    def no_devices(spec: str, role: str) -> CaptureSource:
+        raise DeviceError("no sound card here")
+
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device=""), no_devices,
+                         tmp_path / "profile.json")
+    page = wizard.baseline_page
+    for _ in range(3):
+        click(wizard, QWizard.WizardButton.NextButton)
+    assert READING_PROMPT in page.prompt_label.text()
+    subtitle = next(label for label in wizard.findChildren(QLabel)
+                    if label.text() == page.subTitle())
+    # At the default size, and at the smallest the user can make it.
+    for size in (wizard.size(), wizard.minimumSize()):
+        wizard.resize(size)
+        qtbot.waitUntil(lambda: wizard.size() == size)
+        assert_fully_shown(page.prompt_label, wizard)
+        assert_fully_shown(subtitle, wizard)
+
+
+def measured_wizard(qtbot, tmp_path: Path, profile_path: Path) -> CalibrationWizard:
+    """A mic-only wizard on its baseline page with the baseline measured."""
+    speech = speech_file(tmp_path, "agent.wav", AGENT_TEXT, "en-us", 3)
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device=""),
+                         replay_factory({"mic": speech, "mic2": speech},
+                                        frozenset({"microphone"}), []),
+                         profile_path)
+    for _ in range(3):
+        click(wizard, QWizard.WizardButton.NextButton)
+    page = wizard.baseline_page
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.profile is not None or page.start_button.isEnabled(),
+                    timeout=120000)
+    assert wizard.profile is not None, page.status_label.text()
+    return wizard
+
+
+@needs_espeak
+def test_cancel_after_done_keeps_the_previous_profile(qtbot, tmp_path: Path) -> None:
+    profile_path = tmp_path / "profile.json"
+    previous = new_profile(-30.0, 3.5, -32.0)
+    save_profile(previous, profile_path)
+    wizard = measured_wizard(qtbot, tmp_path, profile_path)
+    assert wizard.baseline_page.status_label.text().startswith("\N{CHECK MARK} Done")
+    assert "Press Finish to save" in wizard.baseline_page.status_label.text()
+    assert wizard.profile != previous and load_profile(profile_path) == previous
+    click(wizard, QWizard.WizardButton.CancelButton)
+    assert wizard.result() == QWizard.DialogCode.Rejected
+    assert load_profile(profile_path) == previous
+
+
+@needs_espeak
+def test_measured_baseline_is_kept_for_the_same_microphone_only(qtbot, tmp_path: Path) -> None:
+    profile_path = tmp_path / "profile.json"
+    wizard = measured_wizard(qtbot, tmp_path, profile_path)
+    page, profile = wizard.baseline_page, wizard.profile
+    click(wizard, QWizard.WizardButton.BackButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.profile == profile and page.status_label.text().startswith("\N{CHECK MARK}")
+    assert page.start_button.isEnabled() and page.start_button.text() == "&Start again"
+    assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+
+    # Another microphone has another level: the old measurement no longer applies.
+    for _ in range(3):
+        click(wizard, QWizard.WizardButton.BackButton)
+    combo = wizard.devices_page.agent_combo
+    combo.setCurrentIndex(combo.findData("mic2"))
+    for _ in range(3):
+        click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.profile is None and page.progress.value() == 0
+    assert page.start_button.isEnabled() and page.status_label.text() == ""
+    assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    click(wizard, QWizard.WizardButton.CancelButton)
+    assert not profile_path.exists()

@@ -3,8 +3,12 @@
 Four pages: pick the microphone and the customer's side; check the
 microphone's level on a live meter; check that the customer's side really
 carries the other party (not the microphone again); and learn the agent's
-normal loudness, pace and speech level from 15 s of ordinary speech, saved
-as the profile (:mod:`models.profile`).
+normal loudness, pace and speech level from 15 s of ordinary speech. The
+result is saved as the profile (:mod:`models.profile`) only when the user
+presses Finish.
+
+Every Next enters a page afresh (Back has already released its devices), so
+each page resets what it shows on entry instead of keeping a stale reading.
 
 Audio never blocks the UI thread: each page owns its capture sources and a
 :class:`QTimer` that takes whatever the sources have buffered, so a silent or
@@ -24,7 +28,7 @@ from statistics import median
 
 import numpy as np
 import soxr
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget, QWizard, QWizardPage)
 from scipy import signal
@@ -96,6 +100,8 @@ class Level(Enum):
     GOOD = "Good"
     TOO_LOUD = "Too loud"
 
+
+WAITING_FOR_MIC = "Waiting for sound from the microphone\N{HORIZONTAL ELLIPSIS}"
 
 LEVEL_ADVICE = {
     Level.TOO_QUIET: "Too quiet: say a few words; if you are, move the microphone closer "
@@ -312,7 +318,7 @@ class LevelPage(_LivePage):
         self.setSubTitle("Talk as you do on a call, for example say your usual greeting. "
                          "The meter shows how loud your voice arrives.")
         self.meter = LevelMeter("Microphone level")
-        self.verdict_label = QLabel("Waiting for sound from the microphone\N{HORIZONTAL ELLIPSIS}")
+        self.verdict_label = QLabel(WAITING_FOR_MIC)
         self.verdict_label.setObjectName("level_verdict")
         self.verdict_label.setAccessibleName("Microphone level verdict")
         self.verdict_label.setWordWrap(True)
@@ -326,6 +332,9 @@ class LevelPage(_LivePage):
     def initializePage(self) -> None:
         self.verdict = None
         self.live = None
+        # A verdict or device error from an earlier visit would describe audio no longer heard.
+        self.meter.show_lufs(-math.inf)
+        self.verdict_label.setText(WAITING_FOR_MIC)
         opened = self.open_sources((self.context.agent_device, "microphone"))
         if opened:
             self.live = _LiveLevel(opened[0])
@@ -377,12 +386,17 @@ class CustomerPage(_LivePage):
     def initializePage(self) -> None:
         self.similarity = None
         self.mic = self.customer = None
+        # The level from an earlier visit may be of another device, or of none.
+        self.meter.show_lufs(-math.inf)
         if not self.context.customer_device:
             self.setSubTitle("No customer side chosen.")
+            # Must match models.rules: without the customer's side the rules see no
+            # customer turns, so interruption, overtalk and monologue are switched off.
             self._set(CustomerCheck.MIC_ONLY,
-                      "CalmLine will work in mic-only mode: raised voice, pace and long "
-                      "monologues are still coached, interruptions are not. You can choose "
-                      "the customer's side later in Settings.")
+                      "CalmLine will work in mic-only mode: raised voice and fast speech are "
+                      "still coached, but the interruption and monologue cues are off because "
+                      "they need the customer's voice. You can choose the customer's side "
+                      "later in Settings.")
             self.meter.hide()
             return
         self.meter.show()
@@ -447,19 +461,38 @@ class CustomerPage(_LivePage):
                       "microphone.")
 
 
+READING_PROMPT = ("\N{LEFT DOUBLE QUOTATION MARK}Thank you for calling. Let me look into that "
+                  "for you. Could you tell me your account number and the date the problem "
+                  "started?\N{RIGHT DOUBLE QUOTATION MARK}")
+"""What the baseline page suggests reading aloud: about 5 s of speech at a normal pace."""
+
+
 class BaselinePage(_LivePage):
-    """Learn the agent's normal loudness, pace and speech level from ordinary speech."""
+    """Learn the agent's normal loudness, pace and speech level from ordinary speech.
+
+    The measured :attr:`profile` is saved by :meth:`validatePage`, that is when
+    the user presses Finish, so that Cancel keeps the previous profile (or none),
+    just as it keeps the previous device settings.
+    """
 
     def __init__(self, context: _Context, profile_path: Path | None) -> None:
         super().__init__(context)
         self.profile_path = profile_path
         self.target_s = context.settings.rules.baseline_calibration_s
         self.setTitle("Your normal voice")
-        self.setSubTitle(f"Press Start, then speak normally for {self.target_s:.0f} seconds, "
-                         "as you would to a customer. Reading this aloud works well: "
-                         "\N{LEFT DOUBLE QUOTATION MARK}Thank you for calling. Let me look "
-                         "into that for you. Could you tell me your account number and the "
-                         "date the problem started?\N{RIGHT DOUBLE QUOTATION MARK}")
+        # Only speech counts towards the target (see tick), so the user is told to
+        # watch the bar rather than a clock.
+        self.setSubTitle(f"Press Start, then talk as you would to a customer until the bar "
+                         f"shows {self.target_s:.0f}\N{NO-BREAK SPACE}s of speech. Pauses do "
+                         "not count.")
+        # The prompt lives in the page body, not the subtitle: the wizard's header has a
+        # fixed height and cut it off mid-sentence.
+        self.prompt_label = QLabel("Reading this aloud, again and again until the bar is full, "
+                                   f"works well:\n{READING_PROMPT}")
+        self.prompt_label.setObjectName("baseline_prompt")
+        self.prompt_label.setAccessibleName("Text to read aloud")
+        self.prompt_label.setWordWrap(True)
+        self.prompt_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.start_button = QPushButton("&Start")
         self.start_button.setAccessibleName("Start measuring your normal voice")
         self.start_button.clicked.connect(self.start)
@@ -471,11 +504,13 @@ class BaselinePage(_LivePage):
         self.status_label.setAccessibleName("Calibration status")
         self.status_label.setWordWrap(True)
         self.profile: AgentProfile | None = None
+        self._measured_with: str | None = None
         self._extractor: CallFeatureExtractor | None = None
         self._loudness: list[float] = []
         self._rates: list[float] = []
         self._audio_s = 0.0
         layout = QVBoxLayout(self)
+        layout.addWidget(self.prompt_label)
         layout.addWidget(self.start_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
@@ -483,6 +518,14 @@ class BaselinePage(_LivePage):
         self._show_progress()
 
     def initializePage(self) -> None:
+        # Back stops a measurement in progress (cleanupPage), so on return the page must
+        # offer a fresh Start. A finished measurement is kept if it is of the microphone
+        # still chosen: the user has done the work and expects Finish to save it. Another
+        # microphone has another level, so then the old result would be wrong.
+        if self.profile is not None and self._measured_with == self.context.agent_device:
+            self._show_done(self.profile)
+        else:
+            self._reset()
         self.start_button.setFocus()
 
     def cleanupPage(self) -> None:
@@ -490,6 +533,24 @@ class BaselinePage(_LivePage):
 
     def isComplete(self) -> bool:
         return self.profile is not None
+
+    def validatePage(self) -> bool:
+        """Save the measured profile; called when the user presses Finish.
+
+        Returns
+        -------
+        bool
+            True when saved; False keeps the wizard open with the reason shown,
+            so the user can try Finish again or Cancel.
+        """
+        if self.profile is None:
+            return False
+        try:
+            save_profile(self.profile, self.profile_path)
+        except (SettingsError, OSError) as exc:
+            self.status_label.setText(f"{WARN_GLYPH} Cannot save your profile: {exc}")
+            return False
+        return True
 
     def show_problem(self, text: str) -> None:
         self.status_label.setText(text)
@@ -504,6 +565,7 @@ class BaselinePage(_LivePage):
     def start(self) -> None:
         """Start (or restart) listening."""
         self.profile = None
+        self._measured_with = None
         self.completeChanged.emit()
         self._loudness, self._rates, self._audio_s = [], [], 0.0
         opened = self.open_sources((self.context.agent_device, "microphone"))
@@ -515,10 +577,33 @@ class BaselinePage(_LivePage):
         self.status_label.setText("Listening\N{HORIZONTAL ELLIPSIS} speak normally.")
         self._show_progress()
 
+    def _reset(self) -> None:
+        self.stop()
+        self.profile = None
+        self._measured_with = None
+        self._extractor = None
+        self._loudness, self._rates, self._audio_s = [], [], 0.0
+        self.start_button.setEnabled(True)
+        self.start_button.setText("&Start")
+        self.status_label.clear()
+        self._show_progress()
+        self.completeChanged.emit()
+
     def _show_progress(self) -> None:
         heard = min(self.speech_s, self.target_s)
         self.progress.setValue(round(heard * 10))
         self.progress.setFormat(f"{heard:.0f} of {self.target_s:.0f} s of speech")
+
+    def _show_done(self, profile: AgentProfile) -> None:
+        pace = (f", pace {profile.rate_sps:.1f} syllables per second"
+                if profile.rate_sps is not None else "")
+        self.status_label.setText(f"{OK_GLYPH} Done. Your normal loudness is "
+                                  f"{profile.loudness_lufs:.1f} LUFS{pace}. CalmLine judges a "
+                                  "raised voice and fast speech against these. Press Finish to "
+                                  "save them.")
+        self.start_button.setText("&Start again")
+        self.start_button.setEnabled(True)
+        self._show_progress()
 
     @Slot()
     def tick(self) -> None:
@@ -543,8 +628,8 @@ class BaselinePage(_LivePage):
         elif self._audio_s * MIN_SPEECH_FRACTION >= self.target_s:
             self.stop()
             self.show_problem(f"{WARN_GLYPH} Only {self.speech_s:.0f} s of speech heard in "
-                              f"{self._audio_s:.0f} s. Check the level page, then press Start "
-                              "again and keep talking.")
+                              f"{self._audio_s:.0f} s. Go back to the level page to check the "
+                              "microphone, or press Start again and keep talking.")
 
     def _finish(self) -> None:
         assert self._extractor is not None
@@ -554,17 +639,13 @@ class BaselinePage(_LivePage):
         try:
             profile = new_profile(median(self._loudness),
                                   median(self._rates) if self._rates else None, level_dbfs)
-            save_profile(profile, self.profile_path)
-        except (SettingsError, OSError) as exc:
-            self.show_problem(f"{WARN_GLYPH} Cannot save your profile: {exc}")
+        except SettingsError as exc:
+            self.show_problem(f"{WARN_GLYPH} The measurement is not usable: {exc}. Press "
+                              "Start again.")
             return
         self.profile = profile
-        pace = (f", pace {profile.rate_sps:.1f} syllables per second"
-                if profile.rate_sps is not None else "")
-        self.status_label.setText(f"{OK_GLYPH} Done. Your normal loudness is "
-                                  f"{profile.loudness_lufs:.1f} LUFS{pace}. CalmLine judges a "
-                                  "raised voice and fast speech against these.")
-        self.start_button.setEnabled(True)
+        self._measured_with = self.context.agent_device
+        self._show_done(profile)
         self.completeChanged.emit()
 
 
@@ -610,6 +691,9 @@ class CalibrationWizard(QWizard):
                                                   self.baseline_page)
         for page in (self.devices_page, *self.live_pages):
             self.addPage(page)
+        # Word-wrapped labels claim a one-line minimum height, so below its laid-out size
+        # the wizard would clip the text the user must read aloud on the baseline page.
+        self.setMinimumSize(self.sizeHint())
         self.currentIdChanged.connect(self._release_hidden_pages)
         self.finished.connect(self._release_all)
 
@@ -628,7 +712,10 @@ class CalibrationWizard(QWizard):
 
     @property
     def profile(self) -> AgentProfile | None:
-        """The saved profile once the baseline page has finished, else None."""
+        """The measured profile once the baseline page has finished, else None.
+
+        It is written to disk only when the user presses Finish.
+        """
         return self.baseline_page.profile
 
     def devices(self) -> tuple[str, str]:

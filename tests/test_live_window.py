@@ -1,7 +1,15 @@
 """The live window, the engine bridge, cue wording and the app's wiring (offscreen Qt)."""
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +22,7 @@ from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
 from models.frames import FeatureFrame, PartyFrame
 from models.settings import RuleSettings
 from monitor.engine import LiveEvent, StatusChange
+from tests.app_fakes import record_settings_dialogs
 from tests.audio_fixtures import have
 from ui.cues import CueHold, cue_for
 from ui.live_window import TALK_HOLD_FRAMES, LiveWindow, TalkLight
@@ -170,12 +179,27 @@ def test_the_customer_light_tells_hold_music_from_talk_and_restarts_with_the_eng
 
 
 def test_loudness_is_shown_against_the_baseline_with_the_zone_in_words(window) -> None:
+    window.show_status(status("call_started"))
     window.show_frame(frame(1, agent_speech=True, agent_lufs=-22.0, rate=7.0), BASELINE)
     assert window.loudness_meter.value == pytest.approx(8.0)
     assert "raised" in window.loudness_caption.text()
     assert "fast" in window.pace_caption.text()
     window.show_frame(frame(2, agent_speech=True, agent_lufs=-22.0), None)
     assert "learning" in window.loudness_caption.text()
+    window.show_frame(frame(3, agent_speech=True, agent_lufs=BASELINE.loudness_lufs - 0.3), BASELINE)
+    assert window.loudness_caption.text().startswith("Loudness: +0 LU")
+
+
+def test_pace_is_not_left_over_after_a_call_or_while_paused(window) -> None:
+    window.show_status(status("call_started"))
+    window.show_frame(frame(1, agent_speech=True, rate=8.8), BASELINE)
+    assert "8.8" in window.pace_caption.text()
+    window.show_status(status("call_ended", t_s=30.0))
+    window.show_frame(frame(2, rate=8.8), BASELINE)  # the last call's pace, still in the window
+    assert "8.8" not in window.pace_caption.text() and window.pace_meter.value is None
+    window.set_paused(True)
+    assert window.pace_caption.text() == "Pace: paused"
+    assert window.loudness_caption.text() == "Loudness: paused"
 
 
 def test_mic_only_mode_is_shown(window) -> None:
@@ -385,6 +409,106 @@ def test_pausing_a_replay_holds_it_and_resuming_goes_on_from_there(qtbot, short_
         qtbot.waitUntil(lambda: len(frame_times) >= held + 5, timeout=10000)
         assert frame_times[held] > frame_times[held - 1]  # the same replay, not from the start
         assert "monitoring_stopped" not in statuses
+        assert "this is a recording" in app.window.status_text  # still said after the pause
+    finally:
+        app.shutdown()
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_termination_signal_ends_the_call_cleanly(short_call: Path, tmp_path: Path,
+                                                    signum: int) -> None:
+    # Logging out sends SIGTERM, Ctrl-C in a terminal SIGINT: either ends the call as
+    # quitting does, rather than leaving it open for the next start to call interrupted.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    store = tmp_path / "data" / "calmline" / "calmline.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--replay", str(short_call)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _calls_with_status(store, "open"):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        assert _calls_with_status(store, "open") == 1
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _calls_with_status(store, "ended") == 1 and _calls_with_status(store, "open") == 0
+
+
+def _calls_with_status(store: Path, status: str) -> int:
+    if not store.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT COUNT(*) FROM calls WHERE status = ?", (status,)).fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+
+
+def test_demo_mode_gives_way_to_a_microphone_chosen_in_settings(qtbot, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: False, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    assert app.feed.demo
+    started: list = []
+    monkeypatch.setattr(app.runner, "start", started.append)
+    record_settings_dialogs(monkeypatch, accept_with=replace(
+        app.runner.settings, agent_device="pulse:agent_mic.monitor"))
+    app.open_settings()
+    assert started and started[-1].replay is None and not app.feed.demo
+    assert "Demo mode" not in app.window.status_text
+
+
+def test_settings_changed_in_a_call_take_effect_together_when_it_ends(qtbot, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    started: list = []
+    monkeypatch.setattr(app.runner, "start", started.append)
+    old_rules = app.window.rules
+    new = replace(app.runner.settings, rules=replace(old_rules, raised_voice_lu=8.0))
+    record_settings_dialogs(monkeypatch, accept_with=new)
+    app.bridge.statusReceived.emit(status("call_started"))
+    app.open_settings()
+    # The engine keeps the old thresholds until the call ends, so the meters do too.
+    assert app.window.rules == old_rules and not started
+    assert "apply when this call ends" in app.window.status_text
+    app.bridge.statusReceived.emit(status("call_ended", t_s=60.0))
+    assert app.window.rules == new.rules and started
+    assert "apply when this call ends" not in app.window.status_text
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+def test_start_call_after_a_replay_has_finished_plays_it_again(qtbot, short_call: Path,
+                                                               tmp_path: Path) -> None:
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(short_call, fast=True, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    calls: list[str] = []
+    app.bridge.statusReceived.connect(lambda s: calls.append(s.kind) if s.kind == "call_started"
+                                      else None)
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: "replay has finished" in app.window.status_text, timeout=60000)
+        assert not app.runner.running and len(calls) == 1
+        app.window.call_button.click()
+        qtbot.waitUntil(lambda: len(calls) == 2, timeout=60000)
+        assert "this is a recording" in app.window.status_text
     finally:
         app.shutdown()
 

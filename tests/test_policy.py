@@ -13,6 +13,7 @@ from models.call_segmentation import SegmentationSettings
 from models.policy import (Policy, apply_policy, default_policy_path, load_effective_settings,
                            load_policy, save_user_settings)
 from models.settings import RuleSettings, SettingsError
+from tests.app_fakes import record_settings_dialogs
 from ui.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "packaging" / "policy.example.toml"
@@ -235,24 +236,6 @@ def test_settings_dialog_shows_policy_locks(qtbot, tmp_path: Path) -> None:
     assert dialog.rule_form.editors["monologue_min_s"].isEnabled()
     assert dialog.rule_form.editors["monologue_min_s"].value() == 60.0
     assert dialog.retention_spin.isEnabled()
-
-
-def record_settings_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
-    """Replace the settings dialog with one that keeps its arguments and is always cancelled."""
-    import ui.settings_dialog
-
-    seen: list[dict[str, object]] = []
-
-    class RecordingDialog:
-        def __init__(self, settings: AppSettings, locked: frozenset[str], parent: object,
-                     **kwargs: object) -> None:
-            seen.append(dict(kwargs, locked=locked))
-
-        def exec(self) -> int:
-            return 0  # rejected
-
-    monkeypatch.setattr(ui.settings_dialog, "SettingsDialog", RecordingDialog)
-    return seen
 
 
 def test_the_app_passes_the_policy_locks_to_the_settings_dialog(

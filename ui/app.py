@@ -43,6 +43,7 @@ from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
 from ui.qt_bridge import EngineBridge
 from ui.qt_settings import keep_qt_settings_private
+from ui.quit_signals import quit_on_signals
 from ui.tray import TrayController
 
 if TYPE_CHECKING:
@@ -307,6 +308,7 @@ class CalmLineApp(QObject):
         except SettingsError as exc:
             self._settings_problem = str(exc)
             settings = apply_policy({}, self._policy)
+        self._input_available = input_available
         self._feed = choose_feed(replay, fast, settings, input_available, channels)
         self._paused = False
         self._settings_pending: AppSettings | None = None
@@ -402,6 +404,10 @@ class CalmLineApp(QObject):
         self._start_feed()
 
     def _start_feed(self, _path: object = None) -> None:
+        if self._feed.demo:
+            # Demo mode stands in for a missing microphone only until one is chosen or appears.
+            self._feed = choose_feed(None, self._feed.fast, self.runner.settings,
+                                     self._input_available)
         self.window.set_notice(self._feed.label)
         self.runner.start(self._feed)
 
@@ -463,11 +469,19 @@ class CalmLineApp(QObject):
     # -- the agent's actions ---------------------------------------------------------
 
     def toggle_call(self) -> None:
-        """Start a call by hand, or stop the current one."""
+        """Start a call by hand, or stop the current one.
+
+        With monitoring stopped (a replay that finished, an engine that failed)
+        it starts monitoring again first, rather than doing nothing.
+        """
         if self.window.in_call:
             self.runner.stop_call()
-        else:
-            self.runner.start_call()
+            return
+        if self._paused:
+            return  # the window disables the button while paused
+        if not self.runner.running:
+            self._start_feed()
+        self.runner.start_call()
 
     def set_paused(self, paused: bool) -> None:
         """Pause monitoring (the engine stops listening) or resume it."""
@@ -477,6 +491,8 @@ class CalmLineApp(QObject):
         self.window.set_paused(paused)
         self.tray.set_paused(paused)
         if self.runner.hold_replay(paused):
+            if not paused:
+                self.window.set_notice(self._feed.label)
             return
         if paused:
             self.runner.stop()
@@ -520,7 +536,6 @@ class CalmLineApp(QObject):
                 set_start_at_login(new.start_at_login)
             except (NotImplementedError, OSError) as exc:
                 self.window.set_notice(f"Start at login could not be changed here: {exc}")
-        self.window.set_rules(new.rules)
         if self.window.in_call:
             # Switching devices or thresholds mid-call would split the call in two.
             self._settings_pending = new
@@ -598,13 +613,15 @@ class CalmLineApp(QObject):
     def _restart_with(self, settings: AppSettings) -> None:
         self._settings_pending = None
         self.runner.settings = settings
+        # The meters' zones change with the engine's rules, not before.
+        self.window.set_rules(settings.rules)
         if self._paused:
             return
-        if self._feed.replay is not None:
+        if self._feed.replay is not None and not self._feed.demo:
             self.window.set_notice("New settings apply from the next replay.")
             return
         self.runner.stop()
-        self.runner.start(self._feed)
+        self._start_feed()  # which also clears "New settings apply when this call ends."
 
     # -- other windows -------------------------------------------------------------
 
@@ -702,6 +719,7 @@ def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path 
     calm = CalmLineApp(replay, fast, settings_path, store_path, channels=channels)
     calm.start()
     try:
-        return app.exec()
+        with quit_on_signals(app):
+            return app.exec()
     finally:
         calm.shutdown()

@@ -677,6 +677,11 @@ class LiveWindow(QWidget):
 
     # -- settings and modes --------------------------------------------------------
 
+    @property
+    def rules(self) -> RuleSettings:
+        """The thresholds the meters' zones show."""
+        return self._rules
+
     def set_rules(self, rules: RuleSettings) -> None:
         """Use new thresholds for the meters' zones."""
         self._rules = rules
@@ -702,6 +707,8 @@ class LiveWindow(QWidget):
                 light.set_state(TalkLight.OFF)
             self.loudness_meter.set_value(None)
             self.pace_meter.set_value(None)
+            self._set_caption(self.loudness_caption, "Loudness: paused")
+            self._set_caption(self.pace_caption, "Pace: paused")
             self._status.notice = "Monitoring paused: CalmLine is not listening."
         else:
             self.you_light.set_state(TalkLight.QUIET)
@@ -810,8 +817,9 @@ class LiveWindow(QWidget):
         self.loudness_meter.set_value(relative)
         zone = " (raised)" if relative >= self._rules.raised_voice_lu and agent.speech else ""
         learning = "" if baseline.calibrated else ", still learning"
+        shown_lu = round(relative) or 0  # -0.3 reads "+0", not "-0"
         self._set_caption(self.loudness_caption,
-                          f"Loudness: {relative:+.0f} LU from your normal{zone}{learning}")
+                          f"Loudness: {shown_lu:+d} LU from your normal{zone}{learning}")
         self.loudness_meter.setAccessibleDescription(self.loudness_caption.text())
 
     def _show_pace(self, agent: PartyFrame, baseline: Baseline | None) -> None:
@@ -819,6 +827,12 @@ class LiveWindow(QWidget):
         if baseline is not None and baseline.rate_sps is not None:
             threshold = max(threshold, self._rules.fast_speech_ratio * baseline.rate_sps)
         self.pace_meter.set_zone(threshold)
+        if not self._in_call:
+            # The pace is of the agent's recent speech; between calls that is the last
+            # call's, which would read as the pace now.
+            self.pace_meter.set_value(None)
+            self._set_caption(self.pace_caption, "Pace: shown during calls")
+            return
         if agent.rate_sps is None:
             self.pace_meter.set_value(None)
             self._set_caption(self.pace_caption, "Pace: listening")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDialogBu
 from models.app_settings import AppSettings, load_settings, save_settings
 from models.profile import AgentProfile, load_profile, new_profile, save_profile
 from models.settings import RuleSettings, SettingsError
+from models.events import Event, EventKind, Severity
 from models.store import CallMode, CallStore, PromptOutcome
 from models.summary import CallSummary, PartySummary
 from monitor.audio_file import CallRecording
@@ -32,7 +33,7 @@ from monitor.devices import DeviceError, InputDevice
 from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
 from ui.calibration_wizard import (READING_PROMPT, WAITING_FOR_MIC, CalibrationWizard,
                                    CustomerCheck, Level, level_verdict, signal_similarity)
-from ui.history_window import HistoryWindow, TrendBucket, TrendChart, trend_buckets
+from ui.history_window import NOT_AVAILABLE, HistoryWindow, TrendBucket, TrendChart, trend_buckets
 from ui.settings_dialog import (LOCK_PREFIX, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
                                 set_start_at_login)
 
@@ -268,6 +269,30 @@ def test_history_shows_interrupted_and_open_calls(qtbot, tmp_path: Path) -> None
     assert "(in progress)" in window.proxy.index(0, 0).data()
     window.select_call(window.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole + 1))
     assert not window.delete_button.isEnabled()
+
+
+def test_an_interrupted_call_shows_what_is_known_of_its_length_in_full(qtbot, tmp_path: Path) -> None:
+    # A crash leaves a call open; the next start closes it at the last thing logged,
+    # which is only a lower bound of its length, and nothing at all without events.
+    path = tmp_path / "calmline.sqlite3"
+    with CallStore(path) as store:
+        store.begin_call(BASE, 10.0, CallMode.TWO_PARTY)
+        with_event = store.begin_call(BASE + timedelta(hours=1), 100.0, CallMode.TWO_PARTY)
+        store.add_event(with_event, Event(EventKind.INTERRUPTION, 150.0, 165.0, 1.0, 1.0,
+                                          Severity.LOW), BASE + timedelta(hours=1, minutes=1))
+    CallStore(path, recover=True).close()
+    window = make_history(qtbot, path)
+    window.resize(420, 300)
+    show_active(qtbot, window)
+    newest, oldest = (window.proxy.index(row, 1) for row in (0, 1))
+    assert newest.data() == "\N{GREATER-THAN OR EQUAL TO} 1:05"
+    assert "At least" in newest.data(Qt.ItemDataRole.ToolTipRole)
+    assert oldest.data() == NOT_AVAILABLE
+    date = window.proxy.index(0, 0)
+    assert date.data().endswith("(interrupted)")
+    # The whole date and status fit their column, even in a narrow window.
+    width = window.table.fontMetrics().horizontalAdvance(date.data())
+    assert window.table.columnWidth(0) >= width
 
 
 def test_delete_removes_the_row_after_confirmation(qtbot, tmp_path: Path) -> None:

@@ -214,8 +214,15 @@ class CallTableModel(QAbstractTableModel):
             return text + status, record.started_at.timestamp(), None
         if column == 1:
             duration = _duration_s(record)
-            return ((_minutes_seconds(duration), duration, None) if duration is not None
-                    else (NOT_AVAILABLE, -1.0, "Still in progress"))
+            if duration is None:
+                return NOT_AVAILABLE, -1.0, "Still in progress"
+            if record.status is CallStatus.INTERRUPTED:
+                # Its end is only the last thing logged before CalmLine was stopped.
+                if duration <= 0:
+                    return NOT_AVAILABLE, -1.0, "Not known: CalmLine was stopped during the call"
+                return (f"\N{GREATER-THAN OR EQUAL TO} {_minutes_seconds(duration)}", duration,
+                        "At least this long: CalmLine was stopped during the call")
+            return _minutes_seconds(duration), duration, None
         if column == 6:
             return str(row.prompts), row.prompts, None
         if summary is None:
@@ -431,9 +438,10 @@ class HistoryWindow(QMainWindow):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setTabKeyNavigation(False)
         header = self.table.horizontalHeader()
+        # Every column fits its contents ("(interrupted)" after a date must not be cut
+        # off); the last one takes any spare width, so the numbers stay close together.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # The date takes the spare width: numbers read best in tight right-aligned columns.
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
 

@@ -148,7 +148,9 @@ def test_invalid_threshold_shows_one_line_and_blocks_ok(qtbot) -> None:
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dialog.error_text == "" and ok.isEnabled()
     dialog.rule_form.editors["loud_lu"].setValue(3.0)
-    assert "loud_lu" in dialog.error_text and "\n" not in dialog.error_text
+    # Named as words, not as in the settings file.
+    assert "Loud (3.0) must be at least raised voice (6.0)" in dialog.error_text
+    assert "_" not in dialog.error_text and "\n" not in dialog.error_text
     assert not ok.isEnabled()
     dialog.accept()
     assert dialog.result() != dialog.DialogCode.Accepted

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable
@@ -188,7 +189,8 @@ class DevicePicker(QWidget):
         self.customer_label.setBuddy(self.customer_combo)
         hint = QLabel("For the customer's side choose what your softphone plays (a monitor "
                       "or loopback input). Without it, CalmLine works in mic-only mode: "
-                      "raised voice and pace are coached, interruptions are not.")
+                      "raised voice and pace are coached, but the interruption and "
+                      "monologue cues are off.")
         hint.setWordWrap(True)
         self.refresh_button = QPushButton("&Refresh device list")
         self.refresh_button.setAccessibleName("Refresh device list")
@@ -293,6 +295,34 @@ class _NumberForm:
     def values(self) -> dict[str, float | int]:
         """Current values by field name."""
         return {name: editor.value() for name, editor in self.editors.items()}
+
+
+_UNIT_ENDINGS = re.compile(r"_(lu|s|sps|db|hz)$")
+
+
+def plain_setting_names(message: str, names: Iterable[str]) -> str:
+    """A settings error in one line, with field names as words ("raised voice release").
+
+    The settings file and ``--set`` use the field names; the dialog shows
+    sentences, so its error line uses the names without underscores and units.
+
+    Parameters
+    ----------
+    message : str
+        The error, as :meth:`models.settings.RuleSettings.validate` words it.
+    names : iterable of str
+        The field names that may appear in it.
+
+    Returns
+    -------
+    str
+        The message on one line, starting with a capital letter.
+    """
+    text = " ".join(message.split())
+    for name in sorted(names, key=len, reverse=True):
+        words = _UNIT_ENDINGS.sub("", name).replace("_", " ")
+        text = re.sub(rf"\b(?:rules\.|segmentation\.)?{re.escape(name)}\b", words, text)
+    return text[:1].upper() + text[1:]
 
 
 def _lock(widget: QWidget, label: QLabel | None = None) -> None:
@@ -503,8 +533,9 @@ class SettingsDialog(QDialog):
         try:
             self._candidate().validate()
         except SettingsError as exc:
-            # One line: the first problem, naming the setting.
-            self.error_label.setText(f"{ERROR_GLYPH} {' '.join(str(exc).split())}")
+            # One line: the first problem, naming the settings as the form does.
+            names = {**self.rule_form.editors, **self.segmentation_form.editors}
+            self.error_label.setText(f"{ERROR_GLYPH} {plain_setting_names(str(exc), names)}")
             self.error_label.show()
             ok.setEnabled(False)
             return

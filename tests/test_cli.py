@@ -731,23 +731,113 @@ def test_a_closed_stdout_is_one_line(small_call: Path, tmp_path: Path, argv: lis
     assert result.stderr == "calmline: standard output is closed; give a file name instead of -\n"
 
 
+@pytest.fixture
+def user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch home with a display: the user's settings, call log and IT policy live under it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    monkeypatch.setenv("CALMLINE_POLICY", str(home / "policy.toml"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a display: the window would open
+    return home
+
+
+@pytest.fixture
+def reviews(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """What each review window would have been opened with, instead of opening it."""
+    opened: list[dict] = []
+
+    def run_review(path: Path | None, channels=None, customer_path: Path | None = None,
+                   **options: object) -> int:
+        opened.append(dict(path=path, channels=channels, customer_path=customer_path, **options))
+        return 0
+
+    monkeypatch.setattr("ui.review_window.run_review", run_review)
+    return opened
+
+
+def user_settings(text: str) -> Path:
+    from models.app_settings import default_settings_path
+
+    path = default_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("make, argv, message", [
     (lambda d: (d / "noise.wav").write_bytes(os.urandom(4000)) and d / "noise.wav", [],
      "not a readable audio file"),
     (lambda d: d, [], "is a folder"),
-    (lambda d: write(d / "six.wav", np.zeros((16000, 6))), [], "--agent-channel N"),
+    # Channel options that leave a party open are refused, as by analyze.
+    (lambda d: write(d / "six.wav", np.zeros((16000, 6))), ["--customer-channel", "2"], "--agent-channel N"),
+    (lambda d: write(d / "six.wav", np.zeros((16000, 6))), ["--customer", "{tmp}"], "--agent-channel N"),
     (lambda d: write(d / "stereo.wav", np.zeros((16000, 2))), ["--agent-channel", "5"], "no channel 5"),
     (lambda d: write(d / "stereo.wav", np.zeros((16000, 2))), ["--customer", "{tmp}"], "is a folder"),
 ])
-def test_review_refuses_a_file_it_cannot_use_before_any_window(tmp_path: Path, monkeypatch, capsys, make,
+def test_review_refuses_a_file_it_cannot_use_before_any_window(tmp_path: Path, user_home: Path,
+                                                               reviews: list[dict], capsys, make,
                                                                argv: list[str], message: str) -> None:
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a display: the window would open
-    opened = []
-    monkeypatch.setattr("ui.review_window.run_review", lambda *args: opened.append(args) or 0)
     path = make(tmp_path)
     assert main(["review", str(path), *[arg.format(tmp=tmp_path) for arg in argv]]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
-    assert opened == []
+    assert reviews == []
     assert main(["review", str(write(tmp_path / "good.wav", np.zeros((16000, 2))))]) == 0
-    assert len(opened) == 1
+    assert len(reviews) == 1
+
+
+def test_review_of_many_channels_without_channel_options_lets_the_window_ask(
+        tmp_path: Path, user_home: Path, reviews: list[dict]) -> None:
+    from monitor.audio_file import ChannelChoice
+
+    quad = write(tmp_path / "quad.wav", np.zeros((16000, 4)))
+    assert main(["review", str(quad)]) == 0
+    assert reviews[-1]["channels"] == ChannelChoice()  # the window then asks, as File ▸ Open does
+    assert main(["review", str(quad), "--agent-channel", "3", "--customer-channel", "4"]) == 0
+    assert reviews[-1]["channels"] == ChannelChoice(agent_channel=2, customer_channel=3)
+    assert main(["review", str(quad), "--mono"]) == 0
+    assert reviews[-1]["channels"] == ChannelChoice(mono=True)
+
+
+def test_review_analyses_with_the_users_settings_and_lists_the_users_log(
+        tmp_path: Path, user_home: Path, reviews: list[dict]) -> None:
+    from models.store import default_store_path
+
+    user_settings("[rules]\nraised_voice_lu = 3.0\nraised_voice_release_lu = 2.0\n")
+    call = write(tmp_path / "call.wav", np.zeros((16000, 2)))
+    assert main(["review", str(call)]) == 0
+    assert reviews[-1]["settings"].raised_voice_lu == 3.0
+    assert reviews[-1]["store_path"] == default_store_path()
+    assert user_home in reviews[-1]["store_path"].parents
+    assert main(["review", str(call), "--set", "raised_voice_lu=5"]) == 0  # as analyze takes it
+    assert reviews[-1]["settings"].raised_voice_lu == 5.0
+
+
+def test_review_follows_the_it_policy(tmp_path: Path, user_home: Path, reviews: list[dict],
+                                      capsys) -> None:
+    (user_home / "policy.toml").write_text('locked = ["rules.raised_voice_lu"]\n'
+                                           '[rules]\nraised_voice_lu = 8.0\n')
+    user_settings("[rules]\nraised_voice_lu = 3.0\nraised_voice_release_lu = 2.0\n")
+    call = write(tmp_path / "call.wav", np.zeros((16000, 2)))
+    assert main(["review", str(call)]) == 0
+    assert reviews[-1]["settings"].raised_voice_lu == 8.0
+    capsys.readouterr()
+    assert main(["review", str(call), "--set", "raised_voice_lu=5"]) == 2
+    err = capsys.readouterr().err
+    assert "locked by your IT department's policy" in err and err.count("\n") == 1, err
+    assert len(reviews) == 1
+
+
+def test_a_broken_settings_file_stops_review_as_it_stops_analyze(tmp_path: Path, user_home: Path,
+                                                                 reviews: list[dict], capsys) -> None:
+    settings = user_settings("[rules\n")
+    call = write(tmp_path / "call.wav", np.zeros((16000, 2)))
+    assert main(["analyze", str(call)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"calmline: {settings}") and said.count("\n") == 1, said
+    assert main(["review", str(call)]) == 2
+    assert capsys.readouterr().err == said
+    assert reviews == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,15 +13,19 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QFont, QFontMetrics
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
+import ui.review_window
 from models.events import EventKind
+from models.settings import RuleSettings
 from models.store import CallMode, CallStore
 from models.summary import CallSummary, PartySummary
 from tests.audio_fixtures import have, hold_music, telephone_band
 from ui.playback import PlaybackUnavailable
 from ui.report_export import build_pdf_document, what_went_well
-from ui.review_window import LoggedCallDialog, ReviewWindow
+from monitor.audio_file import ChannelChoice
+from ui.channel_dialog import ChannelDialog
+from ui.review_window import LoggedCallDialog, ReviewWindow, run_review
 from ui.summary_text import clock
 from ui.timeline import WaveEnvelope, _legend_items
 
@@ -609,6 +614,73 @@ def test_logged_calls_without_a_recording_are_not_offered(qtbot, tmp_path: Path,
     qtbot.addWidget(dialog)
     assert dialog.list.count() == 1
     assert dialog.selected_path() == demo_call
+
+
+def test_logged_calls_show_the_length_history_shows(qtbot, tmp_path: Path, demo_call: Path) -> None:
+    store_path = tmp_path / "store" / "calls.sqlite3"
+    start = datetime(2026, 11, 23, 4, 27, tzinfo=timezone.utc)
+    party = PartySummary(30.0, 0.4, 4.5)
+    with CallStore(store_path) as store:
+        for hour, interruptions in ((0, 1), (1, 2)):
+            # Detected from 10 s to 73.1 s of the stream, the call as analysed and recorded is 73.1 s.
+            call = store.begin_call(start + timedelta(hours=hour), 10.0, CallMode.TWO_PARTY)
+            summary = CallSummary(73.1, party, party, 2.0, interruptions, 4.8, 0.0, 0, 0)
+            store.end_call(call, start + timedelta(hours=hour, seconds=73), 73.1, summary, demo_call)
+    with CallStore(store_path, read_only=True) as store:
+        dialog = LoggedCallDialog(store.calls(), None)
+    qtbot.addWidget(dialog)
+    texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert "(1:13.1, 2 interruptions, 5 s raised voice)" in texts[0]
+    assert "(1:13.1, 1 interruption, 5 s raised voice)" in texts[1]
+
+
+@pytest.fixture
+def run_review_windows(qtbot, qapp, output: FakeOutput,
+                       monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ReviewWindow]]:
+    """The windows :func:`run_review` opens, with the event loop left to the test."""
+    windows: list[ReviewWindow] = []
+
+    class RecordedWindow(ReviewWindow):
+        def __init__(self, **options: object) -> None:
+            super().__init__(stream_factory=output, **options)
+            qtbot.addWidget(self)
+            windows.append(self)
+
+    monkeypatch.setattr(ui.review_window, "ReviewWindow", RecordedWindow)
+    monkeypatch.setattr(QApplication, "exec", lambda *args: 0)
+    name = qapp.applicationName()
+    yield windows
+    qapp.setApplicationName(name)
+
+
+def test_run_review_analyses_with_the_settings_it_is_given(qtbot, run_review_windows: list[ReviewWindow],
+                                                          demo_call: Path, tmp_path: Path) -> None:
+    settings = RuleSettings(raised_voice_lu=3.0, raised_voice_release_lu=2.0)
+    assert run_review(demo_call, settings=settings, store_path=tmp_path / "calls.sqlite3") == 0
+    [window] = run_review_windows
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        pass  # the analysis reports back through the event loop, which turns only now
+    assert blocker.args == [True], window.message
+    raised = [e for e in window.report.events if e.kind is EventKind.RAISED_VOICE]
+    assert raised and all(e.threshold == 3.0 for e in raised)
+
+
+def test_run_review_of_many_channels_asks_which_is_whose(qtbot, run_review_windows: list[ReviewWindow],
+                                                        demo_call: Path, tmp_path: Path) -> None:
+    call, sr_hz = sf.read(demo_call, dtype="float32", frames=16000 * 20)
+    quad = np.zeros((len(call), 4), np.float32)
+    quad[:, 1], quad[:, 3] = call[:, 0], call[:, 1]
+    path = tmp_path / "quad.wav"
+    sf.write(path, quad, sr_hz, subtype="FLOAT")
+    assert run_review(path, ChannelChoice(), store_path=tmp_path / "calls.sqlite3") == 0
+    [window] = run_review_windows
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
+        pass
+    assert blocker.args == [False]
+    assert "4 channels" in window.message
+    dialog = window.findChild(ChannelDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert (dialog.agent.currentData(), dialog.customer.currentData()) == (1, 3)
 
 
 def test_the_envelope_built_block_by_block_matches_the_whole_signal() -> None:

@@ -1,4 +1,4 @@
-"""Per-call summary, accumulated frame by frame."""
+"""Per-call summary, accumulated frame by frame, and how its times are written."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +8,7 @@ from models.rules import CallRules
 from models.settings import RuleSettings
 from models.summary import CallSummary, PartySummary, SummaryAccumulator
 from tests.frame_builder import PROFILE, CallBuilder, run
+from ui.summary_text import clock
 
 
 def summarise(call: CallBuilder, customer: bool = True) -> tuple[CallSummary, CallRules]:
@@ -44,3 +45,15 @@ def test_empty_call() -> None:
     summary = SummaryAccumulator(HOP_S, True).result([])
     assert summary.duration_s == 0.0 and summary.agent.talk_share == 0.0
     assert summary.agent.rate_sps is None and summary.interruptions == 0
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0.0, "0:00.0"), (0.04, "0:00.0"), (9.96, "0:10.0"),
+    (59.94, "0:59.9"), (59.96, "1:00.0"), (59.97, "1:00.0"),  # never "0:60.0"
+    (73.1, "1:13.1"), (119.96, "2:00.0"),
+    (3599.94, "59:59.9"), (3599.96, "1:00:00"),  # rounds up into the hour format, not "60:00.0"
+    (3600.0, "1:00:00"), (3661.4, "1:01:01"), (3719.6, "1:02:00"), (7199.6, "2:00:00"),
+    (-0.04, "0:00.0"), (-5.0, "-0:05.0"), (-59.97, "-1:00.0"),
+])
+def test_clock_rounds_before_it_splits_minutes_and_seconds(seconds: float, text: str) -> None:
+    assert clock(seconds) == text

@@ -21,6 +21,7 @@ from models.errors import UserError
 from models.policy import load_effective_settings, load_policy
 from models.report import write_events_csv
 from models.settings import RuleSettings, SettingsError
+from models.store import default_store_path
 from ui.diagnostics import calmline_version, diagnostics_report
 from ui.logging_setup import configure_logging
 from ui.monitor_command import add_monitor_parser, run_devices, run_export, run_monitor
@@ -92,6 +93,10 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     _add_channel_options(p)
     p.add_argument("--json", metavar="PATH", help="write the full analysis as JSON (- for stdout)")
     p.add_argument("--csv", metavar="PATH", help="write the events as CSV (- for stdout)")
+    _add_set_option(p)
+
+
+def _add_set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", metavar="NAME=VALUE", type=_setting, action="append", default=[],
                    help="override a rule setting, e.g. --set raised_voice_lu=8")
 
@@ -127,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--customer", metavar="FILE", type=Path,
                         help="a separate recording of the customer's side")
     _add_channel_options(review)
+    _add_set_option(review)
     add_monitor_parser(sub, _channel)
     return parser
 
@@ -240,16 +246,29 @@ def _check_recording(path: Path, choice: ChannelChoice, customer: Path | None = 
 
 
 def _command_review(args: argparse.Namespace) -> int:
+    from monitor.audio_file import ChannelChoice, ChannelChoiceNeeded
+
     if args.customer is not None and args.file is None:
         raise UserError("--customer needs your recording too: calmline review FILE --customer FILE")
-    if args.file is not None:  # said here, not in a window that opens for nothing
-        _check_recording(args.file.expanduser(), _channel_choice(args),
-                         args.customer.expanduser() if args.customer is not None else None)
+    # The window analyses with the same rules as 'analyze', so the two agree on a call.
+    # Bad settings and unusable files are said here, not in a window that opens for nothing.
+    settings = _settings_from(args.set)
+    choice = _channel_choice(args)
+    if args.file is not None:
+        try:
+            _check_recording(args.file.expanduser(), choice,
+                             args.customer.expanduser() if args.customer is not None else None)
+        except ChannelChoiceNeeded:
+            # Given no channel option, the window asks which channel is whose, as it does
+            # for File ▸ Open; options that leave it open are refused, as 'analyze' does.
+            if args.customer is not None or choice != ChannelChoice():
+                raise
     if not has_display():
         raise OutputError("the review window needs a display; use 'calmline analyze FILE' instead")
     from ui.review_window import run_review
 
-    return run_review(args.file, _channel_choice(args), args.customer)
+    return run_review(args.file, choice, args.customer, settings=settings,
+                      store_path=default_store_path())
 
 
 def _command_demo(args: argparse.Namespace) -> int:

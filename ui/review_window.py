@@ -184,6 +184,18 @@ class AnalysisThread(QThread):
         self.succeeded.emit(data)
 
 
+def _call_details(call: CallRecord) -> str:
+    """A logged call's length and totals, as the list of logged calls shows them."""
+    if call.summary is None:
+        return clock(call.end_s - call.start_s) if call.end_s is not None else "open"
+    # The summary's length is what was analysed and recorded, and what History
+    # shows; the log's start and end positions are the call detection's
+    # estimates and can be seconds off it.
+    count = call.summary.interruptions
+    return (f"{clock(call.summary.duration_s)}, {count} interruption{'' if count == 1 else 's'}, "
+            f"{call.summary.raised_voice_s:.0f} s raised voice")
+
+
 class LoggedCallDialog(QDialog):
     """Pick a logged call that has a recording.
 
@@ -203,11 +215,8 @@ class LoggedCallDialog(QDialog):
         for call in calls:
             if call.recording_path is None or not call.recording_path.exists():
                 continue
-            length = clock(call.end_s - call.start_s) if call.end_s is not None else "open"
             started = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
-            extra = (f", {call.summary.interruptions} interruptions, "
-                     f"{call.summary.raised_voice_s:.0f} s raised voice" if call.summary else "")
-            item = QListWidgetItem(f"{started}  ({length}{extra})  {call.recording_path.name}")
+            item = QListWidgetItem(f"{started}  ({_call_details(call)})  {call.recording_path.name}")
             item.setData(Qt.ItemDataRole.UserRole, str(call.recording_path))
             self.list.addItem(item)
         if self.list.count():
@@ -276,6 +285,11 @@ class ReviewWindow(QMainWindow):
         self._update_enabled()
 
     # --- public API
+
+    @property
+    def rules(self) -> RuleSettings:
+        """The thresholds this window analyses and reports with."""
+        return self._settings
 
     @property
     def report(self) -> AnalysisReport | None:
@@ -850,7 +864,8 @@ class ReviewWindow(QMainWindow):
 
 
 def run_review(path: Path | None, channels: ChannelChoice | None = None,
-               customer_path: Path | None = None) -> int:
+               customer_path: Path | None = None, *, settings: RuleSettings | None = None,
+               store_path: Path | None = None) -> int:
     """Show the review window (opening ``path`` if given) and run the event loop.
 
     Parameters
@@ -858,9 +873,15 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None,
     path : Path or None
         A recording to open at once.
     channels : ChannelChoice, optional
-        Which of its channels carry which party (the usual layout by default).
+        Which of its channels carry which party (the usual layout by default;
+        a recording with more than two channels then asks in the window).
     customer_path : Path, optional
         The customer's side in a recording of its own.
+    settings : RuleSettings, optional
+        Rule thresholds for the analysis: the user's, under the IT policy
+        (built-in defaults when omitted).
+    store_path : Path, optional
+        The call log that File ▸ Open logged call lists (the user's by default).
 
     Returns
     -------
@@ -872,7 +893,7 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None,
         keep_qt_settings_private()
         app = QApplication(sys.argv[:1])
     app.setApplicationName("CalmLine")
-    window = ReviewWindow()
+    window = ReviewWindow(settings=settings, store_path=store_path)
     window.show()
     if path is not None:
         window.open_file(path, channels, customer_path)

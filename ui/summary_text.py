@@ -14,12 +14,27 @@ EVENT_LABELS = {
 
 
 def clock(seconds: float) -> str:
-    """Format seconds as ``m:ss.s`` (or ``h:mm:ss`` past an hour)."""
-    if seconds >= 3600:
-        h, rest = divmod(int(seconds), 3600)
-        return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
-    m, s = divmod(seconds, 60)
-    return f"{int(m)}:{s:04.1f}"
+    """Format a time as ``m:ss.s``, or ``h:mm:ss`` from an hour on.
+
+    Parameters
+    ----------
+    seconds : float
+        The time in seconds; a negative one keeps its sign.
+
+    Returns
+    -------
+    str
+        The time to a tenth of a second (to the second from an hour on).
+    """
+    # Rounded before it is split into minutes and seconds: 59.97 s is 1:00.0,
+    # where splitting first would round the seconds alone up to "0:60.0".
+    tenths = round(abs(seconds) * 10)
+    sign = "-" if seconds < 0 and tenths else ""
+    if tenths >= 36000:
+        h, rest = divmod(round(abs(seconds)), 3600)
+        return f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
+    m, rest = divmod(tenths, 600)
+    return f"{sign}{m}:{rest // 10:02d}.{rest % 10}"
 
 
 def _event_detail(kind: EventKind, value: float, threshold: float) -> str:

@@ -491,6 +491,32 @@ def test_settings_changed_in_a_call_take_effect_together_when_it_ends(qtbot, tmp
     assert "apply when this call ends" not in app.window.status_text
 
 
+def test_the_review_window_reopened_after_a_settings_change_uses_the_new_thresholds(
+        qtbot, tmp_path: Path) -> None:
+    from ui.app import CalmLineApp
+    from ui.review_window import ReviewWindow
+
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    app.open_review()
+    first = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReviewWindow)
+                 and w.isVisible())
+    qtbot.addWidget(first)
+    assert first.rules == app.runner.settings.rules
+    app.open_review()
+    assert first.isVisible()  # open: brought forward, not replaced
+    first.close()
+    app.runner.settings = replace(app.runner.settings, rules=replace(
+        app.runner.settings.rules, raised_voice_lu=8.0))
+    app.open_review()
+    second = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReviewWindow)
+                  and w.isVisible())
+    qtbot.addWidget(second)
+    assert second is not first and second.rules.raised_voice_lu == 8.0
+
+
 @pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
 def test_start_call_after_a_replay_has_finished_plays_it_again(qtbot, short_call: Path,
                                                                tmp_path: Path) -> None:

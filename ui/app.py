@@ -573,6 +573,11 @@ class CalmLineApp(QObject):
         from ui.review_window import ReviewWindow
 
         review = self._extra_windows.get("review")
+        if (isinstance(review, ReviewWindow) and not review.isVisible()
+                and review.rules != self.runner.settings.rules):
+            # Closed since the thresholds changed: a fresh window reviews with the new ones.
+            review.deleteLater()
+            review = None
         if review is None:
             review = ReviewWindow(settings=self.runner.settings.rules, store_path=self._store_path,
                                   audio_host=self.audio_host)

@@ -694,3 +694,23 @@ def test_the_envelope_built_block_by_block_matches_the_whole_signal() -> None:
     edges = np.arange(len(x)) * envelope.bins // len(x)
     assert np.allclose(low, [x[edges == b].min() for b in range(envelope.bins)])
     assert np.allclose(high, [x[edges == b].max() for b in range(envelope.bins)])
+
+
+def test_ctrl_c_in_the_terminal_closes_calmline_review(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_STATE_HOME=str(tmp_path / "state"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "-v", "review"], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "review window open" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from PySide6.QtCore import QCoreApplication, QSocketNotifier
+from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def quit_on_signals(app: QCoreApplication) -> Iterator[None]:
 
     def quit_loop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s received: quitting", signal.Signals(signum).name)
-        app.quit()
+        # Queued, because quit() before exec() has started would be ignored.
+        QTimer.singleShot(0, app.quit)
 
     notifier.activated.connect(drain)
     previous_handlers = {signum: signal.signal(signum, quit_loop) for signum in _quit_signals()}

@@ -38,6 +38,7 @@ from ui.channel_dialog import ChannelDialog
 from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
 from ui.qt_settings import keep_qt_settings_private
+from ui.quit_signals import quit_on_signals
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
 from ui.summary_text import EVENT_LABELS, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
@@ -897,4 +898,6 @@ def run_review(path: Path | None, channels: ChannelChoice | None = None,
     window.show()
     if path is not None:
         window.open_file(path, channels, customer_path)
-    return app.exec()
+    with quit_on_signals(app):  # Ctrl-C in the terminal closes the window
+        logger.info("review window open")
+        return app.exec()

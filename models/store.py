@@ -127,6 +127,24 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
     ),
+    # v2: a started exercise ended early is 'stopped', no longer 'dismissed' like an
+    # offer turned down. SQLite cannot change a CHECK constraint, so the table is rebuilt.
+    (
+        """CREATE TABLE breathing_prompts_v2 (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER REFERENCES calls (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            "trigger" TEXT NOT NULL,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('shown', 'started', 'completed', 'stopped', 'dismissed')),
+            updated_at TEXT NOT NULL
+        )""",
+        'INSERT INTO breathing_prompts_v2 (id, call_id, at, "trigger", outcome, updated_at) '
+        'SELECT id, call_id, at, "trigger", outcome, updated_at FROM breathing_prompts',
+        "DROP TABLE breathing_prompts",
+        "ALTER TABLE breathing_prompts_v2 RENAME TO breathing_prompts",
+        "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
+    ),
 )
 """Schema migrations in order: entry ``n`` upgrades version ``n`` to ``n + 1``."""
 
@@ -175,21 +193,25 @@ class CallStatus(str, Enum):
 class PromptOutcome(str, Enum):
     """What became of a breathing exercise offer.
 
-    An offer is shown, may be started, and ends completed or dismissed; the
-    outcome only moves forward along that path.
+    An offer is shown, and is either turned down (``dismissed``: "Not now",
+    closed, or left until it expired) or started; a started exercise ends
+    ``completed`` or, ended early, ``stopped``. The outcome only moves
+    forward along that path.
     """
 
     SHOWN = "shown"
     STARTED = "started"
     COMPLETED = "completed"
+    STOPPED = "stopped"
     DISMISSED = "dismissed"
 
 
 _NEXT_OUTCOMES = {
     PromptOutcome.SHOWN: {PromptOutcome.STARTED, PromptOutcome.COMPLETED,
                           PromptOutcome.DISMISSED},
-    PromptOutcome.STARTED: {PromptOutcome.COMPLETED, PromptOutcome.DISMISSED},
+    PromptOutcome.STARTED: {PromptOutcome.COMPLETED, PromptOutcome.STOPPED},
     PromptOutcome.COMPLETED: set(),
+    PromptOutcome.STOPPED: set(),
     PromptOutcome.DISMISSED: set(),
 }
 
@@ -684,7 +706,8 @@ class CallStore:
             The prompt's id.
         outcome : PromptOutcome
             The new outcome; it must follow the current one (shown, then
-            started, then completed or dismissed). Repeating the current
+            started, then completed or stopped; or dismissed instead of
+            started). Repeating the current
             outcome changes nothing.
         updated_at : datetime or str
             When, timezone-aware.

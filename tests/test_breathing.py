@@ -247,7 +247,7 @@ def test_pacer_completes_with_a_fake_clock(qtbot, pacer: BreathingPacer, clock: 
     completed: list[bool] = []
     dismissed: list[bool] = []
     pacer.completed.connect(lambda: completed.append(True))
-    pacer.dismissed.connect(lambda: dismissed.append(True))
+    pacer.stopped.connect(lambda: dismissed.append(True))
     seen = run_to_end(pacer, clock)
 
     assert completed == [True] and dismissed == []
@@ -306,10 +306,10 @@ def test_stop_and_close_dismiss_and_log_once(qtbot, pacer: BreathingPacer, clock
                                              log: MemoryLog) -> None:
     pacer.start()
     clock.advance(20.0)
-    with qtbot.waitSignal(pacer.dismissed):
+    with qtbot.waitSignal(pacer.stopped):
         pacer.stop()
     pacer.close()  # nothing under way any more: no second dismissal
-    assert log.rows == {1: ["started", "dismissed"]}
+    assert log.rows == {1: ["started", "stopped"]}
 
 
 def test_closing_after_completion_is_not_a_dismissal(pacer: BreathingPacer, clock: FakeClock,
@@ -326,7 +326,7 @@ def test_starting_again_dismisses_the_session_under_way(pacer: BreathingPacer,
     pacer.start("box")
     pacer.start("resonance")
     assert pacer.pattern is RESONANCE
-    assert log.rows == {1: ["started", "dismissed"], 2: ["started"]}
+    assert log.rows == {1: ["started", "stopped"], 2: ["started"]}
 
 
 def test_pacer_keyboard_space_and_escape(qtbot, pacer: BreathingPacer, clock: FakeClock,
@@ -340,10 +340,10 @@ def test_pacer_keyboard_space_and_escape(qtbot, pacer: BreathingPacer, clock: Fa
     assert pacer.paused
     qtbot.keyClick(pacer, Qt.Key.Key_Space)
     assert pacer.running
-    with qtbot.waitSignal(pacer.dismissed):
+    with qtbot.waitSignal(pacer.stopped):
         qtbot.keyClick(pacer, Qt.Key.Key_Escape)
     assert not pacer.isVisible()
-    assert log.rows == {1: ["started", "dismissed"]}
+    assert log.rows == {1: ["started", "stopped"]}
 
 
 def test_pacer_keyboard_reaches_every_control(qtbot, pacer: BreathingPacer) -> None:
@@ -652,3 +652,74 @@ def test_prompt_log_opened_at_start_up_leaves_the_engines_calls_alone(qtbot, sto
     with CallStore(store_path, read_only=True) as reader:
         assert reader.call(call_id).status is CallStatus.ENDED
         assert [p.outcome for p in reader.prompts(call_id)] == [PromptOutcome.DISMISSED]
+
+
+# -- the app's part: one offer at a time, never over an exercise ---------------------------
+
+@pytest.fixture
+def app(qtbot, tmp_path: Path):
+    from ui.app import CalmLineApp
+
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      input_available=lambda: True, chime=lambda: None)
+    qtbot.addWidget(app.window)
+    yield app
+    for window in list(app._extra_windows.values()) + [app._offer]:
+        if window is not None:
+            window.close()
+
+
+def breathing_prompt_closed():
+    from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
+    from monitor.engine import LiveEvent
+
+    event = Event(EventKind.BREATHING_PROMPT, 60.0, 60.0, 1.0, 1.0, Severity.LOW)
+    return LiveEvent(EventUpdate(EventPhase.CLOSE, event), 0.0, None)
+
+
+def logged_outcomes(app) -> list[tuple[str, list[str]]]:
+    with CallStore(app._store_path, read_only=True) as store:
+        return [(p.trigger, p.outcome.value) for p in store.prompts(None)]
+
+
+def show_offer(app) -> None:
+    from monitor.engine import StatusChange
+
+    app.bridge.eventReceived.emit(breathing_prompt_closed())
+    app.bridge.statusReceived.emit(StatusChange("call_ended", 90.0, 0.0, ""))
+    assert app._offer.showing
+
+
+def test_no_offer_appears_over_an_exercise_under_way(app) -> None:
+    app.breathe_now()
+    app.bridge.eventReceived.emit(breathing_prompt_closed())
+    assert app._offer is None or not (app._offer.queued or app._offer.showing)
+    assert logged_outcomes(app) == [(MANUAL_TRIGGER, "started")]
+
+
+def test_breathe_while_an_offer_is_shown_takes_the_offer(app) -> None:
+    show_offer(app)
+    app.breathe_now()
+    assert not app._offer.showing and app._extra_windows["pacer"].running
+    assert logged_outcomes(app) == [("raised_voice", "started")]  # one row, not a manual one too
+
+
+def test_an_offer_left_from_the_last_call_goes_when_the_next_call_starts(app) -> None:
+    from monitor.engine import StatusChange
+
+    show_offer(app)
+    app.bridge.statusReceived.emit(StatusChange("call_started", 120.0, 0.0, ""))
+    assert not app._offer.showing
+    assert logged_outcomes(app) == [("raised_voice", "dismissed")]
+    show_offer(app)  # so the new call's own offer can appear
+    assert logged_outcomes(app)[-1] == ("raised_voice", "shown")
+
+
+def test_starting_an_exercise_in_the_pacer_drops_a_queued_offer(app) -> None:
+    app.bridge.eventReceived.emit(breathing_prompt_closed())
+    assert app._offer.queued
+    pacer = app._extra_window("pacer")
+    pacer.start()
+    assert not app._offer.queued and not app._offer.showing
+    assert logged_outcomes(app) == [(MANUAL_TRIGGER, "started")]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_new_store_is_user_only_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "data" / "calmline" / "calmline.sqlite3"
     with CallStore(path) as store:
         store.begin_call(NOW, 0.0, CallMode.TWO_PARTY)
-        assert store.schema_version == SCHEMA_VERSION == 1
+        assert store.schema_version == SCHEMA_VERSION == 2
         for suffix in ("", "-wal", "-shm"):
             assert mode_of(Path(f"{path}{suffix}")) == 0o600, suffix
     assert mode_of(path.parent) == 0o700 and mode_of(path.parent.parent) == 0o700
@@ -140,6 +141,43 @@ def test_prompt_outside_a_call_and_outcome_order(store: CallStore) -> None:
         store.update_prompt_outcome(prompt_id, PromptOutcome.STARTED, NOW)
     with pytest.raises(StoreError, match="prompt 99 is not in the call log"):
         store.update_prompt_outcome(99, PromptOutcome.STARTED, NOW)
+
+
+def test_a_started_exercise_ends_completed_or_stopped_never_dismissed(store: CallStore) -> None:
+    # "Not now" and "took it, then stopped early" must stay apart in the log.
+    stopped = store.record_prompt(None, NOW, "raised_voice")
+    store.update_prompt_outcome(stopped, PromptOutcome.STARTED, NOW)
+    store.update_prompt_outcome(stopped, PromptOutcome.STOPPED, NOW + timedelta(seconds=13))
+    assert [p.outcome for p in store.prompts(None)] == [PromptOutcome.STOPPED]
+    declined = store.record_prompt(None, NOW, "raised_voice")
+    store.update_prompt_outcome(declined, PromptOutcome.DISMISSED, NOW)
+    with pytest.raises(StoreError, match="already started; it cannot become dismissed"):
+        store.update_prompt_outcome(store.record_prompt(None, NOW, "manual", PromptOutcome.STARTED),
+                                    PromptOutcome.DISMISSED, NOW)
+
+
+def test_a_version_1_log_is_upgraded_with_its_prompts(tmp_path: Path) -> None:
+    from models.store import _MIGRATIONS
+
+    path = tmp_path / "calmline.sqlite3"
+    with closing(sqlite3.connect(path)) as conn:
+        for sql in _MIGRATIONS[0]:
+            conn.execute(sql)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO calls (started_at, start_s, mode) VALUES ('2026-01-05T09:00:00Z', 0, "
+                     "'two_party')")
+        conn.execute('INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at) '
+                     "VALUES (1, '2026-01-05T09:01:00Z', 'raised_voice', 'completed', "
+                     "'2026-01-05T09:02:00Z')")
+        conn.commit()
+    with CallStore(path) as store:
+        assert store.schema_version == 2
+        [kept] = store.prompts(1)
+        assert (kept.trigger, kept.outcome) == ("raised_voice", PromptOutcome.COMPLETED)
+        added = store.record_prompt(1, NOW, "manual", PromptOutcome.STARTED)
+        store.update_prompt_outcome(added, PromptOutcome.STOPPED, NOW)
+        store.delete_call(1)  # the rebuilt table still follows its call
+        assert store.prompts(1) == []
 
 
 def test_times_and_modes_may_be_given_as_text(store: CallStore) -> None:

@@ -434,6 +434,9 @@ class CalmLineApp(QObject):
         self._call_id = live.call_id
         update = live.update
         if update.event.kind is EventKind.BREATHING_PROMPT and update.phase is EventPhase.CLOSE:
+            if self._exercise_under_way():
+                logger.info("breathing offer not made: an exercise is already under way")
+                return
             offer = self._breathing_offer()
             if offer is not None:
                 offer.offer(_prompt_trigger(update.event.value), live.call_id)
@@ -442,6 +445,9 @@ class CalmLineApp(QObject):
         if status.kind == "call_started":
             self._call_id = status.call_id
             self.tray.set_in_call(True)
+            if self._offer is not None:
+                # Still up from the last call, it would block this call's own offer.
+                self._offer.withdraw("a new call started")
         elif status.kind == "call_ended":
             self.tray.set_in_call(False)
             self._call_id = None
@@ -501,6 +507,9 @@ class CalmLineApp(QObject):
 
     def breathe_now(self) -> None:
         """Open the breathing exercise and start it (the agent asked: it may take focus)."""
+        if self._offer is not None and self._offer.showing:
+            self._offer.accept()  # the offer on screen is what the agent is taking up
+            return
         pacer = self._extra_window("pacer")
         if pacer is None:
             return
@@ -637,6 +646,8 @@ class CalmLineApp(QObject):
             from ui.breathing_pacer import BreathingPacer
             log = self._log()
             window: QWidget | None = None if log is None else BreathingPacer(log)
+            if window is not None:
+                window.started.connect(self._withdraw_offer_for_exercise)
         else:
             from ui.history_window import HistoryWindow
             window = HistoryWindow(self._store_path)
@@ -654,6 +665,15 @@ class CalmLineApp(QObject):
             self._offer = BreathingOffer(log)
             self._offer.start_requested.connect(self._start_offered)
         return self._offer
+
+    def _withdraw_offer_for_exercise(self, _pattern: str) -> None:
+        # An offer still waiting would interrupt the exercise the agent is doing.
+        if self._offer is not None:
+            self._offer.withdraw("an exercise was started")
+
+    def _exercise_under_way(self) -> bool:
+        pacer = self._extra_windows.get("pacer")
+        return pacer is not None and (pacer.running or pacer.paused)
 
     def _start_offered(self, prompt: object) -> None:
         pacer = self._extra_window("pacer")

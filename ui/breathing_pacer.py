@@ -13,7 +13,8 @@ focus from the softphone, and goes away by itself after
 
 Every offer, and every exercise started by hand, is one row in the call log
 (:class:`StorePromptLog`): ``shown`` when the offer appears, then ``started``,
-and ``completed`` or ``dismissed``. A hand-started exercise has the trigger
+and ``completed`` or ``stopped`` (ended early); an offer turned down, closed or
+left to expire is ``dismissed``. A hand-started exercise has the trigger
 ``manual`` and starts at ``started``.
 
 Wiring, in the app::
@@ -79,7 +80,7 @@ _OFFER_QUESTION = "A minute to breathe?"
 _OFFER_DETAIL = "A short guided breath can help you settle before you go on."
 
 _OUTCOME_ORDER = {PromptOutcome.SHOWN: 0, PromptOutcome.STARTED: 1,
-                  PromptOutcome.COMPLETED: 2, PromptOutcome.DISMISSED: 2}
+                  PromptOutcome.COMPLETED: 2, PromptOutcome.STOPPED: 2, PromptOutcome.DISMISSED: 2}
 
 
 class PromptLog(Protocol):
@@ -174,7 +175,7 @@ class StorePromptLog:
 
 
 class LoggedPrompt:
-    """One prompt's way through shown, started and completed or dismissed.
+    """One prompt's way through shown, started and completed or stopped (or dismissed).
 
     The outcome only moves forward; asking for the current or an earlier one
     changes nothing, so that closing the pacer after it completed does not
@@ -212,8 +213,8 @@ class LoggedPrompt:
 
     @property
     def finished(self) -> bool:
-        """True once completed or dismissed."""
-        return self._outcome in (PromptOutcome.COMPLETED, PromptOutcome.DISMISSED)
+        """True once completed, stopped or dismissed."""
+        return _OUTCOME_ORDER[self._outcome] == 2
 
     def advance(self, outcome: PromptOutcome) -> None:
         """Move to ``outcome`` if it comes later than the current one.
@@ -324,7 +325,7 @@ class BreathingPacer(QWidget):
     lead each breath, and the session completes by itself after a whole
     number of cycles (:func:`~models.breathing_patterns.total_duration_s`).
     Space starts, pauses and resumes; Esc closes (a session under way is then
-    dismissed). Pauses do not count towards the session.
+    stopped). Pauses do not count towards the session.
 
     Each session is logged: an offered one through the :class:`LoggedPrompt`
     given to :meth:`start`, a hand-started one as a new ``manual`` prompt.
@@ -344,13 +345,13 @@ class BreathingPacer(QWidget):
         A session has started; the pattern's name.
     completed()
         The session ran to its end.
-    dismissed()
+    stopped()
         The session was stopped or closed before its end.
     """
 
     started = Signal(str)
     completed = Signal()
-    dismissed = Signal()
+    stopped = Signal()
 
     def __init__(self, prompt_log: PromptLog, clock: Clock = time.monotonic,
                  parent: QWidget | None = None) -> None:
@@ -460,7 +461,7 @@ class BreathingPacer(QWidget):
 
     def start(self, pattern_name: str | None = None, *, prompt: LoggedPrompt | None = None,
               call_id: int | None = None) -> None:
-        """Start a session; one already under way is dismissed first.
+        """Start a session; one already under way is stopped first.
 
         The pacer does not show itself: the caller shows it (it was asked for).
 
@@ -482,7 +483,7 @@ class BreathingPacer(QWidget):
         """
         pattern = self._pattern if pattern_name is None else pattern_by_name(pattern_name)
         if self._state in (_Session.RUNNING, _Session.PAUSED):
-            self._end(PromptOutcome.DISMISSED)
+            self._end(PromptOutcome.STOPPED)
         if pattern is not self._pattern:
             # Nothing is under way now, so the picker's handler takes the pattern on.
             self._picker.setCurrentIndex(PATTERNS.index(pattern))
@@ -530,9 +531,9 @@ class BreathingPacer(QWidget):
             self.start()
 
     def stop(self) -> None:
-        """End a session under way early; it is logged and signalled as dismissed."""
+        """End a session under way early; it is logged as ``stopped``."""
         if self._state in (_Session.RUNNING, _Session.PAUSED):
-            self._end(PromptOutcome.DISMISSED)
+            self._end(PromptOutcome.STOPPED)
             self.refresh()
 
     def refresh(self) -> None:
@@ -574,7 +575,7 @@ class BreathingPacer(QWidget):
             self.completed.emit()
         else:
             self._banked_s = 0.0
-            self.dismissed.emit()
+            self.stopped.emit()
 
     def _on_pattern_picked(self, index: int) -> None:
         if self._state in (_Session.RUNNING, _Session.PAUSED):
@@ -762,6 +763,23 @@ class BreathingOffer(QWidget):
         """The call has ended: a queued offer appears at once."""
         if self._state is _OfferState.QUEUED:
             self._appear(self._clock())
+
+    def withdraw(self, why: str) -> None:
+        """Take back a pending offer: a queued one is dropped, a shown one is dismissed.
+
+        For when the offer no longer fits: the agent is already breathing, or
+        another call has started and the offer belongs to the last one.
+
+        Parameters
+        ----------
+        why : str
+            For the log, e.g. ``"a new call started"``.
+        """
+        if self._state is _OfferState.QUEUED:
+            logger.info("breathing offer (%s) dropped before it was shown: %s", self._trigger, why)
+            self._reset()
+        else:
+            self._dismiss(why)
 
     # --- what the agent does
 

@@ -45,13 +45,13 @@ from ui.qt_bridge import EngineBridge
 from ui.qt_settings import keep_qt_settings_private
 from ui.quit_signals import quit_on_signals
 from ui.tray import TrayController
+from ui.window_titles import APP_NAME
 
 if TYPE_CHECKING:
     from monitor.engine import LiveEvent, MonitorEngine, StatusChange
 
 logger = logging.getLogger(__name__)
 
-APP_NAME = "CalmLine"
 
 
 def has_input_device() -> bool:

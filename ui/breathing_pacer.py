@@ -52,6 +52,7 @@ from models.breathing_patterns import (PATTERNS, BreathingPattern, cycle_count, 
                                        total_duration_s)
 from models.store import CallStore, PromptOutcome, StoreError
 from ui.announce import announce
+from ui.window_titles import window_title
 
 logger = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class BreathingPacer(QWidget):
         self._timer.setInterval(_FRAME_INTERVAL_MS)
         self._timer.timeout.connect(self.refresh)
 
-        self.setWindowTitle("CalmLine – Breathing exercise")
+        self.setWindowTitle(window_title("Breathing exercise"))
         self.setAccessibleName("CalmLine breathing exercise")
 
         self._picker = QComboBox()
@@ -691,7 +692,7 @@ class BreathingOffer(QWidget):
         self._timer.setInterval(_OFFER_POLL_MS)
         self._timer.timeout.connect(self.refresh)
 
-        self.setWindowTitle("CalmLine – A minute to breathe?")
+        self.setWindowTitle(window_title("A minute to breathe?"))
         self.setAccessibleName("CalmLine breathing offer")
 
         question = QLabel(_OFFER_QUESTION)

@@ -42,6 +42,7 @@ from monitor.devices import DeviceError, list_input_devices
 from monitor.features import CallFeatureExtractor
 from monitor.loudness import LoudnessMeter
 from ui.settings_dialog import DeviceLister, DevicePicker
+from ui.window_titles import window_title
 
 logger = logging.getLogger(__name__)
 
@@ -679,7 +680,7 @@ class CalibrationWizard(QWizard):
         super().__init__(parent)
         if source_factory is None:
             source_factory = live_source_factory(PortAudioHost())
-        self.setWindowTitle("CalmLine set-up")
+        self.setWindowTitle(window_title("Set-up"))
         self.setObjectName("calibration_wizard")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.context = _Context(settings, source_factory, device_lister, poll_interval_ms)

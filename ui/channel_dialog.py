@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
 from monitor.audio_file import AudioInputError, ChannelChoice, PartyLayout, resolve_layout
+from ui.window_titles import window_title
 
 NO_CUSTOMER = -1
 """The customer box's value for "none: analyse me only"."""
@@ -76,7 +77,7 @@ class ChannelDialog(QDialog):
                  levels_dbfs: Sequence[float | None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("CalmLine: choose the channels")
+        self.setWindowTitle(window_title("Choose the channels"))
         if current is None:
             # The two loudest channels are the likeliest parties; the lower-numbered one is
             # offered as "you", as a call recorder's first channel usually is.

@@ -43,6 +43,7 @@ from models.settings import RuleSettings
 from ui.announce import announce
 from ui.cues import SHORT_LABELS, Cue, CueHold, cue_for
 from ui.tray import IndicatorState, state_icon
+from ui.window_titles import window_title
 
 if TYPE_CHECKING:
     # Types only: the engine module pulls in SciPy, which must not delay the window.
@@ -919,8 +920,8 @@ class LiveWindow(QWidget):
         self._fit_height()
         self._refresh_timer()
         self._refresh_counts()
-        state = "in call" if self._in_call else "paused" if self._paused else ""
-        self.setWindowTitle(f"CalmLine \N{EM DASH} {state}" if state else "CalmLine")
+        state = "In call" if self._in_call else "Paused" if self._paused else ""
+        self.setWindowTitle(window_title(state))
         self._update_indicator()
 
     def _fit_height(self) -> None:

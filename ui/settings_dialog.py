@@ -37,6 +37,7 @@ from models.app_settings import AppSettings
 from models.private_files import write_private_text
 from models.settings import RuleSettings, SettingsError
 from monitor.devices import DeviceError, InputDevice, list_input_devices
+from ui.window_titles import window_title
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +362,7 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._locked = frozenset(locked)
         self._device_lister = device_lister
-        self.setWindowTitle("CalmLine settings")
+        self.setWindowTitle(window_title("Settings"))
         self.setObjectName("settings_dialog")
 
         self.tabs = QTabWidget()

@@ -517,6 +517,43 @@ def test_the_review_window_reopened_after_a_settings_change_uses_the_new_thresho
     assert second is not first and second.rules.raised_voice_lu == 8.0
 
 
+def test_the_history_window_follows_the_call_log(qtbot, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from models.store import CallMode, CallStore
+    from ui.app import CalmLineApp
+
+    store_path = tmp_path / "calls.db"
+    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml", store_path=store_path,
+                      tray_available=False, input_available=lambda: True, chime=lambda: None)
+    qtbot.addWidget(app.window)
+
+    def log_a_call() -> None:
+        with CallStore(store_path) as store:
+            store.begin_call(datetime.now(timezone.utc), 0.0, CallMode.TWO_PARTY)
+
+    log_a_call()
+    app.open_history()
+    history = app._extra_windows["history"]
+    qtbot.addWidget(history)
+    assert history.proxy.rowCount() == 1
+    log_a_call()  # as the engine logs a call while the window is open
+    app.bridge.statusReceived.emit(status("call_ended", t_s=30.0))
+    assert history.proxy.rowCount() == 2
+    history.close()
+    log_a_call()
+    app.open_history()
+    assert history.isVisible() and history.proxy.rowCount() == 3
+
+
+def test_the_meters_do_not_keep_a_reading_once_monitoring_stops(window) -> None:
+    window.show_status(status("call_started"))
+    window.show_frame(frame(1, agent_speech=True, agent_lufs=-20.0, rate=6.0), BASELINE)
+    window.show_status(status("monitoring_stopped"))
+    assert window.loudness_meter.value is None and window.pace_meter.value is None
+    assert "LU" not in window.loudness_caption.text() and "6.0" not in window.pace_caption.text()
+
+
 @pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
 def test_start_call_after_a_replay_has_finished_plays_it_again(qtbot, short_call: Path,
                                                                tmp_path: Path) -> None:

@@ -451,6 +451,9 @@ class CalmLineApp(QObject):
         elif status.kind == "call_ended":
             self.tray.set_in_call(False)
             self._call_id = None
+            history = self._extra_windows.get("history")
+            if history is not None and history.isVisible():
+                history.refresh()  # the call's totals are in the log by now
             if self._offer is not None:
                 self._offer.call_ended()
             if self._settings_pending is not None:
@@ -571,8 +574,11 @@ class CalmLineApp(QObject):
 
     def open_history(self) -> None:
         """Show the call history."""
+        cached = "history" in self._extra_windows
         history = self._extra_window("history")
         if history is not None:
+            if cached and not history.isVisible():
+                history.refresh()  # calls have come and ended while it was closed
             history.show()
             history.raise_()
             history.activateWindow()

@@ -641,6 +641,11 @@ class LiveWindow(QWidget):
         kind = status.kind
         if kind == "monitoring_stopped":
             self._set_in_call(False)
+            # No more frames will come to replace the last reading.
+            self.loudness_meter.set_value(None)
+            self.pace_meter.set_value(None)
+            self._set_caption(self.loudness_caption, "Loudness: not listening")
+            self._set_caption(self.pace_caption, "Pace: not listening")
             # A restarted engine numbers its frames from 0 again.
             self._last_speech.clear()
             self._last_line_sound = None

@@ -802,12 +802,14 @@ class CallStore:
         return len(calls)
 
     def export_csv(self, calls_path: Path, events_path: Path,
-                   call_ids: Sequence[int] | None = None) -> int:
-        """Write calls and their events as two CSV files (user-only).
+                   call_ids: Sequence[int] | None = None, prompts_path: Path | None = None) -> int:
+        """Write calls and their events (and breathing prompts) as CSV files (user-only).
 
         The calls file has one row per call with the JSON export's call
-        columns; the events file one row per event, keyed by ``call_id``.
-        Missing values are empty cells.
+        columns; the events file one row per event, keyed by ``call_id``; the
+        prompts file one row per breathing exercise offer with its outcome,
+        keyed by ``call_id`` (empty for one outside any call, exported only
+        with all calls). Missing values are empty cells.
 
         Parameters
         ----------
@@ -816,6 +818,8 @@ class CallStore:
         call_ids : sequence of int, optional
             The calls to export, in that order (unknown ids are skipped); all
             of them, oldest first, by default.
+        prompts_path : Path, optional
+            Where to write the prompts; they are not written without it.
 
         Returns
         -------
@@ -832,9 +836,16 @@ class CallStore:
             events = [event for call in calls for event in self._rows_as_dicts(
                 f"SELECT {', '.join(_EVENT_COLUMNS[1:])} FROM events WHERE call_id = ? "
                 "ORDER BY start_s, id", (call["id"],), _EVENT_COLUMNS[1:])]
-        self._check_export_paths(Path(calls_path), Path(events_path))
-        _write_private(Path(calls_path), _csv_writer(_CALL_COLUMNS, calls))
-        _write_private(Path(events_path), _csv_writer(_EVENT_COLUMNS[1:], events))
+            prompts = [prompt for call in calls for prompt in self._prompt_dicts(call["id"])]
+            if call_ids is None:
+                prompts += self._prompt_dicts(None)
+        outputs = [(Path(calls_path), _CALL_COLUMNS, calls),
+                   (Path(events_path), _EVENT_COLUMNS[1:], events)]
+        if prompts_path is not None:
+            outputs.append((Path(prompts_path), _PROMPT_COLUMNS, prompts))
+        self._check_export_paths(*(path for path, _, _ in outputs))
+        for path, columns, rows in outputs:
+            _write_private(path, _csv_writer(columns, rows))
         return len(calls)
 
     # --- internals

@@ -1,6 +1,8 @@
 """The live path driven by a replayed recording: parity with analyze, latency, logging, signals."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import signal
@@ -168,6 +170,9 @@ def test_the_log_exports_to_json_and_csv(demo_call: Path, tmp_path: Path) -> Non
     assert [e["kind"] for e in exported["calls"][0]["events"]].count("interruption") == 2
     assert (tmp_path / "log-events.csv").read_text().count("interruption") == 2
     assert (tmp_path / "log-calls.csv").stat().st_mode & 0o077 == 0
+    prompts = list(csv.DictReader(io.StringIO((tmp_path / "log-prompts.csv").read_text())))
+    assert [p["call_id"] for p in prompts] == [str(c["prompts"][0]["call_id"])
+                                               for c in exported["calls"] if c["prompts"]]
     result = subprocess.run([sys.executable, "-m", "ui.cli", "export", "--store",
                              str(tmp_path / "none.sqlite3"), "--json", "-"],
                             capture_output=True, text=True, timeout=60)
@@ -326,7 +331,8 @@ def test_csv_export_to_a_folder_writes_inside_it(short_call: dict[str, Path], tm
                  "--store", str(store)]) == 0
     (tmp_path / "out").mkdir()
     assert main(["export", "--store", str(store), "--csv", prefix.format(tmp=tmp_path)]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["calls.csv", "events.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["calls.csv", "events.csv",
+                                                                     "prompts.csv"]
     assert not list(tmp_path.glob("out-*.csv"))
     assert (tmp_path / "out" / "events.csv").read_text().count("interruption") == 2
 

@@ -383,6 +383,25 @@ def test_export_csv(store: CallStore, tmp_path: Path) -> None:
         [(first, "raised_voice", 14.5), (first, "interruption", 31.5)]
 
 
+def test_export_csv_with_the_breathing_prompts(store: CallStore, tmp_path: Path) -> None:
+    first, second = _two_calls(store)
+    taken = store.record_prompt(first, NOW, "raised_voice")
+    store.update_prompt_outcome(taken, PromptOutcome.STARTED, NOW)
+    store.update_prompt_outcome(taken, PromptOutcome.STOPPED, NOW + timedelta(seconds=20))
+    store.record_prompt(None, NOW, "manual", PromptOutcome.STARTED)
+    paths = [tmp_path / f"{name}.csv" for name in ("calls", "events", "prompts")]
+    assert store.export_csv(*paths[:2], prompts_path=paths[2]) == 2
+    with paths[2].open(newline="", encoding="utf-8") as f:
+        prompts = list(csv.DictReader(f))
+    rows = [(p["call_id"], p["trigger"], p["outcome"]) for p in prompts]
+    assert (str(first), "raised_voice", "stopped") in rows
+    assert ("", "manual", "started") in rows  # all calls asked for: the ones outside calls too
+    assert {call_id for call_id, _, _ in rows} == {str(first), ""}
+    assert mode_of(paths[2]) == 0o600
+    store.export_csv(*paths[:2], call_ids=[second], prompts_path=paths[2])
+    assert paths[2].read_text().splitlines() == ["id,call_id,at,trigger,outcome,updated_at"]
+
+
 def test_export_never_writes_over_the_call_log(store: CallStore, tmp_path: Path) -> None:
     _two_calls(store)
     link = tmp_path / "link.sqlite3"

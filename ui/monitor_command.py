@@ -70,8 +70,9 @@ def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
                        description="Export logged calls with their events and breathing prompts.")
     e.add_argument("--json", metavar="PATH", help="calls, events and prompts as JSON (- for stdout)")
     e.add_argument("--csv", metavar="PREFIX",
-                   help="two CSV files: PREFIX-calls.csv and PREFIX-events.csv, or calls.csv "
-                        "and events.csv in PREFIX when it is a folder or ends with /")
+                   help="three CSV files: PREFIX-calls.csv, PREFIX-events.csv and "
+                        "PREFIX-prompts.csv (breathing offers), or calls.csv, events.csv and "
+                        "prompts.csv in PREFIX when it is a folder or ends with /")
     e.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
     d = sub.add_parser("devices", help="list audio inputs",
                        description="List the audio inputs, with names to use in settings.")
@@ -119,30 +120,35 @@ def run_export(args: argparse.Namespace) -> int:
         elif args.json is not None:
             count = store.export_json(Path(args.json).expanduser())
         if args.csv is not None:
-            count = store.export_csv(*csv_paths)
+            calls_csv, events_csv, prompts_csv = csv_paths
+            count = store.export_csv(calls_csv, events_csv, prompts_path=prompts_csv)
     print(f"exported {count} call(s)", file=sys.stderr)
     return 0
 
 
-def _csv_export_paths(prefix_text: str) -> tuple[Path, Path]:
-    """The calls and events files of ``export --csv PREFIX``.
+_CSV_EXPORT_PARTS = ("calls", "events", "prompts")
 
-    A folder (existing, or named with a trailing slash) gets ``calls.csv`` and
-    ``events.csv`` inside it, rather than ``<folder>-calls.csv`` beside it.
+
+def _csv_export_paths(prefix_text: str) -> tuple[Path, ...]:
+    """The calls, events and prompts files of ``export --csv PREFIX``.
+
+    A folder (existing, or named with a trailing slash) gets ``calls.csv``,
+    ``events.csv`` and ``prompts.csv`` inside it, rather than
+    ``<folder>-calls.csv`` beside it.
 
     Raises
     ------
     OutputError
-        For ``-`` or an empty prefix: two files cannot go to standard output.
+        For ``-`` or an empty prefix: three files cannot go to standard output.
     """
     if prefix_text in ("", "-"):
-        raise OutputError("--csv needs a path prefix for its two files (PREFIX-calls.csv and "
-                          "PREFIX-events.csv), not standard output; use --json - for that")
+        raise OutputError("--csv needs a path prefix for its files (PREFIX-calls.csv, "
+                          "PREFIX-events.csv and PREFIX-prompts.csv), not standard output; "
+                          "use --json - for that")
     prefix = Path(prefix_text).expanduser()
     if prefix_text.endswith(("/", os.sep)) or os.path.isdir(prefix):
-        return prefix / "calls.csv", prefix / "events.csv"
-    return (prefix.with_name(prefix.name + "-calls.csv"),
-            prefix.with_name(prefix.name + "-events.csv"))
+        return tuple(prefix / f"{part}.csv" for part in _CSV_EXPORT_PARTS)
+    return tuple(prefix.with_name(f"{prefix.name}-{part}.csv") for part in _CSV_EXPORT_PARTS)
 
 
 def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDropEvent, QFont, QFontMetrics
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtGui import QAction, QDropEvent, QFont, QFontMetrics, QWheelEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QTextBrowser
 
 import ui.review_window
 from models.events import EventKind
@@ -198,6 +198,86 @@ def test_n_p_and_arrow_keys_navigate(qtbot, opened: ReviewWindow) -> None:
     qtbot.keyClick(opened.timeline, Qt.Key.Key_Left)
     qtbot.keyClick(opened.timeline, Qt.Key.Key_Left)
     assert opened.timeline.cursor_s == pytest.approx(events[0].start_s - 5.0)
+
+
+def test_a_navigation_notice_goes_when_the_cursor_moves_but_a_problem_stays(
+        qtbot, demo_call: Path) -> None:
+    def no_device(sr_hz: int, channels: int, callback) -> FakeStream:
+        raise PlaybackUnavailable("no sound output device")
+
+    window = ReviewWindow(stream_factory=no_device)
+    qtbot.addWidget(window)
+    window.show()
+    open_and_wait(qtbot, window, demo_call)
+    window.timeline.setFocus()
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Space)
+    assert "no sound output device" in window.message
+    window.seek(window.report.events[-1].start_s)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_N)
+    assert window.message == "No more events after this point."
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Left)
+    assert "no sound output device" in window.message  # the problem it covered is back
+    window.seek(0.0)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_P)
+    assert window.message == "No events before this point."
+    qtbot.keyClick(window.timeline, Qt.Key.Key_N)  # the next navigation that succeeds
+    assert window.timeline.cursor_s == pytest.approx(window.report.events[0].start_s)
+    assert "no sound output device" in window.message
+
+
+def test_a_navigation_notice_goes_when_playing_on(qtbot, opened: ReviewWindow) -> None:
+    opened.seek(opened.report.events[-1].start_s)
+    opened.next_event()
+    assert opened.message == "No more events after this point."
+    opened.playback.play()
+    assert opened.playback.playing and opened.message == ""
+    opened.playback.pause()
+
+
+def test_tab_follows_the_screen_from_play_to_timeline_to_events_to_summary(
+        qtbot, opened: ReviewWindow) -> None:
+    play = next(b for b in opened.findChildren(QPushButton) if b.text() == "&Play")
+    summary = opened.findChild(QTextBrowser)
+    play.setFocus()
+    order = [QApplication.focusWidget()]
+    for _ in range(3):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        order.append(QApplication.focusWidget())
+    assert order == [play, opened.timeline, opened.event_list, summary]
+
+
+def _wheel(widget, angle: QPoint, modifiers=Qt.KeyboardModifier.NoModifier,
+           pixels: QPoint = QPoint()) -> None:
+    at = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(at, widget.mapToGlobal(at), pixels, angle, Qt.MouseButton.NoButton,
+                        modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_pans_a_zoomed_timeline_and_ctrl_wheel_zooms(opened: ReviewWindow) -> None:
+    timeline = opened.timeline
+    duration = opened.report.duration_s
+    _wheel(timeline, QPoint(0, -120))
+    assert timeline.view == (0.0, pytest.approx(duration))  # the whole call: nothing to pan
+    _wheel(timeline, QPoint(0, 120), Qt.KeyboardModifier.ControlModifier)
+    start, end = timeline.view
+    span = end - start
+    assert span < duration
+    _wheel(timeline, QPoint(0, -120))  # wheel back (down): later in the call
+    assert timeline.view[0] > start and timeline.view[1] - timeline.view[0] == pytest.approx(span)
+    later = timeline.view[0]
+    _wheel(timeline, QPoint(-120, 0))  # horizontal wheel, towards the right
+    assert timeline.view[0] > later
+    later = timeline.view[0]
+    _wheel(timeline, QPoint(120, 0), pixels=QPoint(40, 0))  # a trackpad swipe back, pixel for pixel
+    assert later - span / 4 < timeline.view[0] < later
+    for _ in range(100):
+        _wheel(timeline, QPoint(0, -120))
+    assert timeline.view == (pytest.approx(duration - span), pytest.approx(duration))
+    for _ in range(100):
+        _wheel(timeline, QPoint(0, 120))
+    assert timeline.view == (0.0, pytest.approx(span))
+    assert timeline.cursor_s == 0.0  # panning looks around; it does not move the cursor
 
 
 def test_space_plays_and_pauses_with_the_cursor_following(qtbot, opened: ReviewWindow,
@@ -596,6 +676,21 @@ def test_what_went_well_is_derived_from_the_call(opened: ReviewWindow) -> None:
     joined = " ".join(good)
     assert "customer the floor" in joined  # the customer spoke for about a third of the call
     assert "no interruptions" not in joined  # there were two
+
+
+def test_a_recording_without_your_speech_is_not_called_calm(qtbot, window: ReviewWindow,
+                                                            demo_call: Path, tmp_path: Path) -> None:
+    x, sr = sf.read(demo_call, dtype="float32")
+    x[:, 0] = 0.0  # the customer only: the wrong channel taken as yours
+    path = tmp_path / "customer_only.wav"
+    sf.write(path, x, sr)
+    open_and_wait(qtbot, window, path)
+    assert window.event_list.count() == 1
+    assert window.event_list.item(0).text() == ("No events: too little of your speech to judge "
+                                                "how calm the call was.")
+    summary = window.findChild(QTextBrowser).toPlainText()
+    assert "Too little of your speech in this recording to coach" in summary
+    assert "stayed calm" not in summary and "the floor" not in summary
 
 
 def test_logged_calls_without_a_recording_are_not_offered(qtbot, tmp_path: Path,

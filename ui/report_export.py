@@ -21,7 +21,8 @@ from models.events import Event, EventKind
 from models.private_files import write_private_bytes, write_private_text
 from models.report import AnalysisReport
 from models.settings import RuleSettings
-from ui.summary_text import EVENT_LABELS, _event_detail, clock
+from ui.summary_text import (EVENT_LABELS, TALK_MIN_S, _event_detail, calm_verdict, clock,
+                             too_little_agent_speech)
 from ui.timeline import fast_threshold_sps
 
 TIMELINE_RESOURCE = "calmline-timeline.png"
@@ -32,6 +33,9 @@ FLOOR_SHARE_MIN = 0.3
 """A customer talk share of at least this means the customer was given the floor."""
 PDF_RESOLUTION_DPI = 300
 """PDF layout resolution: sharp print without a huge file."""
+TOO_LITTLE_SPEECH = ("Too little of your speech in this recording to coach: check that the right "
+                     "channel is yours.")
+"""What went well, when the agent hardly spoke: nothing was judged, so nothing is praised."""
 
 
 class ExportError(UserError):
@@ -72,14 +76,19 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
     Returns
     -------
     list of str
-        At least one sentence.
+        At least one sentence. Only what the analysis could judge is praised:
+        with too little of the agent's speech the one sentence says so;
+        without a calibrated baseline (so no raised-voice cue) calm is not
+        praised, nor the agent's turn-taking when the customer hardly spoke.
     """
+    if too_little_agent_speech(report):
+        return [TOO_LITTLE_SPEECH]
     settings = settings or RuleSettings()
     s = report.summary
     kinds = {e.kind for e in report.events}
     good: list[str] = []
     start, end = longest_calm_stretch(report)
-    if end - start >= min(CALM_STRETCH_MIN_S, report.duration_s):
+    if report.baseline.calibrated and end - start >= min(CALM_STRETCH_MIN_S, report.duration_s):
         good.append(f"You stayed calm for {_span_words(end - start)} in a row "
                     f"({clock(start)} to {clock(end)}) with no coaching cue.")
     if report.baseline.calibrated and EventKind.RAISED_VOICE not in kinds:
@@ -96,7 +105,8 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
     elif agent_rate is not None and agent_rate < threshold:
         good.append(f"Your typical pace was within range ({agent_rate:.1f} syllables/s; "
                     f"fast starts at {threshold:.1f}).")
-    if s.customer is not None:
+    # Letting a customer finish, or keeping it a conversation, says nothing when they hardly spoke.
+    if s.customer is not None and s.customer.talk_s >= TALK_MIN_S:
         if s.customer.talk_share >= FLOOR_SHARE_MIN:
             good.append(f"You gave the customer the floor: they spoke for {s.customer.talk_share:.0%} "
                         "of the call.")
@@ -132,7 +142,8 @@ def summary_rows(report: AnalysisReport) -> list[tuple[str, str]]:
     if report.baseline.rate_sps is not None:
         pace += f" (your baseline {report.baseline.rate_sps:.1f})"
     rows.append(("Pace", pace))
-    if math.isfinite(report.baseline.loudness_lufs):
+    # Before calibration the loudness is a running median of whatever was heard, not a baseline.
+    if report.baseline.calibrated and math.isfinite(report.baseline.loudness_lufs):
         rows.append(("Your baseline loudness", f"{report.baseline.loudness_lufs:.0f} LUFS"))
     rows.append(("Events", str(len(report.events))))
     return rows
@@ -180,7 +191,7 @@ def build_html(report: AnalysisReport, image_src: str | None,
     events_part = (f"<table border='1' cellspacing='0' cellpadding='4'>"
                    f"<thead><tr><th>#</th><th>Start</th><th>End</th><th>Event</th><th>Detail</th>"
                    f"</tr></thead><tbody>{events}</tbody></table>"
-                   if report.events else "<p>No events: a calm call.</p>")
+                   if report.events else f"<p>No events: {html.escape(calm_verdict(report))}.</p>")
     picture = ""
     if image_src is not None:
         src = html.escape(image_src, quote=True)

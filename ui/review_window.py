@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ from ui.playback import Playback, PlaybackUnavailable, StreamFactory
 from ui.qt_settings import keep_qt_settings_private
 from ui.quit_signals import quit_on_signals
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
-from ui.summary_text import EVENT_LABELS, clock
+from ui.summary_text import EVENT_LABELS, calm_verdict, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
 
 if TYPE_CHECKING:
@@ -275,6 +276,8 @@ class ReviewWindow(QMainWindow):
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
+        self._lasting = ""  # the last message that stays (a problem, a result), back when a notice goes
+        self._notice = ""  # a navigation notice that holds only until the cursor moves
         self._playback = Playback(self, stream_factory, audio_host)
         self._playback.position_changed.connect(self._on_position)
         self._playback.playing_changed.connect(self._on_playing)
@@ -457,6 +460,8 @@ class ReviewWindow(QMainWindow):
         t_s = min(max(0.0, t_s), self.report.duration_s)
         self._playback.seek(t_s)
         self._on_position(t_s)
+        # A notice such as "No more events after this point" was about the old position.
+        self._show_notice("")
 
     def next_event(self) -> None:
         """Jump to the first event that starts after the cursor."""
@@ -467,7 +472,7 @@ class ReviewWindow(QMainWindow):
             if event.start_s > now + 1e-3:
                 self.jump_to_event(i)
                 return
-        self._show_message("No more events after this point.")
+        self._show_notice("No more events after this point.")
 
     def previous_event(self) -> None:
         """Jump to the last event that starts before the cursor."""
@@ -478,7 +483,7 @@ class ReviewWindow(QMainWindow):
             if self.report.events[i].start_s < now - PREVIOUS_EVENT_SLACK_S:
                 self.jump_to_event(i)
                 return
-        self._show_message("No events before this point.")
+        self._show_notice("No events before this point.")
 
     def jump_to_event(self, index: int) -> None:
         """Move the cursor to the start of event ``index`` and select it in the list."""
@@ -557,6 +562,11 @@ class ReviewWindow(QMainWindow):
         layout.addLayout(transport)
         layout.addWidget(main, 1)
         self.setCentralWidget(central)
+        # The timeline is built before the Play button that sits above it; Tab must
+        # follow the screen, top to bottom and left to right, not the order of building.
+        for before, after in pairwise((self._cancel, self._play, self._timeline, self._events,
+                                       self._summary)):
+            QWidget.setTabOrder(before, after)
         self._on_position(0.0)
         fm = self.fontMetrics()
         self.resize(QSize(fm.averageCharWidth() * 140, fm.height() * 48))
@@ -745,7 +755,7 @@ class ReviewWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, i)
             self._events.addItem(item)
         if not report.events:
-            item = QListWidgetItem("No events: a calm call.")
+            item = QListWidgetItem(f"No events: {calm_verdict(report)}.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self._events.addItem(item)
 
@@ -764,6 +774,8 @@ class ReviewWindow(QMainWindow):
     @Slot(bool)
     def _on_playing(self, playing: bool) -> None:
         self._play.setText("&Pause" if playing else "&Play")
+        if playing:  # the cursor leaves the point the notice was about
+            self._show_notice("")
 
     def _on_event_item(self, item: QListWidgetItem) -> None:
         index = item.data(Qt.ItemDataRole.UserRole)
@@ -771,10 +783,26 @@ class ReviewWindow(QMainWindow):
             self.jump_to_event(index)
 
     def _show_message(self, text: str) -> None:
-        self._message.setText(text)
-        self._message.setVisible(bool(text))
+        """Show a message that stays until the next one (a problem, a result); empty clears it."""
+        self._lasting = text
+        self._notice = ""
+        self._update_message()
         if text:
             logger.info("%s", text)
+
+    def _show_notice(self, text: str) -> None:
+        """Show a navigation notice over the message until the cursor moves; empty clears it.
+
+        Clearing brings back a problem the notice covered (playback
+        unavailable, say): the user still needs to see that.
+        """
+        self._notice = text
+        self._update_message()
+
+    def _update_message(self) -> None:
+        text = self._notice or self._lasting
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
 
     # --- dialogs
 

@@ -11,6 +11,47 @@ EVENT_LABELS = {
     EventKind.MONOLOGUE: "monologue",
     EventKind.BREATHING_PROMPT: "breathing prompt",
 }
+TALK_MIN_S = 5.0
+"""Less speech of a party than this, in seconds, is too little to judge their part of the
+call by: a few words, noise the voice detector let through, or the wrong channel."""
+
+
+def too_little_agent_speech(report: AnalysisReport) -> bool:
+    """Whether the agent spoke too little in the recording for anything to be judged.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+
+    Returns
+    -------
+    bool
+        True when the agent's talk time is under :data:`TALK_MIN_S`.
+    """
+    return report.summary.agent.talk_s < TALK_MIN_S
+
+
+def calm_verdict(report: AnalysisReport) -> str:
+    """What a call without events says about the agent, in words.
+
+    A call is called calm only when it could have been otherwise: with the
+    agent's speech heard and their baseline calibrated, so that the
+    raised-voice cue was on.
+
+    Parameters
+    ----------
+    report : AnalysisReport
+        The analysed call.
+
+    Returns
+    -------
+    str
+        A phrase without a capital or final stop, to follow "No events: ".
+    """
+    if too_little_agent_speech(report) or not report.baseline.calibrated:
+        return "too little of your speech to judge how calm the call was"
+    return "a calm call"
 
 
 def clock(seconds: float) -> str:
@@ -73,6 +114,6 @@ def format_summary(report: AnalysisReport) -> str:
                          f"{EVENT_LABELS[e.kind]:<17}{_event_detail(e.kind, e.value, e.threshold)}"
                          f"{'' if e.kind is not EventKind.RAISED_VOICE else f' ({e.severity.value})'}")
     else:
-        lines.append("  Events         none: a calm call")
+        lines.append(f"  Events         none: {calm_verdict(report)}")
     lines.extend(f"  Note: {note}" for note in report.notes)
     return "\n".join(lines)

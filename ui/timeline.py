@@ -39,6 +39,8 @@ PACE_TOP_SPS = 10.0
 """Top of the pace lane in syllables/s: well above any real speaking rate."""
 LOUDNESS_SPAN_LU = 24.0
 """The loudness lane shows the baseline plus and minus this many LU."""
+WHEEL_PAN_FRACTION = 0.1
+"""One wheel notch pans a zoomed view by this fraction of its span."""
 
 OVERTALK_PATTERN = Qt.BrushStyle.DiagCrossPattern
 LINE_SOUND_PATTERN = Qt.BrushStyle.Dense6Pattern
@@ -224,7 +226,9 @@ class TimelineWidget(QWidget):
     """The painted call timeline with a play cursor.
 
     Click to move the cursor (``seek_requested``); click an event marker to
-    jump to it (``event_activated``). Ctrl+wheel zooms around the pointer.
+    jump to it (``event_activated``). Ctrl+wheel zooms around the pointer; the
+    wheel, vertical or horizontal (a trackpad's two-finger swipe), pans a
+    zoomed view.
 
     Parameters
     ----------
@@ -324,6 +328,16 @@ class TimelineWidget(QWidget):
         self._view = (start, start + span)
         self.update()
 
+    def pan(self, seconds: float) -> None:
+        """Move the visible span by ``seconds`` (positive: later), keeping it inside the call."""
+        if self._report is None:
+            return
+        duration = max(self._report.duration_s, 1e-3)
+        t0, t1 = self._view
+        start = min(max(0.0, t0 + seconds), max(0.0, duration - (t1 - t0)))
+        self._view = (start, start + (t1 - t0))
+        self.update()
+
     def zoom_to_fit(self) -> None:
         """Show the whole call."""
         if self._report is not None:
@@ -403,12 +417,29 @@ class TimelineWidget(QWidget):
             self.seek_requested.emit(self._time_at(geometry, pos.x(), self._view))
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
-        if self._report is None or not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if self._report is None:
             super().wheelEvent(event)
             return
         geometry = self._geometry(QRectF(self.rect()), self.fontMetrics())
-        steps = event.angleDelta().y() / 120
-        self.zoom(1.25 ** steps, self._time_at(geometry, event.position().x(), self._view))
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() / 120
+            self.zoom(1.25 ** steps, self._time_at(geometry, event.position().x(), self._view))
+            event.accept()
+            return
+        t0, t1 = self._view
+        if t1 - t0 >= self._report.duration_s:  # the whole call is in view: nothing to pan
+            super().wheelEvent(event)
+            return
+        # Wheel forward (up) and a swipe to the left go back in time, as in a scroll area.
+        # A horizontal swipe is meant as a pan even when it carries a little vertical motion.
+        pixels, angle = event.pixelDelta(), event.angleDelta()
+        if not pixels.isNull():  # trackpads: follow the fingers pixel for pixel
+            delta = pixels.x() if pixels.x() else pixels.y()
+            seconds = -delta * (t1 - t0) / max(geometry.plot.width(), 1.0)
+        else:
+            delta = angle.x() if angle.x() else angle.y()
+            seconds = -delta / 120 * WHEEL_PAN_FRACTION * (t1 - t0)
+        self.pan(seconds)
         event.accept()
 
     # --- layout

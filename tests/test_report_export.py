@@ -1,0 +1,93 @@
+"""The review report's words: only what the analysis could judge is praised or stated."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from models.report import AnalysisReport
+from monitor.analysis import analyze_recording
+from monitor.audio_file import CallRecording
+from tests.audio_fixtures import espeak, have, office_noise
+from ui.report_export import TOO_LITTLE_SPEECH, build_html, summary_rows, what_went_well
+from ui.summary_text import format_summary
+
+pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the calls")
+
+SR_HZ = 16000
+
+
+def analyse(path: Path) -> AnalysisReport:
+    with CallRecording(path) as recording:
+        return analyze_recording(recording)
+
+
+@pytest.fixture(scope="module")
+def demo_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ui.demo_call import write_demo_call
+
+    return write_demo_call(tmp_path_factory.mktemp("report") / "demo_call.wav")
+
+
+@pytest.fixture(scope="module")
+def customer_only(demo_call: Path) -> AnalysisReport:
+    """The demo call with the agent's (left) channel silent: the wrong channel taken as yours."""
+    x, sr = sf.read(demo_call, dtype="float32")
+    x[:, 0] = 0.0
+    path = demo_call.with_name("customer_only.wav")
+    sf.write(path, x, sr)
+    return analyse(path)
+
+
+@pytest.fixture(scope="module")
+def noise_only(tmp_path_factory: pytest.TempPathFactory) -> AnalysisReport:
+    """30 s of office noise on both channels: nobody speaks."""
+    n = 30 * SR_HZ
+    path = tmp_path_factory.mktemp("report") / "noise.wav"
+    sf.write(path, np.stack([office_noise(n, SR_HZ, seed=1), office_noise(n, SR_HZ, seed=2)], axis=1),
+             SR_HZ)
+    return analyse(path)
+
+
+@pytest.mark.parametrize("name", ["noise_only", "customer_only"])
+def test_a_recording_without_your_speech_is_not_praised(name: str,
+                                                       request: pytest.FixtureRequest) -> None:
+    report = request.getfixturevalue(name)
+    assert report.summary.agent.talk_s < 1.0 and not report.baseline.calibrated
+    assert what_went_well(report) == [TOO_LITTLE_SPEECH]
+    page = build_html(report, None)
+    assert "calm call" not in page and "stayed calm" not in page and "customer finish" not in page
+    assert "No events: too little of your speech" in page
+    assert "calm call" not in format_summary(report)
+
+
+def test_an_uncalibrated_baseline_is_neither_praised_nor_shown(tmp_path: Path) -> None:
+    # About 8 s of speech in 40 s: enough to hear, under the 15 s that calibrate a baseline.
+    speech = espeak("Thank you for calling. Let me look up your account, it will only take a "
+                    "moment. Could you give me the number on your card please?", sr_hz=SR_HZ)
+    agent = np.zeros(40 * SR_HZ, dtype=np.float32)
+    agent[SR_HZ:SR_HZ + len(speech)] = speech
+    path = tmp_path / "short_agent.wav"
+    sf.write(path, np.stack([agent, np.zeros_like(agent)], axis=1), SR_HZ)
+    report = analyse(path)
+    assert report.summary.agent.talk_s >= 5.0 and not report.baseline.calibrated
+    assert np.isfinite(report.baseline.loudness_lufs)  # a running median, not a baseline
+    good = " ".join(what_went_well(report))
+    assert "stayed calm" not in good and "normal level" not in good
+    # The customer never spoke: there was nobody to let finish.
+    assert "customer finish" not in good and "conversation" not in good
+    assert "Your baseline loudness" not in dict(summary_rows(report))
+    assert "calm call" not in build_html(report, None)
+
+
+def test_mic_only_praises_no_turn_taking(demo_call: Path) -> None:
+    x, sr = sf.read(demo_call, dtype="float32")
+    path = demo_call.with_name("agent_only.wav")
+    sf.write(path, x[:, 0], sr)
+    report = analyse(path)
+    assert report.summary.customer is None and report.baseline.calibrated
+    good = " ".join(what_went_well(report))
+    assert "interruptions" not in good and "floor" not in good
+    assert "Your baseline loudness" in dict(summary_rows(report))

@@ -403,6 +403,104 @@ def test_trend_chart_paints_any_number_of_days(qtbot, days: int) -> None:
     assert len(pixels) > 1
 
 
+def end_calls(path: Path, calls: list[tuple[datetime, CallSummary]]) -> None:
+    with CallStore(path) as store:
+        for n, (start, totals) in enumerate(calls):
+            mode = CallMode.TWO_PARTY if totals.customer is not None else CallMode.MIC_ONLY
+            call_id = store.begin_call(start, n * 1000.0, mode)
+            store.end_call(call_id, start + timedelta(seconds=125), n * 1000.0 + 125.0, totals)
+
+
+def test_trend_leaves_mic_only_calls_out_of_the_interruptions(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    day = datetime(2024, 5, 6, 9, 0).astimezone()
+    # Day 1 mixes a two-party call with a mic-only one; day 2 is mic-only;
+    # day 3 has a two-party call without any interruption.
+    end_calls(path, [(day, summary(4, 10.0)), (day + timedelta(hours=1), summary(0, 20.0, False)),
+                     (day + timedelta(days=1), summary(0, 6.0, False)),
+                     (day + timedelta(days=2), summary(0, 0.0))])
+    with CallStore(path, read_only=True) as store:
+        buckets = trend_buckets(store.calls())
+    assert [b.calls for b in buckets] == [2, 1, 1]
+    assert [b.interruptions_per_call for b in buckets] == [4.0, None, 0.0]
+    # Raised voice is measured on the agent's side, so mic-only calls count there.
+    assert [b.raised_voice_s_per_call for b in buckets] == [15.0, 6.0, 0.0]
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.resize(640, 320)
+    chart.set_buckets(buckets)
+    layout = chart.chart_layout()
+    # Nothing measured is a gap; a real zero is still a visible bar.
+    gap, zero = layout.bars[1], layout.bars[2]
+    assert gap is None and zero is not None and zero.height() > 0
+    assert layout.bars[0].height() > zero.height()
+    assert not chart.grab().toImage().isNull()
+    chart.set_buckets(buckets[:2])
+    assert "interruptions not measured" in chart.accessibleDescription()
+
+
+@pytest.mark.parametrize("per_shift", [False, True])
+def test_trend_axis_labels_never_overlap(qtbot, tmp_path: Path, per_shift: bool) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    # Two shifts a day for two months, at uneven times.
+    start = datetime(2024, 10, 1, 9, 0).astimezone()
+    populate(path, [start + timedelta(hours=12 * n + (n * 37) % 180 / 60) for n in range(120)])
+    with CallStore(path, read_only=True) as store:
+        buckets = trend_buckets(store.calls(limit=500), per_shift=per_shift)
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.set_buckets(buckets)
+    for width in range(300, 1301, 7):
+        chart.resize(width, 320)
+        layout = chart.chart_layout()
+        boxes = [box for _, box in layout.labels]
+        texts = [text for text, _ in layout.labels]
+        assert texts[0] == layout.visible[-1].label, width  # the newest is always labelled
+        plot = layout.panels[0]
+        for box in boxes:
+            assert plot.left() <= box.left() and box.right() <= plot.right(), width
+        # Newest first: each label ends, with room to spare, before the next one starts.
+        for right, left in zip(boxes, boxes[1:]):
+            assert left.right() < right.left(), (width, texts)
+        step = plot.width() / len(layout.visible)
+        index = {b.label: i for i, b in enumerate(layout.visible)}
+        for text, box in layout.labels:
+            centre = plot.left() + (index[text] + 0.5) * step
+            assert box.left() <= centre <= box.right(), (width, text)  # under its own bar
+
+
+def test_history_opens_wide_enough_for_every_column(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE + timedelta(hours=7 * n) for n in range(40)])
+    with CallStore(path) as store:
+        store.begin_call(BASE + timedelta(days=30), 1e6, CallMode.TWO_PARTY)  # "(in progress)"
+    window = make_history(qtbot, path)
+    show_active(qtbot, window)
+    table = window.table
+    assert table.verticalScrollBar().isVisible()
+    assert not table.horizontalScrollBar().isVisible()
+    assert table.horizontalHeader().length() <= table.viewport().width()
+    available = window.screen().availableGeometry()
+    assert window.width() <= available.width() and window.height() <= available.height()
+
+
+def test_refresh_keeps_the_selection_and_the_sort(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    ids = populate(path, [BASE + timedelta(hours=5 * n) for n in range(6)])
+    window = make_history(qtbot, path)
+    window.table.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # raised voice, least first
+    assert window.select_call(ids[3])
+    populate(path, [BASE + timedelta(days=3)])
+    window.refresh()
+    assert window.selected_call_id() == ids[3]
+    header = window.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (
+        4, Qt.SortOrder.AscendingOrder)
+    keys = [window.proxy.index(row, 4).data(Qt.ItemDataRole.UserRole)
+            for row in range(window.proxy.rowCount())]
+    assert keys == sorted(keys) and len(keys) == 7
+
+
 def test_history_keyboard_order_and_names(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     populate(path, [BASE])

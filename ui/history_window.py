@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF,
-                            QRectF, QSortFilterProxyModel, Qt, Slot)
-from PySide6.QtGui import QAction, QKeySequence, QPainter, QPaintEvent, QPalette, QPen
+                            QRectF, QSize, QSortFilterProxyModel, Qt, Slot)
+from PySide6.QtGui import (QAction, QFontMetricsF, QKeySequence, QPainter, QPaintEvent, QPalette,
+                           QPen)
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from models.store import CallRecord, CallStatus, CallStore, StoreError
+from models.summary import CallSummary
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ SHIFT_WINDOW = timedelta(hours=12)
 
 DEFAULT_MAX_CALLS = 2000
 """Newest calls the window lists: months of calls, still a fast query."""
+
+SIZE_BY_ROWS = 200
+"""Rows, besides those in view, whose contents the columns are sized to."""
 
 NOT_AVAILABLE = "\N{EM DASH}"
 
@@ -74,8 +79,9 @@ class TrendBucket:
         Short label for the chart's axis.
     calls : int
         Ended calls in the bucket (calls without a summary are left out).
-    interruptions_per_call : float
-        Mean interruptions per call.
+    interruptions_per_call : float or None
+        Mean interruptions per call over the calls that had the customer's side;
+        None if every call in the bucket was mic-only, so nothing was measured.
     raised_voice_s_per_call : float
         Mean raised-voice time per call, in seconds.
     """
@@ -83,7 +89,7 @@ class TrendBucket:
     start: datetime
     label: str
     calls: int
-    interruptions_per_call: float
+    interruptions_per_call: float | None
     raised_voice_s_per_call: float
 
 
@@ -103,10 +109,10 @@ def trend_buckets(calls: Sequence[CallRecord], per_shift: bool = False) -> list[
     -------
     list of TrendBucket
     """
-    ended = sorted((c for c in calls if c.summary is not None), key=lambda c: c.started_at)
-    groups: list[tuple[datetime, list[CallRecord]]] = []
-    for call in ended:
-        local = call.started_at.astimezone()
+    ended = sorted(((c.started_at.astimezone(), c.summary) for c in calls
+                    if c.summary is not None), key=lambda pair: pair[0])
+    groups: list[tuple[datetime, list[CallSummary]]] = []
+    for local, summary in ended:
         if per_shift:
             if not groups or local - groups[-1][0] >= SHIFT_WINDOW:
                 groups.append((local, []))
@@ -114,14 +120,16 @@ def trend_buckets(calls: Sequence[CallRecord], per_shift: bool = False) -> list[
             day = datetime.combine(local.date(), datetime.min.time(), local.tzinfo)
             if not groups or groups[-1][0].date() != day.date():
                 groups.append((day, []))
-        groups[-1][1].append(call)
+        groups[-1][1].append(summary)
     buckets = []
-    for start, members in groups:
-        summaries = [c.summary for c in members if c.summary is not None]
+    for start, summaries in groups:
         label = f"{start:%d %b %H:%M}" if per_shift else f"{start:%a %d %b}"
+        # A mic-only call cannot see interruptions; counting it as 0 would pull
+        # the average down, so only calls with the customer's side count.
+        measured = [s.interruptions for s in summaries if s.customer is not None]
         buckets.append(TrendBucket(
             start=start, label=label, calls=len(summaries),
-            interruptions_per_call=sum(s.interruptions for s in summaries) / len(summaries),
+            interruptions_per_call=sum(measured) / len(measured) if measured else None,
             raised_voice_s_per_call=sum(s.raised_voice_s for s in summaries) / len(summaries)))
     return buckets
 
@@ -157,11 +165,15 @@ class CallTableModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[CallRow] = []
+        # Sorting and sizing the columns ask for each cell many times over (a
+        # thousand rows take seconds in Python), so each is worked out once.
+        self._cells: list[list[tuple[str, Any, str | None] | None]] = []
 
     def set_rows(self, rows: list[CallRow]) -> None:
         """Replace every row."""
         self.beginResetModel()
         self._rows = list(rows)
+        self._cells = [[None] * len(self.HEADERS) for _ in self._rows]
         self.endResetModel()
 
     def rows(self) -> list[CallRow]:
@@ -194,7 +206,11 @@ class CallTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             left = Qt.AlignmentFlag.AlignLeft if index.column() == 0 else Qt.AlignmentFlag.AlignRight
             return left | Qt.AlignmentFlag.AlignVCenter
-        display, sort_key, tip = self._cell(row, index.column())
+        cells = self._cells[index.row()]
+        cell = cells[index.column()]
+        if cell is None:
+            cell = cells[index.column()] = self._cell(row, index.column())
+        display, sort_key, tip = cell
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return display
         if role == ROLE_SORT:
@@ -242,6 +258,76 @@ class CallTableModel(QAbstractTableModel):
         return f"{rate:.1f} syl/s", rate, None
 
 
+def place_axis_labels(widths: Sequence[float], left: float, right: float,
+                      gap: float) -> list[tuple[int, float]]:
+    """Choose which bucket labels the axis shows, and where, so that none overlap.
+
+    Parameters
+    ----------
+    widths : sequence of float
+        Width of each bucket's label in pixels, oldest first; bucket ``i``
+        takes the ``i``-th of ``len(widths)`` equal slots from `left` to `right`.
+    left, right : float
+        Horizontal extent of the plot, in pixels.
+    gap : float
+        Least free space between two labels, in pixels.
+
+    Returns
+    -------
+    list of (int, float)
+        Index and left edge (pixels) of each label to draw, newest first. The
+        newest bucket is always labelled.
+    """
+    if not widths:
+        return []
+    step = (right - left) / len(widths)
+    # Every n-th label only, with n such that the widest label fits in n slots.
+    every = max(1, math.ceil((max(widths) + gap) / step))
+    placed: list[tuple[int, float]] = []
+    for i in range(len(widths) - 1, -1, -every):
+        centre = left + (i + 0.5) * step
+        # Labels are centred under their bar, but pulled in to stay inside the
+        # plot, which can push one onto its neighbour: that neighbour is left out.
+        x = min(max(centre - widths[i] / 2, left), right - widths[i])
+        if placed and x + widths[i] + gap > placed[-1][1]:
+            continue
+        placed.append((i, x))
+    return placed
+
+
+@dataclass(frozen=True)
+class ChartLayout:
+    """Where :class:`TrendChart` draws, in widget pixels.
+
+    Attributes
+    ----------
+    visible : list of TrendBucket
+        The buckets that fit, oldest first (the newest are kept).
+    panels : tuple of QRectF
+        The interruptions panel and the raised-voice panel: title and plot,
+        right of the value axis.
+    plots : tuple of QRectF
+        The plot area of each panel, below its title.
+    bars : list of QRectF or None
+        One interruptions bar per visible bucket; None where no call could
+        measure interruptions (a gap), while a real zero is a thin bar.
+    tops : tuple of float
+        The value at the top of each panel's plot: interruptions, seconds.
+    points : list of QPointF
+        One raised-voice point per visible bucket.
+    labels : list of (str, QRectF)
+        The axis labels drawn and their boxes, newest first.
+    """
+
+    visible: list[TrendBucket]
+    panels: tuple[QRectF, QRectF]
+    plots: tuple[QRectF, QRectF]
+    tops: tuple[float, float]
+    bars: list[QRectF | None]
+    points: list[QPointF]
+    labels: list[tuple[str, QRectF]]
+
+
 class TrendChart(QWidget):
     """Two small charts of the trend: interruptions per call (bars) and raised-voice
     seconds per call (line with square markers), one point per day or shift.
@@ -277,96 +363,111 @@ class TrendChart(QWidget):
             text = "No ended calls yet."
         else:
             last = self._buckets[-1]
+            interruptions = ("interruptions not measured (mic-only calls)"
+                             if last.interruptions_per_call is None else
+                             f"{last.interruptions_per_call:.1f} interruptions")
             text = (f"{len(self._buckets)} periods. Latest, {last.label}: {last.calls} calls, "
-                    f"{last.interruptions_per_call:.1f} interruptions and "
-                    f"{last.raised_voice_s_per_call:.0f} s of raised voice per call.")
+                    f"{interruptions} and {last.raised_voice_s_per_call:.0f} s of raised "
+                    "voice per call.")
         self.setAccessibleDescription(text)
         self.setToolTip(text)
 
-    def _visible(self, plot_width: float, min_step: float) -> list[TrendBucket]:
-        fits = max(1, int(plot_width // min_step))
-        return self._buckets[-fits:]
+    def _margins(self) -> QRectF:
+        line_h = QFontMetricsF(self.font()).height()
+        return QRectF(self.rect()).adjusted(line_h * 0.5, line_h * 0.25, -line_h * 0.5,
+                                            -line_h * 0.25)
+
+    def chart_layout(self) -> ChartLayout | None:
+        """Where the chart draws at its current size; None when there is nothing to draw."""
+        if not self._buckets:
+            return None
+        metrics = QFontMetricsF(self.font())
+        line_h = metrics.height()
+        rect = self._margins()
+        axis_w = metrics.horizontalAdvance("000.0") + line_h * 0.5
+        plot_left = rect.left() + axis_w
+        plot_width = max(1.0, rect.right() - plot_left)
+        # Wide enough for the thinnest bar a pointer or eye can still pick out.
+        fits = max(1, int(plot_width // max(6.0, line_h * 0.6)))
+        visible = self._buckets[-fits:]
+        step = plot_width / len(visible)
+        panel_h = (rect.height() - line_h * 1.4) / 2
+        panels = (QRectF(plot_left, rect.top(), plot_width, panel_h),
+                  QRectF(plot_left, rect.top() + panel_h, plot_width, panel_h))
+        plots = (panels[0].adjusted(0, line_h * 1.2, 0, -line_h * 0.3),
+                 panels[1].adjusted(0, line_h * 1.2, 0, -line_h * 0.3))
+
+        tops = (max((b.interruptions_per_call for b in visible
+                     if b.interruptions_per_call is not None), default=0.0) or 1.0,
+                max(b.raised_voice_s_per_call for b in visible) or 1.0)
+        # A zero still gets a sliver of a bar, so that it cannot be taken for a gap.
+        least_h = max(2.0, line_h / 8)
+        bars: list[QRectF | None] = []
+        for i, bucket in enumerate(visible):
+            value = bucket.interruptions_per_call
+            if value is None:
+                bars.append(None)
+                continue
+            height = max(least_h, plots[0].height() * value / tops[0])
+            bars.append(QRectF(plots[0].left() + (i + 0.15) * step, plots[0].bottom() - height,
+                               step * 0.7, height))
+        line = plots[1]
+        points = [QPointF(line.left() + (i + 0.5) * step,
+                          line.bottom() - line.height() * b.raised_voice_s_per_call / tops[1])
+                  for i, b in enumerate(visible)]
+
+        widths = [metrics.horizontalAdvance(b.label) for b in visible]
+        labels = [(visible[i].label, QRectF(x, rect.bottom() - line_h, widths[i], line_h))
+                  for i, x in place_axis_labels(widths, plot_left, rect.right(), line_h)]
+        return ChartLayout(visible, panels, plots, tops, bars, points, labels)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         text_colour = palette.color(QPalette.ColorRole.WindowText)
+        mark_colour = palette.color(QPalette.ColorRole.Highlight)
         painter.setPen(text_colour)
-        metrics = self.fontMetrics()
-        line_h = metrics.height()
-        rect = QRectF(self.rect()).adjusted(line_h * 0.5, line_h * 0.25, -line_h * 0.5,
-                                            -line_h * 0.25)
-        if not self._buckets:
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
+        layout = self.chart_layout()
+        if layout is None:
+            painter.drawText(self._margins(), Qt.AlignmentFlag.AlignCenter,
                              "No ended calls yet: the trend appears after your first call.")
             painter.end()
             return
-        axis_w = metrics.horizontalAdvance("000.0") + line_h * 0.5
-        plot_left = rect.left() + axis_w
-        plot_width = max(1.0, rect.right() - plot_left)
-        # Wide enough for the thinnest bar a pointer or eye can still pick out.
-        visible = self._visible(plot_width, max(6.0, line_h * 0.6))
-        step = plot_width / len(visible)
-        label_h = line_h * 1.4
-        panel_h = (rect.height() - label_h) / 2
-        panels = (("Interruptions per call (bars)",
-                   [b.interruptions_per_call for b in visible], True),
-                  ("Raised voice per call, seconds (line, squares)",
-                   [b.raised_voice_s_per_call for b in visible], False))
-        for number, (title, values, bars) in enumerate(panels):
-            top = rect.top() + number * panel_h
-            self._paint_panel(painter, QRectF(plot_left, top, plot_width, panel_h), axis_w,
-                              title, values, bars, step)
-        # Enough room per label for the longest one, or every n-th label only.
-        every = max(1, math.ceil((metrics.horizontalAdvance(visible[-1].label) + line_h)
-                                 / step))
-        painter.setPen(text_colour)
-        for i in range(len(visible) - 1, -1, -every):
-            centre = plot_left + (i + 0.5) * step
-            width = metrics.horizontalAdvance(visible[i].label)
-            x = min(max(centre - width / 2, plot_left), rect.right() - width)
-            painter.drawText(QPointF(x, rect.bottom() - metrics.descent()), visible[i].label)
-        painter.end()
-
-    def _paint_panel(self, painter: QPainter, area: QRectF, axis_w: float, title: str,
-                     values: list[float], bars: bool, step: float) -> None:
-        palette = self.palette()
-        text_colour = palette.color(QPalette.ColorRole.WindowText)
-        mark_colour = palette.color(QPalette.ColorRole.Highlight)
-        metrics = self.fontMetrics()
+        titles = ("Interruptions per call (bars; a gap: mic-only calls)",
+                  "Raised voice per call, seconds (line, squares)")
+        for title, panel, plot, top in zip(titles, layout.panels, layout.plots, layout.tops):
+            self._paint_axes(painter, panel, plot, title, top)
+        metrics = QFontMetricsF(self.font())
         line_h = metrics.height()
-        painter.setPen(text_colour)
-        painter.drawText(QPointF(area.left(), area.top() + metrics.ascent()), title)
-        plot = area.adjusted(0, line_h * 1.2, 0, -line_h * 0.3)
-        top_value = max(values) if max(values) > 0 else 1.0
-        painter.drawLine(plot.bottomLeft(), plot.bottomRight())
-        painter.drawText(QRectF(area.left() - axis_w, plot.top() - line_h / 2,
-                                axis_w - line_h * 0.25, line_h),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         f"{top_value:.1f}")
-        painter.drawText(QRectF(area.left() - axis_w, plot.bottom() - line_h / 2,
-                                axis_w - line_h * 0.25, line_h),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "0")
-
-        def y_of(value: float) -> float:
-            return plot.bottom() - plot.height() * value / top_value
-
-        if bars:
-            painter.setPen(QPen(text_colour, 1))
-            painter.setBrush(mark_colour)
-            for i, value in enumerate(values):
-                x = plot.left() + i * step + step * 0.15
-                painter.drawRect(QRectF(x, y_of(value), step * 0.7, plot.bottom() - y_of(value)))
-            return
-        points = [QPointF(plot.left() + (i + 0.5) * step, y_of(v)) for i, v in enumerate(values)]
-        painter.setPen(QPen(mark_colour, max(2.0, line_h / 8)))
-        painter.drawPolyline(points)
         painter.setPen(QPen(text_colour, 1))
         painter.setBrush(mark_colour)
+        for bar in layout.bars:
+            if bar is not None:
+                painter.drawRect(bar)
+        painter.setPen(QPen(mark_colour, max(2.0, line_h / 8)))
+        painter.drawPolyline(layout.points)
+        painter.setPen(QPen(text_colour, 1))
         half = max(3.0, line_h / 5)
-        for point in points:
+        for point in layout.points:
             painter.drawRect(QRectF(point.x() - half, point.y() - half, 2 * half, 2 * half))
+        for text, box in layout.labels:
+            painter.drawText(QPointF(box.left(), box.bottom() - metrics.descent()), text)
+        painter.end()
+
+    def _paint_axes(self, painter: QPainter, panel: QRectF, plot: QRectF, title: str,
+                    top_value: float) -> None:
+        """A panel's title, base line, and value axis labelled 0 and `top_value`."""
+        metrics = QFontMetricsF(self.font())
+        line_h = metrics.height()
+        axis_left = self._margins().left()
+        painter.drawText(QPointF(panel.left(), panel.top() + metrics.ascent()), title)
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight())
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        width = panel.left() - axis_left - line_h * 0.25
+        painter.drawText(QRectF(axis_left, plot.top() - line_h / 2, width, line_h), align,
+                         f"{top_value:.1f}")
+        painter.drawText(QRectF(axis_left, plot.bottom() - line_h / 2, width, line_h), align, "0")
 
 
 def _calls(count: int) -> str:
@@ -442,6 +543,9 @@ class HistoryWindow(QMainWindow):
         # off); the last one takes any spare width, so the numbers stay close together.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        # Measuring goes through Python for every cell and role, and happens on each
+        # refresh: the rows in view and this many around them are plenty to size by.
+        header.setResizeContentsPrecision(SIZE_BY_ROWS)
         self.table.verticalHeader().hide()
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
 
@@ -515,6 +619,27 @@ class HistoryWindow(QMainWindow):
         self.setTabOrder(self.refresh_button, self.grouping)
         self.setTabOrder(self.grouping, self.chart)
         self.refresh()
+        available = self.screen().availableGeometry().size()
+        self.resize(self.sizeHint().boundedTo(available))
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for every column of the table, in pixels.
+
+        The layout alone asks for a narrow window, which hides the last columns
+        behind a scroll bar.
+        """
+        hint = super().sizeHint()
+        table = self.table
+        header = table.horizontalHeader()
+        widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c))
+                  for c in range(header.count())]
+        # The stretched last column never gets narrower than the size it had
+        # before stretching, the default section size.
+        widths[-1] = max(widths[-1], header.defaultSectionSize())
+        # The vertical scroll bar is counted too: a few weeks of calls need one.
+        table_w = sum(widths) + table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
+        margins = self.centralWidget().layout().contentsMargins()
+        return hint.expandedTo(QSize(table_w + margins.left() + margins.right(), hint.height()))
 
     # --- reading
 

@@ -327,11 +327,13 @@ def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     window = make_history(qtbot, path,
                           choose_save_path=lambda parent, caption, name, flt: targets.pop(0))
-    calls_csv, events_csv = window.export_csv()
+    calls_csv, events_csv, prompts_csv = window.export_csv()
     assert events_csv == tmp_path / "out" / "calls-events.csv"
     with calls_csv.open() as stream:
         assert len(list(csv.DictReader(stream))) == 2
     assert events_csv.exists()
+    with prompts_csv.open() as stream:  # the breathing offers, as in the JSON
+        assert [row["outcome"] for row in csv.DictReader(stream)] == ["completed", "completed"]
     json_path = window.export_json()
     document = json.loads(json_path.read_text())
     assert len(document["calls"]) == 2 and document["calls"][0]["prompts"]
@@ -363,7 +365,7 @@ def test_export_can_be_limited_to_the_selected_call(qtbot, tmp_path: Path) -> No
     window.selected_only.setChecked(True)
     document = json.loads(window.export_json().read_text())
     assert [call["id"] for call in document["calls"]] == [selected]
-    calls_csv, _ = window.export_csv()
+    calls_csv, _, _ = window.export_csv()
     with calls_csv.open() as stream:
         assert [int(row["id"]) for row in csv.DictReader(stream)] == [selected]
     assert names == [f"calmline-call-{selected}.json", f"calmline-call-{selected}.csv"]

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from models.store import CallRecord, CallStatus, CallStore, StoreError
 from models.summary import CallSummary
+from ui.window_titles import window_title
 
 logger = logging.getLogger(__name__)
 
@@ -520,7 +521,7 @@ class HistoryWindow(QMainWindow):
         self._confirm = confirm
         self._delete_call = delete_call or self._delete_with_writer
         self._max_calls = max_calls
-        self.setWindowTitle("CalmLine: call history")
+        self.setWindowTitle(window_title("Call history"))
         self.setObjectName("history_window")
 
         self.model = CallTableModel(self)
@@ -752,13 +753,15 @@ class HistoryWindow(QMainWindow):
         return path
 
     @Slot()
-    def export_csv(self) -> tuple[Path, Path] | None:
-        """Export the calls (every call, or the selected one) as CSV, and their events as a second file.
+    def export_csv(self) -> tuple[Path, Path, Path] | None:
+        """Export the calls (every call, or the selected one) as CSV, with their events and
+        breathing offers in two more files beside it.
 
         Returns
         -------
         tuple of Path or None
-            (calls file, events file), or None if the user cancelled or it failed.
+            (calls file, events file, prompts file), or None if the user
+            cancelled or it failed.
         """
         call_ids, name = self._export_scope()
         path = self._choose_save_path(self, "Export calls as CSV", f"{name}.csv",
@@ -768,14 +771,16 @@ class HistoryWindow(QMainWindow):
         if path.suffix.lower() != ".csv":
             path = path.with_name(path.name + ".csv")
         events_path = path.with_name(f"{path.stem}-events.csv")
+        prompts_path = path.with_name(f"{path.stem}-prompts.csv")
         try:
             with CallStore(self.store_path, read_only=True) as store:
-                count = store.export_csv(path, events_path, call_ids)
+                count = store.export_csv(path, events_path, call_ids, prompts_path)
         except StoreError as exc:
             self._status(f"Export failed: {exc}")
             return None
-        self._status(f"Exported {_calls(count)} to {path} and the events to {events_path.name}.")
-        return path, events_path
+        self._status(f"Exported {_calls(count)} to {path}, with the events and breathing offers "
+                     f"in {events_path.name} and {prompts_path.name}.")
+        return path, events_path, prompts_path
 
     def _export_scope(self) -> tuple[list[int] | None, str]:
         """The calls to export (None: all) and a file name for them, without extension."""

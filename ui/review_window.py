@@ -43,6 +43,7 @@ from ui.quit_signals import quit_on_signals
 from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
 from ui.summary_text import EVENT_LABELS, calm_verdict, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
+from ui.window_titles import window_title
 
 if TYPE_CHECKING:
     from monitor.capture import PortAudioHost
@@ -211,7 +212,7 @@ class LoggedCallDialog(QDialog):
 
     def __init__(self, calls: list[CallRecord], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("CalmLine: open a logged call")
+        self.setWindowTitle(window_title("Open a logged call"))
         self.list = QListWidget(self)
         self.list.setAccessibleName("Logged calls with a recording")
         for call in calls:
@@ -647,10 +648,10 @@ class ReviewWindow(QMainWindow):
 
     def _set_title(self, path: Path | None, analysing: bool = False) -> None:
         if path is None:
-            self.setWindowTitle("CalmLine review")
+            self.setWindowTitle(window_title("Review"))
         else:
             names = path.name + (f" + {self._customer_path.name}" if self._customer_path else "")
-            self.setWindowTitle(f"{names}{' (analysing)' if analysing else ''} - CalmLine review")
+            self.setWindowTitle(window_title(f"{names}{' (analysing)' if analysing else ''}"))
 
     # --- analysis
 

@@ -450,14 +450,20 @@ def _calls_with_status(store: Path, status: str) -> int:
         return 0
 
 
-def test_demo_mode_gives_way_to_a_microphone_chosen_in_settings(qtbot, tmp_path: Path,
-                                                                 monkeypatch) -> None:
+def idle_app(qtbot, tmp_path: Path, has_input: bool = True):
+    """The app as built at start-up, before it starts monitoring, with its files in ``tmp_path``."""
     from ui.app import CalmLineApp
 
     app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
                       store_path=tmp_path / "calls.db", tray_available=False,
-                      input_available=lambda: False, chime=lambda: None)
+                      input_available=lambda: has_input, chime=lambda: None)
     qtbot.addWidget(app.window)
+    return app
+
+
+def test_demo_mode_gives_way_to_a_microphone_chosen_in_settings(qtbot, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    app = idle_app(qtbot, tmp_path, has_input=False)
     assert app.feed.demo
     started: list = []
     monkeypatch.setattr(app.runner, "start", started.append)
@@ -470,12 +476,7 @@ def test_demo_mode_gives_way_to_a_microphone_chosen_in_settings(qtbot, tmp_path:
 
 def test_settings_changed_in_a_call_take_effect_together_when_it_ends(qtbot, tmp_path: Path,
                                                                       monkeypatch) -> None:
-    from ui.app import CalmLineApp
-
-    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
-                      store_path=tmp_path / "calls.db", tray_available=False,
-                      input_available=lambda: True, chime=lambda: None)
-    qtbot.addWidget(app.window)
+    app = idle_app(qtbot, tmp_path)
     started: list = []
     monkeypatch.setattr(app.runner, "start", started.append)
     old_rules = app.window.rules
@@ -493,13 +494,9 @@ def test_settings_changed_in_a_call_take_effect_together_when_it_ends(qtbot, tmp
 
 def test_the_review_window_reopened_after_a_settings_change_uses_the_new_thresholds(
         qtbot, tmp_path: Path) -> None:
-    from ui.app import CalmLineApp
     from ui.review_window import ReviewWindow
 
-    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
-                      store_path=tmp_path / "calls.db", tray_available=False,
-                      input_available=lambda: True, chime=lambda: None)
-    qtbot.addWidget(app.window)
+    app = idle_app(qtbot, tmp_path)
     app.open_review()
     first = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReviewWindow)
                  and w.isVisible())
@@ -521,12 +518,9 @@ def test_the_history_window_follows_the_call_log(qtbot, tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
     from models.store import CallMode, CallStore
-    from ui.app import CalmLineApp
 
     store_path = tmp_path / "calls.db"
-    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml", store_path=store_path,
-                      tray_available=False, input_available=lambda: True, chime=lambda: None)
-    qtbot.addWidget(app.window)
+    app = idle_app(qtbot, tmp_path)
 
     def log_a_call() -> None:
         with CallStore(store_path) as store:
@@ -578,14 +572,10 @@ def test_start_call_after_a_replay_has_finished_plays_it_again(qtbot, short_call
 
 def test_first_run_opens_the_calibration_wizard_before_monitoring(qtbot, tmp_path: Path,
                                                                    monkeypatch) -> None:
-    from ui.app import CalmLineApp
     from ui.calibration_wizard import CalibrationWizard
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no saved profile
-    app = CalmLineApp(None, settings_path=tmp_path / "settings.toml",
-                      store_path=tmp_path / "calls.db", tray_available=False,
-                      input_available=lambda: True, chime=lambda: None)
-    qtbot.addWidget(app.window)
+    app = idle_app(qtbot, tmp_path)
     try:
         app.start()
         qtbot.waitUntil(lambda: any(isinstance(w, CalibrationWizard)

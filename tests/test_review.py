@@ -200,8 +200,8 @@ def test_n_p_and_arrow_keys_navigate(qtbot, opened: ReviewWindow) -> None:
     assert opened.timeline.cursor_s == pytest.approx(events[0].start_s - 5.0)
 
 
-def test_a_navigation_notice_goes_when_the_cursor_moves_but_a_problem_stays(
-        qtbot, demo_call: Path) -> None:
+def played_without_an_output_device(qtbot, demo_call: Path) -> ReviewWindow:
+    """The demo call opened where there is no sound output, after Space asked to play it."""
     def no_device(sr_hz: int, channels: int, callback) -> FakeStream:
         raise PlaybackUnavailable("no sound output device")
 
@@ -211,6 +211,12 @@ def test_a_navigation_notice_goes_when_the_cursor_moves_but_a_problem_stays(
     open_and_wait(qtbot, window, demo_call)
     window.timeline.setFocus()
     qtbot.keyClick(window.timeline, Qt.Key.Key_Space)
+    return window
+
+
+def test_a_navigation_notice_goes_when_the_cursor_moves_but_a_problem_stays(
+        qtbot, demo_call: Path) -> None:
+    window = played_without_an_output_device(qtbot, demo_call)
     assert "no sound output device" in window.message
     window.seek(window.report.events[-1].start_s)
     qtbot.keyClick(window.timeline, Qt.Key.Key_N)
@@ -342,15 +348,7 @@ def test_a_recording_read_through_ffmpeg_opens_and_plays_from_the_cursor(
 
 def test_without_an_output_device_playback_explains_and_the_cursor_still_moves(
         qtbot, demo_call: Path) -> None:
-    def no_device(sr_hz: int, channels: int, callback) -> FakeStream:
-        raise PlaybackUnavailable("no sound output device")
-
-    window = ReviewWindow(stream_factory=no_device)
-    qtbot.addWidget(window)
-    window.show()
-    open_and_wait(qtbot, window, demo_call)
-    window.timeline.setFocus()
-    qtbot.keyClick(window.timeline, Qt.Key.Key_Space)
+    window = played_without_an_output_device(qtbot, demo_call)
     assert not window.playback.playing
     assert "no sound output device" in window.message
     qtbot.keyClick(window.timeline, Qt.Key.Key_Right)

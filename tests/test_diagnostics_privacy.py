@@ -215,7 +215,9 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
     assert list((data / "recordings").glob("*.flac")), "the replayed call was not recorded"
     save_profile(new_profile(-23.0, 4.5, -30.0), data / "profile.json")
     exports = sorted(out.iterdir())
-    assert len(exports) == 6
+    assert [p.name for p in exports] == ["analysis.json", "calls-calls.csv", "calls-events.csv",
+                                         "calls-prompts.csv", "calls.json", "events.csv",
+                                         "live.jsonl"]
     created = [*exports]
     for root in ("config", "data", "state", "cache"):
         folder = tmp_path / root / "calmline"

@@ -405,7 +405,10 @@ class CalmLineApp(QObject):
 
     def _start_feed(self, _path: object = None) -> None:
         if self._feed.demo:
-            # Demo mode stands in for a missing microphone only until one is chosen or appears.
+            # Demo mode stands in for a missing microphone only until one is chosen or
+            # appears; PortAudio lists a device plugged in since it started only once
+            # re-initialised.
+            self.audio_host.refresh_device_list()
             self._feed = choose_feed(None, self._feed.fast, self.runner.settings,
                                      self._input_available)
         self.window.set_notice(self._feed.label)

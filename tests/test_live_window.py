@@ -470,8 +470,39 @@ def test_demo_mode_gives_way_to_a_microphone_chosen_in_settings(qtbot, tmp_path:
     record_settings_dialogs(monkeypatch, accept_with=replace(
         app.runner.settings, agent_device="pulse:agent_mic.monitor"))
     app.open_settings()
+    # No profile yet: the microphone is set up as a first run would, then monitored.
+    shown_wizard(app).reject()
     assert started and started[-1].replay is None and not app.feed.demo
     assert "Demo mode" not in app.window.status_text
+
+
+def shown_wizard(app):
+    """The calibration wizard the app has on screen."""
+    from ui.calibration_wizard import CalibrationWizard
+
+    wizard = app._extra_windows.get("wizard")
+    assert isinstance(wizard, CalibrationWizard) and wizard.isVisible()
+    return wizard
+
+
+def test_a_microphone_plugged_in_after_a_first_run_in_demo_mode_is_set_up_first(
+        qtbot, tmp_path: Path, monkeypatch) -> None:
+    input_present = [False]
+    app = idle_app(qtbot, tmp_path, has_input=False)
+    app._input_available = lambda: input_present[0]
+    started: list = []
+    monkeypatch.setattr(app.runner, "start", started.append)
+    app.set_paused(True)
+    input_present[0] = True  # the agent plugs in a headset, then resumes
+    app.set_paused(False)
+    assert not started  # monitoring waits for the wizard, as on a first run
+    wizard = shown_wizard(app)
+    qtbot.addWidget(wizard)
+    wizard.reject()
+    assert started and started[-1].replay is None and not app.feed.demo
+    app.set_paused(True)
+    app.set_paused(False)
+    assert "wizard" not in app._extra_windows and len(started) == 2  # only the once
 
 
 def test_settings_changed_in_a_call_take_effect_together_when_it_ends(qtbot, tmp_path: Path,

@@ -411,6 +411,11 @@ class CalmLineApp(QObject):
             self.audio_host.refresh_device_list()
             self._feed = choose_feed(None, self._feed.fast, self.runner.settings,
                                      self._input_available)
+            if self._first_run and not self._feed.demo:
+                # The first run had no microphone to set up; now there is one, set it
+                # up as the first run would have, before monitoring it.
+                self.open_calibration(then_start=True)
+                return
         self.window.set_notice(self._feed.label)
         self.runner.start(self._feed)
 

@@ -748,6 +748,18 @@ class CallStore:
         return [_prompt_record(row) for row in self._query("read the breathing prompts", sql,
                                                             (call_id,))]
 
+    def prompt_counts(self) -> dict[int, int]:
+        """Breathing exercise offers per call.
+
+        Returns
+        -------
+        dict of int to int
+            Call id to the number of offers made in it; calls without any are left out.
+        """
+        sql = ("SELECT call_id, COUNT(*) FROM breathing_prompts WHERE call_id IS NOT NULL "
+               "GROUP BY call_id")
+        return dict(self._query("count the breathing prompts", sql, ()))
+
     # --- export
 
     def export_json(self, dest: Path | IO[str], call_ids: Sequence[int] | None = None) -> int:

@@ -33,7 +33,8 @@ from monitor.devices import DeviceError, InputDevice
 from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
 from ui.calibration_wizard import (READING_PROMPT, WAITING_FOR_MIC, CalibrationWizard,
                                    CustomerCheck, Level, level_verdict, signal_similarity)
-from ui.history_window import NOT_AVAILABLE, HistoryWindow, TrendBucket, TrendChart, trend_buckets
+from ui.history_window import (NOT_AVAILABLE, ROLE_CALL_ID, HistoryWindow, TrendBucket, TrendChart,
+                               trend_buckets)
 from ui.settings_dialog import (LOCK_PREFIX, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
                                 set_start_at_login)
 
@@ -248,18 +249,19 @@ def test_history_lists_calls_newest_first(qtbot, tmp_path: Path) -> None:
     populate(path, [BASE, BASE + timedelta(hours=1), BASE + timedelta(days=1)])
     window = make_history(qtbot, path)
     assert "CalmLine" in window.windowTitle()
-    proxy = window.proxy
-    assert proxy.rowCount() == 3
-    headers = [proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(proxy.columnCount())]
+    table_model = window.model
+    assert table_model.rowCount() == 3
+    headers = [table_model.headerData(c, Qt.Orientation.Horizontal)
+               for c in range(table_model.columnCount())]
     assert headers == ["Date", "Duration", "Talk share", "Interruptions", "Raised voice", "Pace",
                        "Prompts"]
-    first = [proxy.index(0, c).data() for c in range(proxy.columnCount())]
+    first = [table_model.index(0, c).data() for c in range(table_model.columnCount())]
     assert first[0].startswith(f"{(BASE + timedelta(days=1)).astimezone():%Y-%m-%d}")
     assert first[1:] == ["2:05", "48 %", "2", "4 s", "4.4 syl/s", "1"]
     # A call that ends while the window is open appears on refresh.
     populate(path, [BASE + timedelta(days=2)])
     window.refresh()
-    assert proxy.rowCount() == 4
+    assert table_model.rowCount() == 4
 
 
 def test_history_shows_interrupted_and_open_calls(qtbot, tmp_path: Path) -> None:
@@ -267,9 +269,9 @@ def test_history_shows_interrupted_and_open_calls(qtbot, tmp_path: Path) -> None
     with CallStore(path) as store:
         store.begin_call(BASE, 0.0, CallMode.MIC_ONLY)
     window = make_history(qtbot, path)
-    assert window.proxy.rowCount() == 1
-    assert "(in progress)" in window.proxy.index(0, 0).data()
-    window.select_call(window.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole + 1))
+    assert window.model.rowCount() == 1
+    assert "(in progress)" in window.model.index(0, 0).data()
+    window.select_call(window.model.index(0, 0).data(Qt.ItemDataRole.UserRole + 1))
     assert not window.delete_button.isEnabled()
 
 
@@ -286,11 +288,11 @@ def test_an_interrupted_call_shows_what_is_known_of_its_length_in_full(qtbot, tm
     window = make_history(qtbot, path)
     window.resize(420, 300)
     show_active(qtbot, window)
-    newest, oldest = (window.proxy.index(row, 1) for row in (0, 1))
+    newest, oldest = (window.model.index(row, 1) for row in (0, 1))
     assert newest.data() == "\N{GREATER-THAN OR EQUAL TO} 1:05"
     assert "At least" in newest.data(Qt.ItemDataRole.ToolTipRole)
     assert oldest.data() == NOT_AVAILABLE
-    date = window.proxy.index(0, 0)
+    date = window.model.index(0, 0)
     assert date.data().endswith("(interrupted)")
     # The whole date and status fit their column, even in a narrow window.
     width = window.table.fontMetrics().horizontalAdvance(date.data())
@@ -312,9 +314,9 @@ def test_delete_removes_the_row_after_confirmation(qtbot, tmp_path: Path) -> Non
     assert window.select_call(ids[0])
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_Delete)
-    assert window.proxy.rowCount() == 2 and questions
+    assert window.model.rowCount() == 2 and questions
     qtbot.mouseClick(window.delete_button, Qt.MouseButton.LeftButton)
-    assert window.proxy.rowCount() == 1
+    assert window.model.rowCount() == 1
     with CallStore(path, read_only=True) as store:
         assert [c.id for c in store.calls()] == [ids[1]]
     assert "Deleted" in window.status_label.text()
@@ -498,9 +500,31 @@ def test_refresh_keeps_the_selection_and_the_sort(qtbot, tmp_path: Path) -> None
     header = window.table.horizontalHeader()
     assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (
         4, Qt.SortOrder.AscendingOrder)
-    keys = [window.proxy.index(row, 4).data(Qt.ItemDataRole.UserRole)
-            for row in range(window.proxy.rowCount())]
-    assert keys == sorted(keys) and len(keys) == 7
+    assert raised_voice_in_table_order(window) == sorted(raised_voice_in_table_order(window))
+    assert window.model.rowCount() == 7
+
+
+def raised_voice_in_table_order(window: HistoryWindow) -> list[float]:
+    by_id = {row.record.id: row.record.summary.raised_voice_s for row in window.model.rows()}
+    return [by_id[window.model.index(row, 0).data(ROLE_CALL_ID)]
+            for row in range(window.model.rowCount())]
+
+
+def test_sorting_the_table_keeps_the_selected_call_selected(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    ids = populate(path, [BASE + timedelta(hours=5 * n) for n in range(6)])
+    window = make_history(qtbot, path)
+    assert window.select_call(ids[1])
+    for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+        window.table.sortByColumn(4, order)
+        assert window.selected_call_id() == ids[1]
+        current = window.table.currentIndex()
+        assert current.data(ROLE_CALL_ID) == ids[1]
+    assert raised_voice_in_table_order(window) == sorted(raised_voice_in_table_order(window),
+                                                         reverse=True)
+    window.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert [window.model.index(row, 0).data(ROLE_CALL_ID)
+            for row in range(window.model.rowCount())] == ids[::-1]
 
 
 def test_history_keyboard_order_and_names(qtbot, tmp_path: Path) -> None:

@@ -561,14 +561,14 @@ def test_the_history_window_follows_the_call_log(qtbot, tmp_path: Path) -> None:
     app.open_history()
     history = app._extra_windows["history"]
     qtbot.addWidget(history)
-    assert history.proxy.rowCount() == 1
+    assert history.model.rowCount() == 1
     log_a_call()  # as the engine logs a call while the window is open
     app.bridge.statusReceived.emit(status("call_ended", t_s=30.0))
-    assert history.proxy.rowCount() == 2
+    assert history.model.rowCount() == 2
     history.close()
     log_a_call()
     app.open_history()
-    assert history.isVisible() and history.proxy.rowCount() == 3
+    assert history.isVisible() and history.model.rowCount() == 3
 
 
 def test_the_meters_do_not_keep_a_reading_once_monitoring_stops(window) -> None:

@@ -143,6 +143,15 @@ def test_prompt_outside_a_call_and_outcome_order(store: CallStore) -> None:
         store.update_prompt_outcome(99, PromptOutcome.STARTED, NOW)
 
 
+def test_prompt_counts_per_call_leave_out_offers_outside_calls(store: CallStore) -> None:
+    first = store.begin_call(NOW, 0.0, CallMode.TWO_PARTY)
+    second = store.begin_call(NOW + timedelta(minutes=5), 300.0, CallMode.TWO_PARTY)
+    store.begin_call(NOW + timedelta(minutes=9), 540.0, CallMode.TWO_PARTY)
+    for call_id in (first, second, second, None):
+        store.record_prompt(call_id, NOW, "raised_voice")
+    assert store.prompt_counts() == {first: 1, second: 2}
+
+
 def test_a_started_exercise_ends_completed_or_stopped_never_dismissed(store: CallStore) -> None:
     # "Not now" and "took it, then stopped early" must stay apart in the log.
     stopped = store.record_prompt(None, NOW, "raised_voice")

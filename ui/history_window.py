@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF,
-                            QRectF, QSize, QSortFilterProxyModel, Qt, Slot)
+from PySide6.QtCore import (QAbstractItemModel, QAbstractTableModel, QModelIndex,
+                            QPersistentModelIndex, QPointF, QRectF, QSize, Qt, Slot)
 from PySide6.QtGui import (QAction, QFontMetricsF, QKeySequence, QPainter, QPaintEvent, QPalette,
                            QPen)
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
@@ -48,8 +48,7 @@ Confirmer = Callable[[QWidget, str], bool]
 CallDeleter = Callable[[int], bool]
 """Deletes one call by id; returns whether it existed."""
 
-ROLE_SORT = Qt.ItemDataRole.UserRole
-ROLE_CALL_ID = Qt.ItemDataRole.UserRole + 1
+ROLE_CALL_ID = Qt.ItemDataRole.UserRole
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,11 @@ def _minutes_seconds(seconds: float) -> str:
 
 
 class CallTableModel(QAbstractTableModel):
-    """Calls as table rows, newest first; sortable through :data:`ROLE_SORT`."""
+    """Calls as table rows, in the order the view sorts them by (newest first to begin with).
+
+    The model sorts itself: a sorting proxy would ask Python for a cell at every
+    comparison, tens of thousands of calls for a few thousand rows on each refresh.
+    """
 
     HEADERS = ("Date", "Duration", "Talk share", "Interruptions", "Raised voice", "Pace",
                "Prompts")
@@ -169,17 +172,57 @@ class CallTableModel(QAbstractTableModel):
         # Sorting and sizing the columns ask for each cell many times over (a
         # thousand rows take seconds in Python), so each is worked out once.
         self._cells: list[list[tuple[str, Any, str | None] | None]] = []
+        # Table row -> index into _rows.
+        self._order: list[int] = []
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.DescendingOrder
 
     def set_rows(self, rows: list[CallRow]) -> None:
-        """Replace every row."""
+        """Replace every row (given newest first); the table keeps its sort order."""
         self.beginResetModel()
         self._rows = list(rows)
         self._cells = [[None] * len(self.HEADERS) for _ in self._rows]
+        self._order = self._sorted_order()
         self.endResetModel()
 
     def rows(self) -> list[CallRow]:
-        """The rows as listed, newest first."""
+        """The rows as given to :meth:`set_rows`, newest first."""
         return list(self._rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self.HEADERS):
+            return
+        self._sort_column, self._sort_order = column, order
+        self.layoutAboutToBeChanged.emit()
+        # The selection follows its call to the row the call moves to.
+        persistent = self.persistentIndexList()
+        moved_from = [(index, self._order[index.row()]) for index in persistent]
+        self._order = self._sorted_order()
+        table_row = {source: row for row, source in enumerate(self._order)}
+        self.changePersistentIndexList(
+            persistent, [self.index(table_row[source], index.column())
+                         for index, source in moved_from])
+        self.layoutChanged.emit()
+
+    def table_row_of(self, call_id: int) -> int | None:
+        """The table row listing a call, or None."""
+        for row, source in enumerate(self._order):
+            if self._rows[source].record.id == call_id:
+                return row
+        return None
+
+    def _sorted_order(self) -> list[int]:
+        keys = [self._cell_at(source, self._sort_column)[1] for source in range(len(self._rows))]
+        # Python's sort is stable in both directions: equal keys stay newest first.
+        return sorted(range(len(keys)), key=keys.__getitem__,
+                      reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+
+    def _cell_at(self, source: int, column: int) -> tuple[str, Any, str | None]:
+        cells = self._cells[source]
+        cell = cells[column]
+        if cell is None:
+            cell = cells[column] = self._cell(self._rows[source], column)
+        return cell
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -201,21 +244,15 @@ class CallTableModel(QAbstractTableModel):
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        row = self._rows[index.row()]
+        source = self._order[index.row()]
         if role == ROLE_CALL_ID:
-            return row.record.id
+            return self._rows[source].record.id
         if role == Qt.ItemDataRole.TextAlignmentRole:
             left = Qt.AlignmentFlag.AlignLeft if index.column() == 0 else Qt.AlignmentFlag.AlignRight
             return left | Qt.AlignmentFlag.AlignVCenter
-        cells = self._cells[index.row()]
-        cell = cells[index.column()]
-        if cell is None:
-            cell = cells[index.column()] = self._cell(row, index.column())
-        display, sort_key, tip = cell
+        display, _sort_key, tip = self._cell_at(source, index.column())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return display
-        if role == ROLE_SORT:
-            return sort_key
         if role == Qt.ItemDataRole.ToolTipRole:
             return tip
         return None
@@ -525,15 +562,12 @@ class HistoryWindow(QMainWindow):
         self.setObjectName("history_window")
 
         self.model = CallTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(ROLE_SORT)
         self.table = QTableView()
         self.table.setObjectName("call_table")
         self.table.setAccessibleName("Calls")
         self.table.setAccessibleDescription("One row per call, newest first. Press Delete to "
                                             "delete the selected call.")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -651,7 +685,8 @@ class HistoryWindow(QMainWindow):
         try:
             with CallStore(self.store_path, read_only=True) as store:
                 records = store.calls(limit=self._max_calls)
-                rows = [CallRow(r, len(store.prompts(r.id))) for r in records]
+                prompts = store.prompt_counts()
+                rows = [CallRow(r, prompts.get(r.id, 0)) for r in records]
         except StoreError as exc:
             logger.warning("cannot read the call log: %s", exc)
             self._status(f"Cannot read the call log: {exc}")
@@ -664,7 +699,7 @@ class HistoryWindow(QMainWindow):
         # keyboard user lands on a row and the actions are ready.
         if not (selected is not None and self.select_call(selected)) and rows:
             self.table.selectRow(0)
-            self.table.setCurrentIndex(self.proxy.index(0, 0))
+            self.table.setCurrentIndex(self.model.index(0, 0))
         self._update_buttons()
 
     def _update_chart(self) -> None:
@@ -674,17 +709,16 @@ class HistoryWindow(QMainWindow):
     def selected_call_id(self) -> int | None:
         """The selected call's id, or None."""
         rows = self.table.selectionModel().selectedRows()
-        return self.proxy.data(rows[0], ROLE_CALL_ID) if rows else None
+        return self.model.data(rows[0], ROLE_CALL_ID) if rows else None
 
     def select_call(self, call_id: int) -> bool:
         """Select a call by id; False if it is not listed."""
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            if self.proxy.data(index, ROLE_CALL_ID) == call_id:
-                self.table.selectRow(row)
-                self.table.setCurrentIndex(index)
-                return True
-        return False
+        row = self.model.table_row_of(call_id)
+        if row is None:
+            return False
+        self.table.selectRow(row)
+        self.table.setCurrentIndex(self.model.index(row, 0))
+        return True
 
     def _update_buttons(self) -> None:
         call_id = self.selected_call_id()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (QAbstractItemModel, QAbstractTableModel, QModelIndex,
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex,
                             QPersistentModelIndex, QPointF, QRectF, QSize, Qt, Slot)
 from PySide6.QtGui import (QAction, QFontMetricsF, QKeySequence, QPainter, QPaintEvent, QPalette,
                            QPen)

@@ -43,6 +43,9 @@ class CallSession:
                                level_watch=level_watch)
         self.summary = SummaryAccumulator(hop_s, customer_present)
         self.frames = FrameTable(hop_s, customer_present) if record_frames else None
+        self.calibrated_at_s: float | None = None
+        """Stream time of the first hop judged against a calibrated baseline, in seconds;
+        None while the agent's voice is still being learnt."""
         self._finished = False
 
     @property
@@ -63,6 +66,8 @@ class CallSession:
     def push(self, frame: FeatureFrame) -> list[EventUpdate]:
         """Feed the next frame; return the events it opened or closed."""
         updates = self.rules.push(frame)
+        if self.calibrated_at_s is None and self.rules.baseline.calibrated:
+            self.calibrated_at_s = frame.t_s
         self.summary.push(frame)
         if self.frames is not None:
             self.frames.append(frame)

@@ -15,6 +15,7 @@ from typing import IO, Any
 from models.baseline import Baseline
 from models.events import Event
 from models.frames import FeatureFrame, PartyFrame
+from models.settings import RuleSettings
 from models.summary import CallSummary, PartySummary
 
 SCHEMA = "calmline.analysis/1"
@@ -118,6 +119,12 @@ class AnalysisReport:
         Per-call totals.
     notes : list of str
         Things the reader should know (mic-only mode, repaired samples, ...).
+    rules : RuleSettings
+        The thresholds and cues the call was judged by (not part of the JSON).
+    calibrated_at_s : float or None
+        When the agent's baseline was first calibrated, in seconds from the
+        start; before then the raised-voice cue could not fire. None if it
+        never was. Not part of the JSON.
     """
 
     source: str
@@ -129,6 +136,8 @@ class AnalysisReport:
     events: list[Event]
     summary: CallSummary
     notes: list[str] = field(default_factory=list)
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    calibrated_at_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dictionary in schema ``calmline.analysis/1``."""

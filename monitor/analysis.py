@@ -52,7 +52,8 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     AnalysisCancelled
         When ``progress`` returned False.
     """
-    pipeline = CallPipeline(recording.agent_sr_hz, recording.customer_sr_hz, settings)
+    rules = settings if settings is not None else RuleSettings()
+    pipeline = CallPipeline(recording.agent_sr_hz, recording.customer_sr_hz, rules)
     duration_s = recording.duration_s
     done_s = 0.0
     for agent, customer in recording.blocks(block_s):
@@ -93,6 +94,11 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         notes.append(f"the agent's microphone level changed by {shift.shift_lu:+.0f} dB "
                      f"(noticed at {minutes}:{seconds:02d}); the baseline was learnt again "
                      "from there")
+    turned_off = cues_turned_off(rules, pipeline.has_customer)
+    if turned_off:
+        notes.append(f"turned off in settings: the {_and_list(turned_off)} "
+                     f"cue{'s' if len(turned_off) > 1 else ''}; "
+                     f"{'they are' if len(turned_off) > 1 else 'it is'} not counted")
     if not session.baseline.calibrated:
         notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
     return AnalysisReport(
@@ -105,4 +111,34 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         events=list(session.events),
         summary=session.result(),
         notes=notes,
+        rules=rules,
+        calibrated_at_s=session.calibrated_at_s,
     )
+
+
+def cues_turned_off(rules: RuleSettings, has_customer: bool) -> list[str]:
+    """Names of the cues the settings turn off, in the order the settings list them.
+
+    Parameters
+    ----------
+    rules : RuleSettings
+        The thresholds and cues in use.
+    has_customer : bool
+        Whether the customer's side is heard; without it the interruption and
+        monologue cues are off anyway and not listed.
+
+    Returns
+    -------
+    list of str
+    """
+    cues = [("raised-voice", rules.raised_voice_enabled, False),
+            ("fast-speech", rules.fast_speech_enabled, False),
+            ("interruption", rules.interruption_enabled, True),
+            ("monologue", rules.monologue_enabled, True),
+            ("breathing-prompt", rules.breathing_prompt_enabled, False)]
+    return [name for name, enabled, needs_customer in cues
+            if not enabled and (has_customer or not needs_customer)]
+
+
+def _and_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

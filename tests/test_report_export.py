@@ -8,20 +8,22 @@ import pytest
 import soundfile as sf
 
 from models.report import AnalysisReport
+from models.settings import RuleSettings
 from monitor.analysis import analyze_recording
 from monitor.audio_file import CallRecording
 from tests.audio_fixtures import espeak, have, office_noise
-from ui.report_export import TOO_LITTLE_SPEECH, build_html, summary_rows, what_went_well
-from ui.summary_text import format_summary
+from ui.report_export import (CALM_STRETCH_MIN_S, TOO_LITTLE_SPEECH, build_html,
+                              longest_calm_stretch, summary_rows, what_went_well)
+from ui.summary_text import CUE_OFF, clock, format_summary
 
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the calls")
 
 SR_HZ = 16000
 
 
-def analyse(path: Path) -> AnalysisReport:
+def analyse(path: Path, rules: RuleSettings | None = None) -> AnalysisReport:
     with CallRecording(path) as recording:
-        return analyze_recording(recording)
+        return analyze_recording(recording, rules)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +65,20 @@ def test_a_recording_without_your_speech_is_not_praised(name: str,
     assert "calm call" not in format_summary(report)
 
 
-def test_an_uncalibrated_baseline_is_neither_praised_nor_shown(tmp_path: Path) -> None:
-    # About 8 s of speech in 40 s: enough to hear, under the 15 s that calibrate a baseline.
+@pytest.fixture(scope="module")
+def short_agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 8 s of agent speech in 40 s: heard, but under the 15 s that calibrate a baseline."""
     speech = espeak("Thank you for calling. Let me look up your account, it will only take a "
                     "moment. Could you give me the number on your card please?", sr_hz=SR_HZ)
     agent = np.zeros(40 * SR_HZ, dtype=np.float32)
     agent[SR_HZ:SR_HZ + len(speech)] = speech
-    path = tmp_path / "short_agent.wav"
+    path = tmp_path_factory.mktemp("report") / "short_agent.wav"
     sf.write(path, np.stack([agent, np.zeros_like(agent)], axis=1), SR_HZ)
-    report = analyse(path)
+    return path
+
+
+def test_an_uncalibrated_baseline_is_neither_praised_nor_shown(short_agent: Path) -> None:
+    report = analyse(short_agent)
     assert report.summary.agent.talk_s >= 5.0 and not report.baseline.calibrated
     assert np.isfinite(report.baseline.loudness_lufs)  # a running median, not a baseline
     good = " ".join(what_went_well(report))
@@ -91,3 +98,41 @@ def test_mic_only_praises_no_turn_taking(demo_call: Path) -> None:
     good = " ".join(what_went_well(report))
     assert "interruptions" not in good and "floor" not in good
     assert "Your baseline loudness" in dict(summary_rows(report))
+
+
+def test_a_call_with_nothing_judged_and_no_events_points_to_the_timeline(short_agent: Path) -> None:
+    report = analyse(short_agent, RuleSettings(fast_speech_enabled=False))
+    assert not report.events
+    good = what_went_well(report)
+    assert len(good) == 1 and "events below" not in good[0] and "timeline" in good[0]
+
+
+def test_the_calm_stretch_starts_once_your_voice_is_learnt(demo_call: Path) -> None:
+    report = analyse(demo_call)
+    # 15 s of the agent's speech come first; no raised voice could be noticed before.
+    assert report.calibrated_at_s is not None and report.calibrated_at_s >= 15.0
+    first_event_s = min(e.start_s for e in report.events)
+    assert first_event_s >= 30.0  # quiet from the start, but all of it while still learning
+    start, end = longest_calm_stretch(report)
+    assert report.calibrated_at_s <= start < end <= report.duration_s
+    good = " ".join(what_went_well(report))
+    if end - start >= CALM_STRETCH_MIN_S:
+        assert f"({clock(start)} to {clock(end)})" in good
+    else:
+        assert "stayed calm" not in good
+
+
+def test_cues_turned_off_are_neither_counted_nor_praised(demo_call: Path) -> None:
+    rules = RuleSettings(raised_voice_enabled=False, interruption_enabled=False)
+    report = analyse(demo_call, rules)
+    assert "turned off in settings: the raised-voice and interruption cues; they are not counted" \
+        in report.notes
+    rows = dict(summary_rows(report))
+    assert rows["Interruptions"] == CUE_OFF and rows["Raised voice"] == CUE_OFF
+    text = format_summary(report)
+    assert f"Interruptions  {CUE_OFF}" in text and f"Raised voice   {CUE_OFF}" in text
+    good = " ".join(what_went_well(report))
+    assert "stayed calm" not in good and "normal level" not in good
+    assert "let the customer finish" not in good.lower()
+    page = build_html(report, None)
+    assert "calm call" not in page

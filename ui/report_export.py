@@ -22,7 +22,7 @@ from models.private_files import write_private_bytes, write_private_text
 from models.report import AnalysisReport
 from models.settings import RuleSettings
 from ui.summary_text import (EVENT_LABELS, TALK_MIN_S, _event_detail, calm_verdict, clock,
-                             too_little_agent_speech)
+                             interruptions_text, raised_voice_text, too_little_agent_speech)
 from ui.timeline import fast_threshold_sps
 
 TIMELINE_RESOURCE = "calmline-timeline.png"
@@ -51,9 +51,15 @@ def event_detail(event: Event) -> str:
 
 
 def longest_calm_stretch(report: AnalysisReport) -> tuple[float, float]:
-    """The longest span without any event, as ``(start, end)`` in seconds."""
-    best = (0.0, 0.0)
-    cursor = 0.0
+    """The longest span without any event, as ``(start, end)`` in seconds.
+
+    It starts no earlier than the calibration of the agent's baseline: before
+    then no raised voice could have been noticed. ``(0, 0)`` without one.
+    """
+    if report.calibrated_at_s is None:
+        return (0.0, 0.0)
+    best = (report.calibrated_at_s, report.calibrated_at_s)
+    cursor = report.calibrated_at_s
     for event in sorted(report.events, key=lambda e: e.start_s):
         if event.start_s - cursor > best[1] - best[0]:
             best = (cursor, event.start_s)
@@ -71,27 +77,29 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
     report : AnalysisReport
         The analysed call.
     settings : RuleSettings, optional
-        The thresholds the call was judged by (defaults when omitted).
+        The thresholds the call was judged by (the report's own when omitted).
 
     Returns
     -------
     list of str
         At least one sentence. Only what the analysis could judge is praised:
         with too little of the agent's speech the one sentence says so;
-        without a calibrated baseline (so no raised-voice cue) calm is not
-        praised, nor the agent's turn-taking when the customer hardly spoke.
+        without a calibrated baseline or with the raised-voice cue turned off,
+        calm is not praised; nor is what a turned-off cue would have watched,
+        nor the agent's turn-taking when the customer hardly spoke.
     """
     if too_little_agent_speech(report):
         return [TOO_LITTLE_SPEECH]
-    settings = settings or RuleSettings()
+    settings = settings or report.rules
     s = report.summary
     kinds = {e.kind for e in report.events}
     good: list[str] = []
+    calm_judged = report.baseline.calibrated and settings.raised_voice_enabled
     start, end = longest_calm_stretch(report)
-    if report.baseline.calibrated and end - start >= min(CALM_STRETCH_MIN_S, report.duration_s):
+    if calm_judged and end - start >= min(CALM_STRETCH_MIN_S, report.duration_s):
         good.append(f"You stayed calm for {_span_words(end - start)} in a row "
                     f"({clock(start)} to {clock(end)}) with no coaching cue.")
-    if report.baseline.calibrated and EventKind.RAISED_VOICE not in kinds:
+    if calm_judged and EventKind.RAISED_VOICE not in kinds:
         good.append("Your voice stayed at your normal level all through the call.")
     elif EventKind.RAISED_VOICE in kinds:
         raised = [e for e in report.events if e.kind is EventKind.RAISED_VOICE]
@@ -99,10 +107,11 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
         good.append(f"When your voice rose, you brought it back down within {longest:.0f} s.")
     agent_rate = s.agent.rate_sps
     threshold = fast_threshold_sps(report, settings)
-    if agent_rate is not None and agent_rate < threshold and EventKind.FAST_SPEECH not in kinds:
+    pace_judged = agent_rate is not None and settings.fast_speech_enabled
+    if pace_judged and agent_rate < threshold and EventKind.FAST_SPEECH not in kinds:
         good.append(f"Your pace stayed within range all through ({agent_rate:.1f} syllables/s "
                     f"typical, fast starts at {threshold:.1f}).")
-    elif agent_rate is not None and agent_rate < threshold:
+    elif pace_judged and agent_rate < threshold:
         good.append(f"Your typical pace was within range ({agent_rate:.1f} syllables/s; "
                     f"fast starts at {threshold:.1f}).")
     # Letting a customer finish, or keeping it a conversation, says nothing when they hardly spoke.
@@ -110,12 +119,16 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
         if s.customer.talk_share >= FLOOR_SHARE_MIN:
             good.append(f"You gave the customer the floor: they spoke for {s.customer.talk_share:.0%} "
                         "of the call.")
-        if s.interruptions == 0:
+        if s.interruptions == 0 and settings.interruption_enabled:
             good.append("You let the customer finish: no interruptions.")
-        if s.monologues == 0 and report.duration_s >= settings.monologue_min_s:
+        if (s.monologues == 0 and settings.monologue_enabled
+                and report.duration_s >= settings.monologue_min_s):
             good.append("You kept it a conversation: no long monologues.")
-    if not good:
+    if not good and report.events:
         good.append("You finished the call: go through the events below with your coach.")
+    elif not good:
+        good.append("Too little of this call could be judged to point out what went well: "
+                    "go through the timeline with your coach.")
     return good
 
 
@@ -135,8 +148,8 @@ def summary_rows(report: AnalysisReport) -> list[tuple[str, str]]:
     rows = [("Length", clock(report.duration_s)), ("Talk share", share)]
     if s.customer is not None:
         rows.append(("Both talking at once", f"{s.overtalk_s:.1f} s"))
-        rows.append(("Interruptions", str(s.interruptions)))
-    rows.append(("Raised voice", f"{s.raised_voice_s:.1f} s"))
+        rows.append(("Interruptions", interruptions_text(report)))
+    rows.append(("Raised voice", raised_voice_text(report)))
     pace = (f"{s.agent.rate_sps:.1f} syllables/s" if s.agent.rate_sps is not None
             else "not enough speech")
     if report.baseline.rate_sps is not None:

@@ -14,6 +14,8 @@ EVENT_LABELS = {
 TALK_MIN_S = 5.0
 """Less speech of a party than this, in seconds, is too little to judge their part of the
 call by: a few words, noise the voice detector let through, or the wrong channel."""
+CUE_OFF = "off (turned off in settings)"
+"""What a summary shows for a count whose cue the settings turn off."""
 
 
 def too_little_agent_speech(report: AnalysisReport) -> bool:
@@ -36,8 +38,8 @@ def calm_verdict(report: AnalysisReport) -> str:
     """What a call without events says about the agent, in words.
 
     A call is called calm only when it could have been otherwise: with the
-    agent's speech heard and their baseline calibrated, so that the
-    raised-voice cue was on.
+    agent's speech heard, their baseline calibrated and the raised-voice cue
+    turned on.
 
     Parameters
     ----------
@@ -51,6 +53,8 @@ def calm_verdict(report: AnalysisReport) -> str:
     """
     if too_little_agent_speech(report) or not report.baseline.calibrated:
         return "too little of your speech to judge how calm the call was"
+    if not report.rules.raised_voice_enabled:
+        return "the raised-voice cue is turned off, so how calm the call was is not judged"
     return "a calm call"
 
 
@@ -90,6 +94,20 @@ def _event_detail(kind: EventKind, value: float, threshold: float) -> str:
     return "offered a short breathing exercise"
 
 
+def interruptions_text(report: AnalysisReport) -> str:
+    """The call's interruptions as a summary shows them ("off" when the cue is turned off)."""
+    if not report.rules.interruption_enabled:
+        return CUE_OFF
+    return str(report.summary.interruptions)
+
+
+def raised_voice_text(report: AnalysisReport) -> str:
+    """The call's raised-voice time as a summary shows it ("off" when the cue is turned off)."""
+    if not report.rules.raised_voice_enabled:
+        return CUE_OFF
+    return f"{report.summary.raised_voice_s:.1f} s"
+
+
 def format_summary(report: AnalysisReport) -> str:
     """A short plain-text summary: talk share, interruptions, raised voice, pace, events."""
     s = report.summary
@@ -101,8 +119,8 @@ def format_summary(report: AnalysisReport) -> str:
         share += f", both at once {s.overtalk_s:.1f} s"
     lines.append(f"  Talk share     {share}")
     if s.customer is not None:
-        lines.append(f"  Interruptions  {s.interruptions}")
-    lines.append(f"  Raised voice   {s.raised_voice_s:.1f} s")
+        lines.append(f"  Interruptions  {interruptions_text(report)}")
+    lines.append(f"  Raised voice   {raised_voice_text(report)}")
     pace = f"{agent.rate_sps:.1f} syllables/s" if agent.rate_sps is not None else "not enough speech"
     if report.baseline.rate_sps is not None:
         pace += f" (your baseline {report.baseline.rate_sps:.1f})"

@@ -199,7 +199,9 @@ def test_analyze_monitor_and_export_open_no_network_and_write_user_only_files(
     runs = {
         "analyze": ["analyze", str(demo_call), "--json", str(out / "analysis.json"),
                     "--csv", str(out / "events.csv")],
+        # A replay is logged only in a call log named for it: the default one, here.
         "monitor": ["monitor", "--headless", "--replay", str(demo_call), "--fast", "--record",
+                    "--store", str(tmp_path / "data" / "calmline" / "calmline.sqlite3"),
                     "--events-jsonl", str(out / "live.jsonl")],
         "export": ["export", "--json", str(out / "calls.json"), "--csv", str(out / "calls")],
         "diagnostics": ["--diagnostics"],

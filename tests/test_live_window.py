@@ -424,8 +424,8 @@ def test_a_termination_signal_ends_the_call_cleanly(short_call: Path, tmp_path: 
                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
                XDG_CACHE_HOME=str(tmp_path / "cache"))
     store = tmp_path / "data" / "calmline" / "calmline.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--replay", str(short_call)],
-                            env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "--replay", str(short_call),
+                             "--store", str(store)], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _calls_with_status(store, "open"):

@@ -49,6 +49,7 @@ from ui.window_titles import APP_NAME
 
 if TYPE_CHECKING:
     from monitor.engine import LiveEvent, MonitorEngine, StatusChange
+    from ui.breathing_pacer import RealCallsPromptLog
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ class MonitorRunner(QObject):
         Devices, rules and recording choice.
     store_path : Path or None
         The call log.
+    log_replays : bool
+        Whether replayed calls (the demo call included) go into the call log
+        too. They are not the agent's calls, so by default they do not.
     audio_host : PortAudioHost
         The app's PortAudio host, which every engine's live sources share.
     parent : QObject, optional
@@ -136,12 +140,14 @@ class MonitorRunner(QObject):
     failed = Signal(str)
 
     def __init__(self, bridge: EngineBridge, settings: AppSettings, store_path: Path | None,
-                 audio_host: PortAudioHost, parent: QObject | None = None) -> None:
+                 log_replays: bool, audio_host: PortAudioHost,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
         self._audio_host = audio_host
         self.settings = settings
         self._store_path = store_path
+        self._log_replays = log_replays
         self._feed = Feed()
         self._engine: MonitorEngine | None = None
         self._agent: CaptureSource | None = None
@@ -159,6 +165,10 @@ class MonitorRunner(QObject):
         """What the current (or last) engine was fed."""
         return self._feed
 
+    def logs_calls(self, feed: Feed) -> bool:
+        """Whether the calls of ``feed`` go into the call log."""
+        return self._store_path is not None and (feed.replay is None or self._log_replays)
+
     def start(self, feed: Feed) -> None:
         """Build the sources and engine for ``feed`` and start it (at once, or once the last one stops)."""
         self._feed = feed
@@ -173,8 +183,9 @@ class MonitorRunner(QObject):
         try:
             setup = build_engine_setup(SourceRequest(replay=feed.replay, fast=feed.fast,
                                                      channels=feed.channels),
-                                       self.settings, self._store_path, load_profile(),
-                                       host=self._audio_host)
+                                       self.settings,
+                                       self._store_path if self.logs_calls(feed) else None,
+                                       load_profile(), host=self._audio_host)
         except (AudioInputError, DeviceError, SettingsError) as exc:
             self.failed.emit(str(exc))
             return
@@ -288,6 +299,9 @@ class CalmLineApp(QObject):
         The IT policy; the machine's (:func:`models.policy.load_policy`) by default.
     channels : ChannelChoice, optional
         With ``replay``: which channels carry which party.
+    log_replays : bool
+        Log replayed calls (and the demo call) in the call log like real ones,
+        with their breathing prompts; they are left out by default.
     """
 
     def __init__(self, replay: Path | None = None, fast: bool = False,
@@ -296,7 +310,8 @@ class CalmLineApp(QObject):
                  input_available: Callable[[], bool] = has_input_device,
                  chime: Callable[[], None] = play_soft_chime,
                  policy: Policy | None = None,
-                 channels: ChannelChoice | None = None) -> None:
+                 channels: ChannelChoice | None = None,
+                 log_replays: bool = False) -> None:
         super().__init__()
         self._settings_path = settings_path or default_settings_path()
         self._store_path = store_path or default_store_path()
@@ -314,7 +329,7 @@ class CalmLineApp(QObject):
         self._settings_pending: AppSettings | None = None
         self._call_id: int | None = None
         self._extra_windows: dict[str, QWidget] = {}
-        self._prompt_log: object | None = None
+        self._prompt_log: RealCallsPromptLog | None = None
         self._offer: QWidget | None = None
 
         self.bridge = EngineBridge(self)
@@ -329,7 +344,8 @@ class CalmLineApp(QObject):
         # settings dialog's device list and review playback all use PortAudio,
         # and re-initialising it for one must not free another's streams.
         self.audio_host = PortAudioHost()
-        self.runner = MonitorRunner(self.bridge, settings, self._store_path, self.audio_host, self)
+        self.runner = MonitorRunner(self.bridge, settings, self._store_path, log_replays,
+                                    self.audio_host, self)
         self._preloader = _Worker(self)
         self._demo = _Worker(self)
         self._wire()
@@ -385,9 +401,8 @@ class CalmLineApp(QObject):
         # The engine's last reports (call ended, stopped) are still queued and nobody
         # will read them; dropped now, they cannot outlive the interpreter.
         QCoreApplication.removePostedEvents(self.bridge)
-        close = getattr(self._prompt_log, "close", None)
-        if close is not None:
-            close()
+        if self._prompt_log is not None:
+            self._prompt_log.close()
 
     def _begin(self, _result: object = None) -> None:
         self._apply_retention()
@@ -417,9 +432,17 @@ class CalmLineApp(QObject):
                 self.open_calibration(then_start=True)
                 return
         self.window.set_notice(self._feed.label)
+        if self._prompt_log is not None:
+            self._prompt_log.logging = self.runner.logs_calls(self._feed)
         self.runner.start(self._feed)
 
     def _apply_retention(self) -> None:
+        """Delete the calls older than the retention period, if the settings say how old."""
+        if self._settings_problem and not self._policy.is_locked("general", "retention_days"):
+            # The settings in use are stand-in defaults: the user's own retention is
+            # unknown, and a default one must not delete the calls they chose to keep.
+            logger.info("retention: not applied while the settings file cannot be used")
+            return
         days = self.runner.settings.retention_days
         if not days:
             return
@@ -459,6 +482,8 @@ class CalmLineApp(QObject):
         elif status.kind == "call_ended":
             self.tray.set_in_call(False)
             self._call_id = None
+            # A shift can last for days without a restart; calls age out as it goes.
+            self._apply_retention()
             history = self._extra_windows.get("history")
             if history is not None and history.isVisible():
                 history.refresh()  # the call's totals are in the log by now
@@ -641,6 +666,7 @@ class CalmLineApp(QObject):
     def _restart_with(self, settings: AppSettings) -> None:
         self._settings_pending = None
         self.runner.settings = settings
+        self._apply_retention()  # a shorter retention applies now, not at the next start
         # The meters' zones change with the engine's rules, not before.
         self.window.set_rules(settings.rules)
         if self._paused:
@@ -695,12 +721,13 @@ class CalmLineApp(QObject):
             pacer.show()
             pacer.start(prompt=prompt)
 
-    def _log(self) -> object | None:
+    def _log(self) -> RealCallsPromptLog | None:
         if self._prompt_log is None:
-            from ui.breathing_pacer import StorePromptLog
+            from ui.breathing_pacer import RealCallsPromptLog, StorePromptLog
 
             try:
-                self._prompt_log = StorePromptLog(self._store_path)
+                self._prompt_log = RealCallsPromptLog(StorePromptLog(self._store_path))
+                self._prompt_log.logging = self.runner.logs_calls(self._feed)
             except StoreError as exc:
                 logger.warning("the breathing log is unavailable: %s", exc)
                 self.window.set_notice(f"Breathing exercises are off: {exc}")
@@ -733,7 +760,8 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path | None = None,
-            store_path: Path | None = None, channels: ChannelChoice | None = None) -> int:
+            store_path: Path | None = None, channels: ChannelChoice | None = None,
+            log_replays: bool = False) -> int:
     """Open the CalmLine window and monitor until the agent quits.
 
     Parameters
@@ -748,6 +776,8 @@ def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path 
         The call log; the user's by default.
     channels : ChannelChoice, optional
         With ``replay``: which channels carry which party.
+    log_replays : bool
+        Log the replayed calls in the call log too.
 
     Returns
     -------
@@ -755,7 +785,8 @@ def run_app(replay: Path | None = None, fast: bool = False, settings_path: Path 
         The exit code.
     """
     app = make_application()
-    calm = CalmLineApp(replay, fast, settings_path, store_path, channels=channels)
+    calm = CalmLineApp(replay, fast, settings_path, store_path, channels=channels,
+                       log_replays=log_replays)
     calm.start()
     try:
         with quit_on_signals(app):

@@ -175,6 +175,45 @@ class StorePromptLog:
         self._store.close()
 
 
+class _UnloggedPrompt:
+    """The key of a prompt that was not logged."""
+
+
+class RealCallsPromptLog:
+    """A :class:`PromptLog` that logs only while the app monitors the agent's real calls.
+
+    A demo call or a replayed recording is not a call the agent took: its
+    prompts stay out of the log, and so do their later outcomes, even when
+    live devices take over while the exercise runs.
+
+    Parameters
+    ----------
+    log : StorePromptLog
+        Where the real calls' prompts go.
+    """
+
+    def __init__(self, log: StorePromptLog) -> None:
+        self._log = log
+        self.logging = True
+        """Whether the calls monitored now are real (set by the app as it starts a feed)."""
+
+    def record(self, trigger: str, call_id: int | None,
+               outcome: PromptOutcome = PromptOutcome.SHOWN) -> Hashable:
+        """Log a new prompt if the calls are real (see :meth:`PromptLog.record`)."""
+        if not self.logging:
+            return _UnloggedPrompt()
+        return self._log.record(trigger, call_id, outcome)
+
+    def update(self, key: Hashable, outcome: PromptOutcome) -> None:
+        """Move a logged prompt forward (see :meth:`PromptLog.update`)."""
+        if not isinstance(key, _UnloggedPrompt):
+            self._log.update(key, outcome)
+
+    def close(self) -> None:
+        """Close the underlying log."""
+        self._log.close()
+
+
 class LoggedPrompt:
     """One prompt's way through shown, started and completed or stopped (or dismissed).
 

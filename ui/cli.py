@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open the app driven by a recording instead of devices (demo mode)")
     parser.add_argument("--fast", action="store_true", dest="app_fast",
                         help="with --replay: as fast as possible")
+    parser.add_argument("--store", metavar="PATH", type=Path, dest="app_store",
+                        help="with --replay: log the replayed calls in this call log (a replay "
+                             "is not one of your calls, so it is not logged otherwise)")
     _add_channel_options(parser.add_argument_group("with --replay, which channel is whose"), "replay_")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     analyze = sub.add_parser("analyze", help="analyse a call recording",
@@ -235,7 +238,8 @@ def _command_app(args: argparse.Namespace) -> int:
         return _command_demo(argparse.Namespace(out=None, json=None, csv=None))
     from ui.app import run_app  # Qt is loaded only for the window
 
-    return run_app(replay=args.app_replay, fast=args.app_fast, channels=choice)
+    return run_app(replay=args.app_replay, fast=args.app_fast, channels=choice,
+                   store_path=args.app_store, log_replays=args.app_store is not None)
 
 
 def _check_recording(path: Path, choice: ChannelChoice, customer: Path | None = None) -> None:
@@ -300,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     if args.app_fast and args.app_replay is None:
         parser.error("--fast only applies to --replay")
+    if args.app_store is not None and args.app_replay is None:
+        parser.error("--store only applies to --replay here; put it after the command to use it "
+                     "with it")
     if args.app_replay is None and (args.replay_agent_channel is not None or args.replay_customer_channel
                                 is not None or args.replay_swap or args.replay_mono):
         parser.error("--agent-channel, --customer-channel, --swap and --mono apply to --replay here; "

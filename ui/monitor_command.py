@@ -63,7 +63,9 @@ def add_monitor_parser(sub: argparse._SubParsersAction, channel_type) -> None:
                    help="write events and status changes as JSON lines (- for stdout)")
     p.add_argument("--record", action="store_true",
                    help="record each call as a stereo FLAC (overrides the saved setting)")
-    p.add_argument("--store", metavar="PATH", type=Path, help="the call log (default: user data folder)")
+    p.add_argument("--store", metavar="PATH", type=Path,
+                   help="the call log (default: user data folder; a --replay is logged only "
+                        "in a call log named here)")
     p.add_argument("--no-store", action="store_true", help="keep no call log")
     p.add_argument("--settings", metavar="PATH", type=Path, help="settings file (default: user config)")
     e = sub.add_parser("export", help="export the call log",
@@ -212,7 +214,11 @@ def run_monitor(args: argparse.Namespace) -> int:
     settings = load_effective_settings(args.settings, policy)
     _check_policy(args, policy, settings)
     _check_named_devices(args)
-    store_path = None if args.no_store else (args.store or default_store_path())
+    # A replay is not a call the agent took: it goes into a call log only when one is named.
+    if args.no_store or (args.replay is not None and args.store is None):
+        store_path = None
+    else:
+        store_path = args.store or default_store_path()
     if args.events_jsonl is not None:
         inputs = {args.replay: "the recording being replayed", store_path: "the call log",
                   args.settings: "the settings file"}

@@ -342,6 +342,31 @@ def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
     assert window.export_json() is None  # cancelled
 
 
+def test_csv_export_asks_before_replacing_the_files_beside_the_one_chosen(qtbot,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    populate(path, [BASE])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report-events.csv").write_text("my own notes\n")
+    (out / "report.csv").write_text("chosen without its suffix: the dialog never asked\n")
+    questions: list[str] = []
+    answers = [False, True]
+
+    def confirm(parent: QWidget, question: str) -> bool:
+        questions.append(question)
+        return answers.pop(0)
+
+    window = make_history(qtbot, path, confirm=confirm,
+                          choose_save_path=lambda parent, caption, name, flt: out / "report")
+    assert window.export_csv() is None
+    assert "report.csv and report-events.csv already exist" in questions[0]
+    assert (out / "report-events.csv").read_text() == "my own notes\n"
+    assert "nothing was replaced" in window.status_label.text()
+    calls_csv, events_csv, _ = window.export_csv()
+    assert calls_csv == out / "report.csv" and events_csv.read_text().startswith("call_id,")
+
+
 def test_export_over_the_call_log_is_refused(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     populate(path, [BASE, BASE + timedelta(days=1)])

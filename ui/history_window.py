@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from models.store import CallRecord, CallStatus, CallStore, StoreError
 from models.summary import CallSummary
-from ui.window_titles import window_title
+from ui.window_titles import APP_NAME, window_title
 
 logger = logging.getLogger(__name__)
 
@@ -519,8 +519,16 @@ def _choose_save_path(parent: QWidget, caption: str, suggested: str,
     return Path(chosen) if chosen else None
 
 
+def _replace_question(paths: Sequence[Path]) -> str:
+    names = [p.name for p in paths]
+    if len(names) == 1:
+        return f"{names[0]} already exists in {paths[0].parent}. Replace it with this export?"
+    listed = f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{listed} already exist in {paths[0].parent}. Replace them with this export?"
+
+
 def _confirm(parent: QWidget, question: str) -> bool:
-    answer = QMessageBox.question(parent, "CalmLine: delete call", question,
+    answer = QMessageBox.question(parent, APP_NAME, question,
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
@@ -802,10 +810,15 @@ class HistoryWindow(QMainWindow):
                                       "CSV files (*.csv)")
         if path is None:
             return None
-        if path.suffix.lower() != ".csv":
-            path = path.with_name(path.name + ".csv")
+        # The file dialog asked about replacing the name chosen, and only that.
+        unasked = [] if path.suffix.lower() == ".csv" else [path.with_name(path.name + ".csv")]
+        path = unasked[0] if unasked else path
         events_path = path.with_name(f"{path.stem}-events.csv")
         prompts_path = path.with_name(f"{path.stem}-prompts.csv")
+        existing = [p for p in (*unasked, events_path, prompts_path) if p.exists()]
+        if existing and not self._confirm(self, _replace_question(existing)):
+            self._status("Export cancelled: nothing was replaced.")
+            return None
         try:
             with CallStore(self.store_path, read_only=True) as store:
                 count = store.export_csv(path, events_path, call_ids, prompts_path)

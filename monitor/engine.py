@@ -7,7 +7,13 @@ call log, optionally records each call, and reports to a listener:
 
 * frames at 10 Hz (small records, for meters);
 * event updates as soon as a rule confirms or closes an episode;
-* status changes (call started/ended, device lost/restored, overflows).
+* status changes (call started/ended, device lost/restored, overflows, the
+  call log or a recording failing).
+
+Coaching never depends on the call log or the recordings: when the log
+cannot be opened or written, the engine goes on without it for the rest of
+the run, and when a recording cannot be written, that call goes on
+unrecorded. Each failure is logged as one warning line and reported once.
 
 Listener callbacks run on this thread and must return quickly; a Qt front
 end re-emits them as queued signals, the headless monitor writes JSON lines.
@@ -16,6 +22,7 @@ Nothing here imports Qt.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -23,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -34,14 +41,16 @@ from models.events import EventPhase, EventUpdate
 from models.frames import HOP_S, FeatureFrame
 from models.mic_check import NOT_HEARD_TEXT, AgentHeardCheck
 from models.settings import RuleSettings
-from models.store import CallStore
+from models.store import CallStatus, CallStore, StoreError
 from monitor.alignment import StreamAligner
 from monitor.capture import CaptureSource, FileReplaySource, SourceState
 from monitor.features import CallFeatureExtractor
 from monitor.framing import hop_end_sample
-from monitor.recorder import CallRecorder
+from monitor.recorder import CallRecorder, RecordingError
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 TICK_S = 0.05
 """How often the engine drains the ring buffers, s: once per 50 ms capture block, small
@@ -61,7 +70,12 @@ class StatusChange:
         ``level_shift`` (the agent's microphone level changed and the
         baseline was learnt again), ``agent_not_heard`` (the customer talks
         and the agent's microphone picks up nothing of the agent; see
-        :mod:`models.mic_check`) and ``agent_heard``.
+        :mod:`models.mic_check`), ``agent_heard``, ``call_log_failed`` (the
+        call log cannot be opened or written: coaching goes on without it
+        until monitoring starts again), ``call_not_logged`` (another CalmLine
+        closed or deleted this call's record, so the rest of this call is not
+        logged; later calls are) and ``recording_failed`` (this call's
+        recording stopped; the next call is recorded again if it can be).
     t_s : float
         Stream time in seconds.
     wall_time_s : float
@@ -231,6 +245,8 @@ class MonitorEngine:
         self._level_shifts_reported = 0
         self._heard_check = AgentHeardCheck()
         self._call_id: int | None = None
+        # False once this call's record was closed or deleted by another CalmLine.
+        self._call_logged = False
         self._profile = self.options.profile
         self._store: CallStore | None = None
         self._recorder: CallRecorder | None = None
@@ -285,12 +301,18 @@ class MonitorEngine:
 
     def _run(self) -> None:
         try:
+            store_problem: StoreError | None = None
             if self.options.store_path is not None:
-                self._store = CallStore(self.options.store_path, recover=True)
+                try:
+                    self._store = CallStore(self.options.store_path, recover=True)
+                except StoreError as exc:
+                    store_problem = exc
             self._agent.start()
             if self._customer is not None:
                 self._customer.start()
             self._status("monitoring_started")
+            if store_problem is not None:
+                self._stop_logging(store_problem)
             if not self._two_party:
                 self._status("mic_only", "No customer audio: interruption, overtalk and monologue "
                                          "cues are off.")
@@ -337,7 +359,10 @@ class MonitorEngine:
         agent, customer = self._aligner.pull(float("inf") if ended else now_s)
         self._arrivals.append((self._aligner.timeline_s, time.time()))
         if self._recorder is not None:
-            self._recorder.push(agent, customer)
+            try:
+                self._recorder.push(agent, customer)
+            except RecordingError as exc:
+                self._recording_failed(exc)
         self._batch.add(agent, customer)
         if ended or self._batch.covers_next_hop():
             batch_agent, batch_customer = self._batch.take()
@@ -416,15 +441,21 @@ class MonitorEngine:
         self._level_shifts_reported = 0
         self._session = CallSession(self.options.rules, self._two_party, self._profile,
                                     record_frames=False, level_watch=self._level_watch)
-        if self._store is not None:
-            self._call_id = self._store.begin_call(_utc_now(), t_s,
-                                                   "two_party" if self._two_party else "mic_only")
-        if self._recorder is not None:
-            name = datetime.now().strftime("call-%Y%m%d-%H%M%S")
-            path = self._recorder.begin(name if self._call_id is None else f"{name}-{self._call_id}", t_s)
-            if self._store is not None and self._call_id is not None:
-                self._store.set_recording(self._call_id, path)
+        mode = "two_party" if self._two_party else "mic_only"
+        self._call_id = self._write_log(lambda store: store.begin_call(_utc_now(), t_s, mode))
+        self._call_logged = self._call_id is not None
         self._status("call_started", f"Call started ({reason.replace('_', ' ')}).", t_s)
+        if self._recorder is not None:
+            # Calls can start within the same second: the recorder adds a suffix rather than
+            # overwrite, and the call's id (when logged) says which record a file belongs to.
+            name = datetime.now().strftime("call-%Y%m%d-%H%M%S")
+            try:
+                path = self._recorder.begin(name if self._call_id is None
+                                            else f"{name}-{self._call_id}", t_s)
+            except RecordingError as exc:
+                self._recording_failed(exc)
+            else:
+                self._write_call_log(lambda store, call_id: store.set_recording(call_id, path))
 
     def _end_call(self, t_s: float, reason: str) -> None:
         assert self._session is not None
@@ -432,12 +463,13 @@ class MonitorEngine:
         summary = self._session.result()
         if self._session.baseline.calibrated:
             self._profile = self._session.baseline
-        recording = self._recorder.end() if self._recorder is not None else None
-        if self._store is not None and self._call_id is not None:
-            self._store.end_call(self._call_id, _utc_now(), t_s, summary, recording)
+        recording = self._end_recording()
+        self._write_call_log(lambda store, call_id: store.end_call(call_id, _utc_now(), t_s,
+                                                                  summary, recording))
         self._status("call_ended", f"Call ended ({reason.replace('_', ' ')}).", t_s)
         self._session = None
         self._call_id = None
+        self._call_logged = False
 
     def _emit(self, updates: list[EventUpdate]) -> None:
         for update in updates:
@@ -446,10 +478,101 @@ class MonitorEngine:
                 arrived = next((w for t, w in self._arrivals if t >= update.event.end_s - 1e-6), None)
                 if arrived is not None:
                     self.open_latencies_s.append(wall - arrived)
-            if self._store is not None and self._call_id is not None:
-                # Opening updates are logged too, so an episode still open at a crash survives it.
-                self._store.record_update(self._call_id, update, iso_utc(wall))
+            # Opening updates are logged too, so an episode still open at a crash survives it.
+            self._write_call_log(lambda store, call_id: store.record_update(call_id, update,
+                                                                           iso_utc(wall)))
             self._listener.on_event(LiveEvent(update, wall, self._call_id))
+
+    def _write_log(self, write: Callable[[CallStore], _T]) -> _T | None:
+        """Write to the call log, if one is kept; None when there is none or it fails.
+
+        Parameters
+        ----------
+        write : callable
+            Does the writing, given the store.
+
+        Returns
+        -------
+        object or None
+            What ``write`` returned.
+        """
+        if self._store is None:
+            return None
+        try:
+            return write(self._store)
+        except StoreError as exc:
+            self._stop_logging(exc)
+            return None
+
+    def _write_call_log(self, write: Callable[[CallStore, int], object]) -> None:
+        """Write the current call's record, unless it is not logged (any more).
+
+        A failure is the log's when the record is still open; otherwise another
+        CalmLine closed the call (taking it for one a crash left open) or deleted
+        it, and only the rest of this call goes unlogged.
+
+        Parameters
+        ----------
+        write : callable
+            Does the writing, given the store and the call's id.
+        """
+        store, call_id = self._store, self._call_id
+        if store is None or call_id is None or not self._call_logged:
+            return
+        try:
+            write(store, call_id)
+        except StoreError as exc:
+            try:
+                record = store.call(call_id)
+            except StoreError:
+                self._stop_logging(exc)
+                return
+            if record is not None and record.status is CallStatus.OPEN:
+                self._stop_logging(exc)
+                return
+            self._call_logged = False
+            logger.warning("call %d changed in the call log by another CalmLine (%s); the rest "
+                           "of it is not logged", call_id, exc)
+            self._status("call_not_logged",
+                         f"Another CalmLine closed or deleted this call in the call log ({exc}): "
+                         "the rest of this call is not logged. Coaching goes on.")
+
+    def _stop_logging(self, exc: StoreError) -> None:
+        """Go on without the call log until monitoring starts again, and say so once.
+
+        A log that failed once (disk full, damaged, read-only, locked) is not
+        tried again during this run: each try could hold the engine for the
+        store's busy timeout and delay cues, and a log that missed some of a
+        call's updates would hold a wrong record of it. The call open in the
+        log, if any, is closed as interrupted by the next engine to open it.
+        """
+        logger.warning("the call log cannot be used: %s; coaching goes on without logging", exc)
+        logger.debug("call log failure", exc_info=exc)
+        store, self._store = self._store, None
+        self._call_logged = False
+        if store is not None:
+            try:
+                store.close()
+            except (StoreError, sqlite3.Error):  # a broken log may fail to close too; it is given up
+                logger.debug("closing the call log failed", exc_info=True)
+        self._status("call_log_failed", f"The call log cannot be used ({exc}). Coaching goes on "
+                                        "without logging until monitoring starts again.")
+
+    def _end_recording(self) -> Path | None:
+        """Close the current recording, if any; None when there is none or it fails."""
+        if self._recorder is None:
+            return None
+        try:
+            return self._recorder.end()
+        except RecordingError as exc:
+            self._recording_failed(exc)
+            return None
+
+    def _recording_failed(self, exc: RecordingError) -> None:
+        """Say that this call's recording stopped (the recorder writes no more of it after a failure)."""
+        logger.warning("%s; coaching goes on", exc)
+        logger.debug("recording failure", exc_info=exc)
+        self._status("recording_failed", f"{exc}. Coaching goes on.")
 
     def _report_overflows(self) -> None:
         total = sum(s.counters.input_overflows + s.counters.ring_overflows
@@ -480,8 +603,7 @@ class MonitorEngine:
                     source.stop()
                 except Exception:  # closing a vanished device may fail; nothing is lost by it
                     logger.debug("closing a source failed", exc_info=True)
-        if self._recorder is not None:
-            self._recorder.end()
+        self._end_recording()
         if self._store is not None:
             self._store.close()
         self._status("monitoring_stopped")

@@ -222,6 +222,25 @@ def test_device_lost_shows_what_to_do_and_clears_when_restored(window) -> None:
     assert window.indicator_state is IndicatorState.IDLE
 
 
+def test_log_and_recording_failures_are_shown_while_they_last(window, announcements) -> None:
+    window.show()
+    log_failed = "The call log cannot be used (disk full). Coaching goes on without logging."
+    recording_failed = "Recording stopped: no space left on device. Coaching goes on."
+    window.show_status(status("call_started"))
+    window.show_status(status("call_log_failed", log_failed))
+    window.show_status(status("recording_failed", recording_failed))
+    window.show_status(status("recording_failed", recording_failed))
+    assert announcements == [(log_failed, "Polite"), (recording_failed, "Polite")]
+    assert log_failed in window.status_text and recording_failed in window.status_text
+    assert window.indicator_state is IndicatorState.DEVICE_PROBLEM
+    window.show_status(status("call_ended"))
+    window.show_status(status("call_started"))
+    # The next call is recorded again; the log stays off until monitoring restarts.
+    assert recording_failed not in window.status_text and log_failed in window.status_text
+    window.show_status(status("monitoring_stopped"))
+    assert log_failed not in window.status_text
+
+
 def test_not_hearing_the_agent_is_a_problem_until_they_are_heard(window, announcements) -> None:
     from models.mic_check import NOT_HEARD_TEXT
 

@@ -211,6 +211,63 @@ def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypa
         assert folder.stat().st_mode & 0o077 == 0, folder
 
 
+def test_calls_starting_in_the_same_second_get_a_recording_each(demo_call: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    import monitor.engine
+
+    class SameSecond(datetime):
+        @classmethod
+        def now(cls, tz=None) -> SameSecond:
+            return cls(2025, 1, 2, 3, 4, 5, tzinfo=tz)
+
+    # A fast replay starts the calls within a second or two: here, always within the same one.
+    monkeypatch.setattr(monitor.engine, "datetime", SameSecond)
+    audio, sr_hz = sf.read(demo_call, dtype="float32")
+    gap = np.zeros((20 * sr_hz, audio.shape[1]), np.float32)  # long enough to end each call
+    three_calls = tmp_path / "three_calls.wav"
+    sf.write(three_calls, np.concatenate([audio, gap, audio, gap, audio]), sr_hz)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    log = tmp_path / "events.jsonl"
+    # No call log, so no call ids to tell the files apart.
+    assert main(["monitor", "--headless", "--replay", str(three_calls), "--fast", "--no-store",
+                 "--record", "--events-jsonl", str(log)]) == 0
+    assert [x["kind"] for x in read_jsonl(log)].count("call_started") == 3
+    recordings = list((tmp_path / "data").rglob("*.flac"))
+    assert len(recordings) == 3, recordings
+    for path in recordings:
+        assert sf.info(path).duration > 30
+
+
+@pytest.mark.parametrize("damage", ["truncated", "newer"])
+def test_a_damaged_call_log_leaves_coaching_on(demo_call: Path, tmp_path: Path, capsys,
+                                               damage: str) -> None:
+    from models.store import SCHEMA_VERSION, CallStore
+
+    store = tmp_path / "calls.sqlite3"
+    with CallStore(store) as made:
+        made.begin_call("2025-01-02T03:04:05+00:00", 0.0, "two_party")
+    if damage == "truncated":
+        store.write_bytes(store.read_bytes()[:5000])
+    else:
+        with sqlite3.connect(store) as db:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.close()
+    kept = store.read_bytes()
+    log = tmp_path / "events.jsonl"
+    # The default retention opens the log before the engine does; that does not stop it either.
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--store", str(store),
+                 "--events-jsonl", str(log)]) == 0
+    lines = read_jsonl(log)
+    assert [x["kind"] for x in lines][:2] == ["monitoring_started", "call_log_failed"]
+    assert [e["kind"] for e in closed_events(lines)].count("interruption") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("calmline: WARNING: the call log cannot be used: ") and err.count("\n") == 1, err
+    assert store.read_bytes() == kept
+
+
 def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Path) -> None:
     log, store = tmp_path / "events.jsonl", tmp_path / "calls.sqlite3"
     proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "monitor", "--headless", "--replay",

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import soundfile as sf
 from scipy import signal
 
-from monitor.recorder import CallRecorder
+from monitor.recorder import CallRecorder, RecordingError
 
 
 def _clicks(sr_hz: int, times_s: np.ndarray, duration_s: float) -> np.ndarray:
@@ -35,3 +37,61 @@ def test_both_sides_of_a_call_keep_time_in_the_file(tmp_path: Path) -> None:
              for ch in (0, 1)]
     np.testing.assert_allclose(found[0], times_s, atol=1e-4)
     np.testing.assert_allclose(found[1], times_s, atol=2e-4)
+
+
+def _push_seconds(recorder: CallRecorder, seconds: float, block_s: float = 0.1) -> None:
+    n = round(block_s * recorder.sr_hz)
+    for _ in range(round(seconds / block_s)):
+        recorder.push(np.full(n, 0.1, np.float32), None)
+
+
+def test_a_recording_never_overwrites_an_earlier_one(tmp_path: Path) -> None:
+    folder = tmp_path / "recordings"
+    folder.mkdir(mode=0o700)
+    (folder / "call.flac").write_bytes(b"an earlier recording")
+    recorder = CallRecorder(folder, 16000, None)
+    paths = []
+    for _ in range(2):  # two calls given the same name, as in the same second with no call log
+        _push_seconds(recorder, 1.0)
+        paths.append(recorder.begin("call", start_s=0.0))
+        _push_seconds(recorder, 1.0)
+        assert recorder.end() == paths[-1]
+    assert [p.name for p in paths] == ["call-2.flac", "call-3.flac"]
+    assert (folder / "call.flac").read_bytes() == b"an earlier recording"
+    for path in paths:
+        assert sf.info(path).frames > 0 and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_nearly_full_disk_stops_the_recording_and_keeps_a_valid_file(tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    import monitor.recorder
+
+    free = {"bytes": 10 * monitor.recorder.MIN_FREE_BYTES}
+
+    def disk_usage(path: Path) -> SimpleNamespace:
+        return SimpleNamespace(total=100 * monitor.recorder.MIN_FREE_BYTES, used=0, free=free["bytes"])
+
+    monkeypatch.setattr(monitor.recorder.shutil, "disk_usage", disk_usage)
+    recorder = CallRecorder(tmp_path / "recordings", 16000, None)
+    path = recorder.begin("call", start_s=0.0)
+    _push_seconds(recorder, 2.0)
+    free["bytes"] = 1_000_000
+    with pytest.raises(RecordingError, match=r"nearly full \(1\.0 MB free"):
+        _push_seconds(recorder, 2.0)
+    _push_seconds(recorder, 1.0)  # the call goes on unrecorded
+    assert recorder.end() is None
+    # Stopped while there was room to finish the file: it is whole, not cut off.
+    assert 2.0 <= sf.info(path).duration <= 3.1
+    with pytest.raises(RecordingError, match="Not recording this call: the disk is nearly full"):
+        recorder.begin("next", start_s=4.0)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["call.flac"]
+
+
+def test_a_recording_that_cannot_start_leaves_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the recordings folder should be")
+    recorder = CallRecorder(tmp_path / "data" / "recordings", 16000, None)
+    _push_seconds(recorder, 1.0)
+    with pytest.raises(RecordingError, match="Not recording this call: cannot write in .*data/recordings"):
+        recorder.begin("call", start_s=0.0)
+    _push_seconds(recorder, 1.0)
+    assert recorder.end() is None

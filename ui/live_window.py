@@ -69,6 +69,10 @@ TICK_MS = 250
 _PROBLEM_KINDS = {"microphone_lost": "microphone_restored",
                   "customer_audio_lost": "customer_audio_restored",
                   "agent_not_heard": "agent_heard"}
+# The call log or a recording failing: coaching goes on, but the agent should know.
+_LOG_PROBLEM_KINDS = ("call_log_failed", "recording_failed", "call_not_logged")
+# These concern one call: the next call is recorded and logged again.
+_ONE_CALL_PROBLEM_KINDS = ("recording_failed", "call_not_logged")
 _WARNING = "\N{WARNING SIGN}"
 # U+2139, not the circled i (U+24D8): DejaVu Sans, the usual fallback on Linux, has only this one.
 _INFO = "\N{INFORMATION SOURCE}"
@@ -664,10 +668,16 @@ class LiveWindow(QWidget):
             self._call_start_s = status.t_s
             self._elapsed_s = 0.0
             self._set_in_call(True)
+            for one_call in _ONE_CALL_PROBLEM_KINDS:
+                self._status.problems.pop(one_call, None)
         elif kind == "call_ended":
             self._set_in_call(False)
         elif kind in _PROBLEM_KINDS:
             if kind not in self._status.problems:
+                announce(self.status_label, status.detail)
+            self._status.problems[kind] = status.detail
+        elif kind in _LOG_PROBLEM_KINDS:
+            if self._status.problems.get(kind) != status.detail:
                 announce(self.status_label, status.detail)
             self._status.problems[kind] = status.detail
         elif kind in _PROBLEM_KINDS.values():

@@ -22,7 +22,7 @@ from models.app_settings import AppSettings
 from models.errors import UserError
 from models.policy import Policy, load_effective_settings, load_policy
 from models.private_files import USER_ONLY, restrict_to_user
-from models.store import CallStore, default_store_path
+from models.store import CallStore, StoreError, default_store_path
 from ui.output_files import OutputError, check_output_target, stdout_errors
 
 if TYPE_CHECKING:
@@ -224,11 +224,7 @@ def run_monitor(args: argparse.Namespace) -> int:
                   args.settings: "the settings file"}
         check_output_target(args.events_jsonl, {p: what for p, what in inputs.items() if p is not None})
     if store_path is not None and settings.retention_days:
-        with CallStore(store_path) as store:
-            removed = store.apply_retention(settings.retention_days, datetime.now(timezone.utc))
-        if removed:
-            logger.info("retention: deleted %d call(s) older than %d days", removed,
-                        settings.retention_days)
+        _apply_retention(store_path, settings.retention_days)
     from models.profile import load_profile
     from monitor.audio_file import ChannelChoice
     from monitor.engine import MonitorEngine
@@ -269,3 +265,16 @@ def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: Capt
     if engine.error is not None:
         raise MonitorError(f"monitoring stopped on an error: {engine.error}")
     return 0
+
+
+def _apply_retention(store_path: Path, days: int) -> None:
+    """Delete the calls older than ``days``; a log that cannot be opened is the engine's to report."""
+    try:
+        with CallStore(store_path) as store:
+            removed = store.apply_retention(days, datetime.now(timezone.utc))
+    except StoreError as exc:
+        # Coaching does not need the log: the engine goes on without it and says so.
+        logger.debug("retention not applied: %s", exc)
+        return
+    if removed:
+        logger.info("retention: deleted %d call(s) older than %d days", removed, days)

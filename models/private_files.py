@@ -9,6 +9,8 @@ from typing import IO, Any
 
 USER_ONLY = 0o600
 
+_TEMPORARY_PREFIX = ".calmline-"
+
 
 def restrict_to_user(fd: int) -> None:
     """Make an open file readable and writable by its owner only (0600).
@@ -34,7 +36,8 @@ def write_private_text(path: Path, write: Callable[[IO[str]], None]) -> None:
     Parameters
     ----------
     path : Path
-        The file to create or replace; its folder must exist.
+        The file to create or replace; its folder must exist. A symbolic link
+        stays a link: the file it points to is replaced.
     write : callable
         Writes the content to the stream it is given.
 
@@ -71,12 +74,17 @@ def write_private_bytes(path: Path, data: bytes) -> None:
 
 def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> None:
     text = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+    # A symlink (settings kept in a dotfiles repository) is kept: renaming over
+    # it would replace the link and leave the file it points to unchanged.
+    path = Path(os.path.realpath(path))
     if path.exists() and not path.is_file():
         # /dev/null, a pipe: replacing it by rename would destroy it, so write through it.
         with open(path, mode, **text) as stream:
             write(stream)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # The temporary name does not grow with the target's, so that any name the
+    # file system allows can be written.
+    fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, suffix=".tmp", dir=path.parent)
     try:
         restrict_to_user(fd)
         with os.fdopen(fd, mode, **text) as stream:

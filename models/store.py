@@ -12,8 +12,9 @@ its own small transaction, so a killed process (``kill -9``) loses nothing
 that was committed and at most the write in flight, and the file is never
 left corrupt. (A power cut may lose the last few commits but still leaves a
 consistent file.) Calls that were still open when the process died are closed
-as ``interrupted`` the next time the monitoring engine opens the file
-(``recover=True``).
+as ``interrupted`` the next time a monitoring engine opens the file
+(``recover=True``) while no other engine has it open (see
+:mod:`models.engine_presence`): another engine's open call is in progress.
 
 Threads
 -------
@@ -22,16 +23,18 @@ thread that opened it; sqlite3's ``check_same_thread`` is left on so that a
 mistake fails at once instead of corrupting state. The engine thread opens
 the writing store; the UI opens its own with ``read_only=True``. WAL lets the
 reader see every committed call and event while the writer goes on writing.
+A read-only store never changes the file: it is not created, its permissions
+and schema are left as they are, and a log on a read-only disk can be read.
 Other writers (the UI logging a breathing prompt, deleting a call) may open the
-file while the engine is monitoring; only the engine recovers open calls,
-because only it knows that no call of its own is in progress.
+file while the engine is monitoring; only an engine recovers open calls,
+because only engines begin calls.
 
 Privacy
 -------
 The store's folder is made user-only (0700), so give the store a folder of its
 own; the database file is created user-only (0600), and SQLite gives its
-``-wal`` and ``-shm`` files the database file's permissions. Exports are
-written user-only too.
+``-wal`` and ``-shm`` files the database file's permissions. Exports, and the
+engines' claims in ``<log>.engines/``, are user-only too.
 
 Times
 -----
@@ -47,6 +50,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -59,6 +63,7 @@ from typing import IO, Any
 
 from platformdirs import user_data_path
 
+from models.engine_presence import EngineClaim
 from models.errors import UserError
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
 from models.private_files import USER_ONLY, make_private_folder, same_file, write_private_text
@@ -73,6 +78,14 @@ EXPORT_SCHEMA = "calmline.calls/1"
 """The ``schema`` of the JSON export."""
 
 _BUSY_TIMEOUT_S = 5.0
+
+_FULL_DISK_BYTES = 1 << 20
+"""Below this much free space SQLite's full-disk and I/O errors are put down to a full disk:
+it needs more than that for its shared-memory and write-ahead files."""
+
+_CLOCK_SLACK = timedelta(minutes=5)
+"""How far the newest call may start after the ``now`` given to retention without the
+clock being taken for behind: an engine may begin a call just after the caller read the clock."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # v1: the first schema.
@@ -146,7 +159,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
     ),
 )
-"""Schema migrations in order: entry ``n`` upgrades version ``n`` to ``n + 1``."""
+"""Schema migrations in order: entry ``n`` upgrades version ``n`` to ``n + 1``.
+
+A read-only store reads an older schema as it is, since it may not upgrade the
+file: a migration must leave the read queries working on the versions before it
+(v2 only widened a CHECK constraint), or :meth:`CallStore._open` must refuse them."""
 
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this code writes (``PRAGMA user_version``)."""
@@ -319,53 +336,57 @@ def default_store_path() -> Path:
 class CallStore:
     """The call log in one SQLite file.
 
-    Opening creates the file and its folder (user-only) if needed and brings
-    the schema up to date. See the module notes for durability, threads and
-    privacy.
+    Opening for writing creates the file and its folder (user-only) if needed
+    and brings the schema up to date; opening read-only changes nothing. See
+    the module notes for durability, threads and privacy.
 
     Parameters
     ----------
     path : Path
         The database file.
     read_only : bool
-        Open for reading only (the UI's store).
+        Open for reading only (the UI's store, exports). The file must exist.
     recover : bool
-        Close calls left open by a crash as interrupted. Only the monitoring
-        engine passes True, as it starts: any other store may be opened while
-        a live call is open, and must not end it.
+        Open as a monitoring engine: the store claims the log as an engine's
+        until it is closed, and closes calls left open by a crash as
+        interrupted unless another live engine has the log open. Only the
+        monitoring engine passes True, as it starts: any other store may be
+        opened while a live call is open, and must not end it. Ignored with
+        ``read_only``.
 
     Raises
     ------
     StoreError
         If the file is not a CalmLine database, is damaged, was written by a
-        newer CalmLine, or cannot be created. The file is left as it was.
+        newer CalmLine, cannot be created, or (read-only) does not exist. The
+        file is left as it was.
     """
 
     def __init__(self, path: Path, *, read_only: bool = False, recover: bool = False) -> None:
         self.path = Path(path)
-        self._read_only = False
-        _prepare_file(self.path)
-        try:
-            self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S,
-                                         isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the call log ({_one_line(exc)})") from None
+        self._read_only = read_only
+        self._engine: EngineClaim | None = None
+        if read_only:
+            self._conn = _connect_read_only(self.path)
+        else:
+            _prepare_file(self.path)
+            self._conn = _connect(self.path)
         try:
             self._open()
-            if read_only:
-                self._conn.execute("PRAGMA query_only = ON")
-                self._read_only = True
-            elif recover:
-                self._close_interrupted_calls()
+            if recover and not read_only:
+                self._claim_as_engine()
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
 
     # --- life cycle
 
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
+        """Close the connection and drop any engine claim; the store cannot be used afterwards."""
         self._conn.close()
+        if self._engine is not None:
+            self._engine.release()
+            self._engine = None
 
     def __enter__(self) -> CallStore:
         return self
@@ -522,8 +543,11 @@ class CallStore:
     def delete_call(self, call_id: int) -> bool:
         """Delete a call with its events, prompts and recording file.
 
-        The recording is deleted first: if the process dies in between, a
-        call record without its audio is left rather than audio without a record.
+        The recording is deleted only once the call's deletion is committed,
+        so that a delete that fails (the log busy) keeps the call whole. A
+        recording that cannot be deleted is named in a warning and does not
+        fail the delete; if the process dies in between, the audio outlives
+        its record.
 
         Parameters
         ----------
@@ -542,6 +566,20 @@ class CallStore:
 
         A call's age is counted from its start; open calls are kept. Prompts
         offered outside a call are deleted on the same terms.
+
+        The computer's clock is not trusted blindly, since calls are stamped
+        with it too:
+
+        * when ``now`` is earlier than the newest call or prompt (the clock is
+          behind now), nothing is deleted and a warning is logged;
+        * a call logged after a call that is kept (with a higher id: calls are
+          logged in order) is kept too, whatever its stamp: it was stamped by a
+          clock that was behind then. The same goes for prompts outside calls,
+          among themselves.
+
+        A clock that jumps far ahead cannot be told from time passing, and
+        deletes calls as the real date would; nor can calls that were all
+        stamped by a clock that was behind, with no call kept after them.
 
         Parameters
         ----------
@@ -562,12 +600,24 @@ class CallStore:
         """
         if not days > 0:
             raise ValueError(f"retention must be more than 0 days, got {days!r}")
-        cutoff = _iso(_aware(now) - timedelta(days=days))
-        deleted = self._delete_calls("apply the retention period",
-                                     "started_at < ? AND status != 'open'", (cutoff,))
+        moment = _aware(now)
+        [(newest,)] = self._query(
+            "apply the retention period",
+            "SELECT max(newest) FROM (SELECT max(started_at) AS newest FROM calls "
+            "UNION ALL SELECT max(at) FROM breathing_prompts)")
+        if newest is not None and _iso(moment + _CLOCK_SLACK) < newest:
+            logger.warning("the clock (%s) is behind the newest call in the log (%s); "
+                           "old calls are not deleted until it is right", _iso(moment), newest)
+            return 0
+        cutoff = {"cutoff": _iso(moment - timedelta(days=days))}
+        deleted = self._delete_calls(
+            "apply the retention period",
+            "started_at < :cutoff AND status != 'open' AND id < COALESCE("
+            "(SELECT min(id) FROM calls WHERE started_at >= :cutoff), id + 1)", cutoff)
         with self._write("apply the retention period") as conn:
-            conn.execute("DELETE FROM breathing_prompts WHERE call_id IS NULL AND at < ?",
-                         (cutoff,))
+            conn.execute("DELETE FROM breathing_prompts WHERE call_id IS NULL AND at < :cutoff "
+                         "AND id < COALESCE((SELECT min(id) FROM breathing_prompts "
+                         "WHERE call_id IS NULL AND at >= :cutoff), id + 1)", cutoff)
         if deleted:
             logger.info("deleted %d calls older than %g days", deleted, days)
         return deleted
@@ -876,6 +926,12 @@ class CallStore:
             tables = self._conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            if _disk_is_full(exc, self.path):
+                raise StoreError(f"{self.path}: cannot open: {_FULL_DISK}; free some space "
+                                 "and try again") from None
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_CANTOPEN:
+                raise StoreError(f"{self.path}: cannot open the call log "
+                                 f"({_one_line(exc)})") from None
             raise StoreError(f"{self.path}: not a CalmLine call log, or damaged "
                              f"({_one_line(exc)})") from None
         if version > SCHEMA_VERSION:
@@ -884,13 +940,17 @@ class CallStore:
                              "update CalmLine to open it")
         if (version > 0 and application_id != APPLICATION_ID) or (version == 0 and tables):
             raise StoreError(f"{self.path}: an SQLite database, but not a CalmLine call log")
+        if self._read_only:
+            if version == 0:
+                raise StoreError(f"{self.path}: not a CalmLine call log (an empty file)")
+            return
         try:
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot set up the call log ({_one_line(exc)})") \
-                from None
+            raise StoreError(f"{self.path}: cannot set up the call log "
+                             f"({_reason(exc, self.path)})") from None
         if mode != "wal":
             # Some network file systems cannot share memory for WAL; the log still works.
             logger.warning("%s: WAL journal unavailable (%s); a crash may lose more",
@@ -908,6 +968,22 @@ class CallStore:
                 conn.execute(f"PRAGMA user_version = {number}")
                 logger.info("%s: upgraded the call log to schema version %d",
                             self.path, number)
+
+    def _claim_as_engine(self) -> None:
+        self._engine = EngineClaim(self.path)
+        try:
+            with self._engine.registering() as alone:
+                if alone:
+                    self._close_interrupted_calls()
+                else:
+                    logger.info("%s: another CalmLine engine has the call log open; calls left "
+                                "open are closed when one starts alone", self.path)
+        except TimeoutError:
+            raise StoreError(f"{self.path}: another CalmLine is starting on this call log; "
+                             "try again") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot register the monitoring engine "
+                             f"({exc.strerror or _one_line(exc)})") from None
 
     def _close_interrupted_calls(self) -> None:
         with self._write("close interrupted calls") as conn:
@@ -939,7 +1015,7 @@ class CallStore:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot {what}: {_reason(exc, self.path)}") from None
 
     @contextmanager
     def _snapshot(self, what: str) -> Iterator[None]:
@@ -951,13 +1027,13 @@ class CallStore:
             finally:
                 self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot {what}: {_reason(exc, self.path)}") from None
 
     def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot {what}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot {what}: {_reason(exc, self.path)}") from None
 
     def _rows_as_dicts(self, sql: str, params: Sequence[Any],
                        columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -1000,13 +1076,16 @@ class CallStore:
         if row[0] != CallStatus.OPEN.value:
             raise StoreError(f"call {call_id} has already {row[0]}")
 
-    def _delete_calls(self, what: str, where: str, params: Sequence[Any]) -> int:
-        rows = self._query(what, f"SELECT id, recording_path FROM calls WHERE {where}", params)
+    def _delete_calls(self, what: str, where: str,
+                      params: Sequence[Any] | dict[str, Any]) -> int:
+        with self._write(what) as conn:
+            rows = conn.execute(f"SELECT id, recording_path FROM calls WHERE {where}",
+                                params).fetchall()
+            conn.executemany("DELETE FROM calls WHERE id = ?", [(row[0],) for row in rows])
+        # Only once committed: a delete that fails must leave the call with its audio.
         for _, recording in rows:
             if recording is not None:
                 _remove_recording(Path(recording))
-        with self._write(what) as conn:
-            conn.executemany("DELETE FROM calls WHERE id = ?", [(row[0],) for row in rows])
         return len(rows)
 
 
@@ -1030,6 +1109,67 @@ def _prepare_file(path: Path) -> None:
             os.close(fd)
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
+
+
+def _connect(path: Path, uri: str | None = None) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(path if uri is None else uri, timeout=_BUSY_TIMEOUT_S,
+                               isolation_level=None, uri=uri is not None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the call log ({_reason(exc, path)})") from None
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    try:
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder; give a file name for the call log")
+        if not path.exists():
+            raise StoreError(f"{path}: no call log here yet")
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
+    uri = path.absolute().as_uri()
+    conn = _connect(path, f"{uri}?mode=ro")
+    try:
+        conn.execute("PRAGMA user_version")
+    except sqlite3.Error as exc:
+        if not _unreadable_wal_index(exc, path):
+            # Anything else is judged, with the right message, by CallStore._open.
+            return conn
+        conn.close()
+        # Nothing can write this log (its folder is read-only) and it has no write-ahead
+        # log to read, so the file alone holds every call.
+        return _connect(path, f"{uri}?mode=ro&immutable=1")
+    return conn
+
+
+def _unreadable_wal_index(exc: sqlite3.Error, path: Path) -> bool:
+    """Whether SQLite cannot read a WAL-mode log because its folder is read-only.
+
+    It then needs the ``-shm`` file, which is gone once the last writer closed
+    cleanly and cannot be made again on a read-only disk.
+    """
+    return (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_CANTOPEN
+            and not os.access(path.parent, os.W_OK)
+            and not path.with_name(path.name + "-wal").exists())
+
+
+_FULL_DISK = "the disk holding the call log is full"
+
+
+def _disk_is_full(exc: sqlite3.Error, path: Path) -> bool:
+    """Whether an SQLite error comes from a full disk rather than a damaged file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    # Extended codes keep the primary code in the low byte (SQLITE_IOERR_SHMSIZE, ...).
+    if code is None or code & 0xFF not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
+def _reason(exc: sqlite3.Error, path: Path) -> str:
+    return _FULL_DISK if _disk_is_full(exc, path) else _one_line(exc)
 
 
 def _write_private(path: Path, write: Callable[[IO[str]], None]) -> None:

@@ -43,6 +43,7 @@ def logged_calls(store: Path) -> int:
 
 
 def log_calls_aged(store: Path, *days: int) -> None:
+    """Log calls that started this many days ago, in the order given (as a clock would: oldest first)."""
     now = datetime.now(timezone.utc)
     with CallStore(store) as writer:
         for age in days:
@@ -90,7 +91,7 @@ def test_monitor_replays_are_logged_only_in_a_log_named_for_them(short_call: Pat
 
 
 def test_a_settings_file_that_cannot_be_used_deletes_no_calls(qtbot, tmp_path: Path) -> None:
-    log_calls_aged(tmp_path / "calls.db", 1, 100, 400)
+    log_calls_aged(tmp_path / "calls.db", 400, 100, 1)
     # The user keeps everything; one unknown key makes the whole file unusable.
     (tmp_path / "settings.toml").write_text("[general]\nretention_days = 0\ncue_sounds = true\n")
     app = make_app(qtbot, tmp_path, input_available=lambda: True)
@@ -102,7 +103,7 @@ def test_a_settings_file_that_cannot_be_used_deletes_no_calls(qtbot, tmp_path: P
 
 def test_retention_applies_when_shortened_and_as_calls_age(qtbot, tmp_path: Path,
                                                            monkeypatch) -> None:
-    log_calls_aged(tmp_path / "calls.db", 1, 60, 100, 200)
+    log_calls_aged(tmp_path / "calls.db", 200, 100, 60, 1)
     (tmp_path / "settings.toml").write_text("[general]\nretention_days = 365\n")
     app = make_app(qtbot, tmp_path, input_available=lambda: True)
     monkeypatch.setattr(app.runner, "start", lambda feed: None)

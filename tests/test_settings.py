@@ -12,7 +12,7 @@ import pytest
 
 from models.app_settings import load_settings
 from models.policy import load_policy
-from models.private_files import make_private_folder
+from models.private_files import make_private_folder, write_private_bytes, write_private_text
 from models.profile import load_profile
 from models.settings import RuleSettings, SettingsError
 
@@ -147,3 +147,28 @@ def test_a_chosen_folder_keeps_its_mode_and_calmline_folders_are_tightened(tmp_p
     new = tmp_path / "new" / "folder"
     make_private_folder(new)
     assert new.stat().st_mode & 0o777 == new.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_saving_over_a_symlink_writes_the_file_it_points_to(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "settings.toml"
+    real.write_text("old = 1\n", encoding="utf-8")
+    config = tmp_path / "config" / "calmline"
+    config.mkdir(parents=True)
+    link = config / "settings.toml"
+    link.symlink_to(real)
+    write_private_text(link, lambda stream: stream.write("new = 2\n"))
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text(encoding="utf-8") == "new = 2\n"
+    assert real.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in config.iterdir()) == ["settings.toml"]  # no temporary left
+
+
+@pytest.mark.parametrize("length", [200, 246, 250, 255])
+def test_a_file_name_as_long_as_the_file_system_allows_can_be_written(tmp_path: Path,
+                                                                      length: int) -> None:
+    path = tmp_path / ("r" * (length - len(".json")) + ".json")
+    write_private_bytes(path, b"{}")
+    assert path.read_bytes() == b"{}"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -690,17 +690,7 @@ class HistoryWindow(QMainWindow):
     def refresh(self) -> None:
         """Read the calls again (connect to the engine's call-ended signal)."""
         selected = self.selected_call_id()
-        try:
-            with CallStore(self.store_path, read_only=True) as store:
-                records = store.calls(limit=self._max_calls)
-                prompts = store.prompt_counts()
-                rows = [CallRow(r, prompts.get(r.id, 0)) for r in records]
-        except StoreError as exc:
-            logger.warning("cannot read the call log: %s", exc)
-            self._status(f"Cannot read the call log: {exc}")
-            rows = []
-        else:
-            self._status(f"{len(rows)} call{'s' if len(rows) != 1 else ''}.")
+        rows = self._read_rows()
         self.model.set_rows(rows)
         self._update_chart()
         # Keep the selection; otherwise start on the newest call, so that the
@@ -709,6 +699,22 @@ class HistoryWindow(QMainWindow):
             self.table.selectRow(0)
             self.table.setCurrentIndex(self.model.index(0, 0))
         self._update_buttons()
+
+    def _read_rows(self) -> list[CallRow]:
+        """The logged calls, newest first; none, with the reason in the status line, on failure."""
+        if not self.store_path.exists():
+            self._status("No calls logged yet.")  # the first call creates the log
+            return []
+        try:
+            with CallStore(self.store_path, read_only=True) as store:
+                records = store.calls(limit=self._max_calls)
+                prompts = store.prompt_counts()
+        except StoreError as exc:
+            logger.warning("cannot read the call log: %s", exc)
+            self._status(f"Cannot read the call log: {exc}")
+            return []
+        self._status(f"{len(records)} call{'s' if len(records) != 1 else ''}.")
+        return [CallRow(r, prompts.get(r.id, 0)) for r in records]
 
     def _update_chart(self) -> None:
         self.chart.set_buckets(trend_buckets([row.record for row in self.model.rows()],

@@ -43,7 +43,7 @@ def logged_calls(store: Path) -> int:
 
 
 def log_calls_aged(store: Path, *days: int) -> None:
-    """Log calls that started this many days ago, in the order given (oldest first, like a clock)."""
+    """Log calls that started this many days ago, in the order given (oldest first, as logged)."""
     now = datetime.now(timezone.utc)
     with CallStore(store) as writer:
         for age in days:

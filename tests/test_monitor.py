@@ -268,7 +268,10 @@ def test_a_damaged_call_log_leaves_coaching_on(demo_call: Path, tmp_path: Path, 
     assert store.read_bytes() == kept
 
 
-def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Path,
+                                                              signum: int) -> None:
+    # SIGHUP: the terminal was closed or the SSH session dropped.
     log, store = tmp_path / "events.jsonl", tmp_path / "calls.sqlite3"
     proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "monitor", "--headless", "--replay",
                              str(demo_call), "--store", str(store), "--events-jsonl", str(log)],
@@ -276,7 +279,7 @@ def test_sigterm_ends_the_call_and_flushes_the_log(demo_call: Path, tmp_path: Pa
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (log.exists() and "call_started" in log.read_text()):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     kinds = [x["kind"] for x in read_jsonl(log)]
     assert kinds[-2:] == ["call_ended", "monitoring_stopped"]

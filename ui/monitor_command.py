@@ -244,7 +244,11 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: CaptureSource) -> int:
     stop_requested = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # Logging out (SIGTERM) and a closed terminal or dropped SSH session (SIGHUP) end
+    # the call as Ctrl-C does, rather than leaving it open for the next start.
+    stop_signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {signum: signal.signal(signum, lambda *_: stop_requested.set())
+                for signum in stop_signals}
     try:
         engine.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -257,7 +261,8 @@ def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: Capt
             logger.info("interrupted: ending the call and flushing the log")
         engine.stop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     from monitor.capture import FileReplaySource
 
     if isinstance(agent, FileReplaySource) and agent.error:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
 from models.store import (EXPORT_SCHEMA, SCHEMA_VERSION, CallMode, CallStatus, CallStore,
                           PromptOutcome, StoreError, default_store_path)
 from models.summary import CallSummary, PartySummary
+from tests.store_fixtures import write_version_1_log
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -166,19 +166,8 @@ def test_a_started_exercise_ends_completed_or_stopped_never_dismissed(store: Cal
 
 
 def test_a_version_1_log_is_upgraded_with_its_prompts(tmp_path: Path) -> None:
-    from models.store import _MIGRATIONS
-
     path = tmp_path / "calmline.sqlite3"
-    with closing(sqlite3.connect(path)) as conn:
-        for sql in _MIGRATIONS[0]:
-            conn.execute(sql)
-        conn.execute("PRAGMA user_version = 1")
-        conn.execute("INSERT INTO calls (started_at, start_s, mode) VALUES ('2026-01-05T09:00:00Z', 0, "
-                     "'two_party')")
-        conn.execute('INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at) '
-                     "VALUES (1, '2026-01-05T09:01:00Z', 'raised_voice', 'completed', "
-                     "'2026-01-05T09:02:00Z')")
-        conn.commit()
+    write_version_1_log(path)
     with CallStore(path) as store:
         assert store.schema_version == 2
         [kept] = store.prompts(1)

@@ -25,6 +25,7 @@ from models.events import Event, EventKind, Severity
 from models.store import (SCHEMA_VERSION, CallMode, CallStatus, CallStore, PromptOutcome,
                           StoreError)
 from models.summary import CallSummary, PartySummary
+from tests.store_fixtures import write_version_1_log
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -107,19 +108,8 @@ def test_reading_a_missing_or_empty_file_refuses_without_creating_anything(
 
 
 def test_an_older_log_is_read_as_it_is_and_upgraded_only_by_a_writer(tmp_path: Path) -> None:
-    from models.store import _MIGRATIONS
-
     path = tmp_path / "calmline.sqlite3"
-    with closing(sqlite3.connect(path)) as conn:
-        for sql in _MIGRATIONS[0]:
-            conn.execute(sql)
-        conn.execute("PRAGMA user_version = 1")
-        conn.execute("INSERT INTO calls (started_at, start_s, mode, status) VALUES "
-                     "('2024-05-01T12:00:00.000000+00:00', 0, 'two_party', 'interrupted')")
-        conn.execute('INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at) '
-                     "VALUES (1, '2024-05-01T12:01:00.000000+00:00', 'raised_voice', "
-                     "'completed', '2024-05-01T12:02:00.000000+00:00')")
-        conn.commit()
+    write_version_1_log(path, "interrupted")
     before = path.read_bytes()
     with CallStore(path, read_only=True) as store:
         assert store.schema_version == 1
@@ -143,9 +133,7 @@ def test_a_log_on_a_read_only_disk_can_be_read(small_disk: Path, tmp_path: Path)
 
 def test_readers_follow_an_engine_writing_in_another_process(tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
-    engine = subprocess.Popen([sys.executable, "-c", _ENGINE, str(path)], cwd=REPO,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    engine = _start_engine(path)
     try:
         call_id = int(_read_line(engine))
         with CallStore(path, read_only=True) as reader:
@@ -277,6 +265,13 @@ def _send(child: subprocess.Popen[str], line: str) -> None:
     child.stdin.flush()  # type: ignore[union-attr]
 
 
+def _start_engine(path: Path) -> subprocess.Popen[str]:
+    """A CalmLine engine's store in a process of its own, driven by lines on stdin."""
+    return subprocess.Popen([sys.executable, "-c", _ENGINE, str(path)], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def _finish(child: subprocess.Popen[str]) -> None:
     # Only a guard against a hung child, not a timing requirement.
     guard = threading.Timer(60.0, child.kill)
@@ -289,9 +284,7 @@ def _finish(child: subprocess.Popen[str]) -> None:
 
 def test_a_second_engine_leaves_the_running_engines_call_open(tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
-    first = subprocess.Popen([sys.executable, "-c", _ENGINE, str(path)], cwd=REPO,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = _start_engine(path)
     try:
         call_id = int(_read_line(first))
         # A second app, or `calmline monitor --replay`, starts while the call goes on.
@@ -320,9 +313,7 @@ def test_an_engine_in_the_same_process_counts_as_running(tmp_path: Path) -> None
 def test_the_call_of_an_engine_that_died_is_recovered_and_its_claim_removed(
         tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
-    dead = subprocess.Popen([sys.executable, "-c", _ENGINE, str(path)], cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    dead = _start_engine(path)
     try:
         call_id = int(_read_line(dead))
         folder = engines_folder(path)

@@ -148,14 +148,16 @@ class CallRecorder:
             low = _low_space(self.folder)
             if low:
                 raise RecordingError(f"Not recording this call: {low}")
-            path, fd = _create_new(self.folder, name)
+            path = _create_new(self.folder, name)
         except OSError as exc:
             raise RecordingError(f"Not recording this call: cannot write in {self.folder} "
                                  f"({exc.strerror or exc})") from exc
         try:
-            # Written through the descriptor just created, so nothing can swap the file in between.
-            sound = sf.SoundFile(fd, "w", self.sr_hz, 2, "PCM_16", format="FLAC", closefd=True)
-        except sf.SoundFileError as exc:
+            # Opened by name, not through the descriptor that reserved it: on Windows
+            # libsndfile's C runtime is not Python's, and a descriptor means nothing to it.
+            # Truncating the empty file keeps its user-only mode.
+            sound = sf.SoundFile(path, "w", self.sr_hz, 2, "PCM_16", format="FLAC")
+        except (sf.SoundFileError, OSError) as exc:
             _remove(path)
             raise RecordingError(f"Not recording this call: cannot write {path} ({exc})") from exc
         try:
@@ -203,19 +205,21 @@ class CallRecorder:
         return path
 
 
-def _create_new(folder: Path, name: str) -> tuple[Path, int]:
-    """Create ``<name>.flac``, or ``<name>-2.flac`` and so on if taken: open for writing, 0600.
+def _create_new(folder: Path, name: str) -> Path:
+    """Create an empty ``<name>.flac``, or ``<name>-2.flac`` and so on if taken, 0600.
 
     Two calls can start within the same second, and one engine's names can
-    meet another's; opening exclusively is what keeps an earlier recording whole.
+    meet another's; creating exclusively is what keeps an earlier recording whole.
     """
     number = 1
     while True:
         path = folder / (f"{name}.flac" if number == 1 else f"{name}-{number}.flac")
         try:
-            return path, os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, USER_ONLY)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, USER_ONLY))
         except FileExistsError:
             number += 1
+        else:
+            return path
 
 
 def _low_space(folder: Path) -> str:

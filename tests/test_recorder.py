@@ -95,3 +95,20 @@ def test_a_recording_that_cannot_start_leaves_nothing_behind(tmp_path: Path) -> 
         recorder.begin("call", start_s=0.0)
     _push_seconds(recorder, 1.0)
     assert recorder.end() is None
+
+
+def test_the_recording_is_opened_by_name_not_through_a_descriptor(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    # libsndfile's sf_open_fd fails on Windows, where its C runtime is not Python's.
+    opened: list[object] = []
+    real = sf.SoundFile
+
+    def sound_file(file: object, *args: object, **kwargs: object) -> sf.SoundFile:
+        opened.append(file)
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "SoundFile", sound_file)
+    recorder = CallRecorder(tmp_path / "recordings", 16000, None)
+    path = recorder.begin("call", 0.0)
+    recorder.end()
+    assert opened == [path] and path.stat().st_mode & 0o777 == 0o600

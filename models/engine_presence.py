@@ -41,9 +41,11 @@ def engines_folder(log: Path) -> Path:
     Returns
     -------
     Path
-        ``<log>.engines`` beside the log.
+        ``<log>.engines`` beside the log, the real one when ``log`` is a
+        symbolic link: engines reaching one log by different paths must meet.
     """
-    return log.with_name(log.name + ".engines")
+    real = log.resolve()
+    return real.with_name(real.name + ".engines")
 
 
 class EngineClaim:

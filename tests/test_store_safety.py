@@ -282,13 +282,19 @@ def _finish(child: subprocess.Popen[str]) -> None:
         guard.cancel()
 
 
-def test_a_second_engine_leaves_the_running_engines_call_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reached_by", ["its path", "a symbolic link"])
+def test_a_second_engine_leaves_the_running_engines_call_open(tmp_path: Path,
+                                                              reached_by: str) -> None:
     path = tmp_path / "calmline.sqlite3"
+    second_path = path
+    if reached_by == "a symbolic link":
+        second_path = tmp_path / "link.sqlite3"
+        second_path.symlink_to(path)
     first = _start_engine(path)
     try:
         call_id = int(_read_line(first))
         # A second app, or `calmline monitor --replay`, starts while the call goes on.
-        with CallStore(path, recover=True) as second:
+        with CallStore(second_path, recover=True) as second:
             assert second.call(call_id).status is CallStatus.OPEN  # type: ignore[union-attr]
         _send(first, "end")
         assert _read_line(first) == "ended"

@@ -84,8 +84,8 @@ _FULL_DISK_BYTES = 1 << 20
 it needs more than that for its shared-memory and write-ahead files."""
 
 _CLOCK_SLACK = timedelta(minutes=5)
-"""How far the newest call may start after the ``now`` given to retention without the
-clock being taken for behind: an engine may begin a call just after the caller read the clock."""
+"""How far after the ``now`` given to retention a call may start and still count as rightly
+stamped: an engine may begin a call just after the caller read the clock."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # v1: the first schema.
@@ -568,14 +568,13 @@ class CallStore:
         offered outside a call are deleted on the same terms.
 
         The computer's clock is not trusted blindly, since calls are stamped
-        with it too:
-
-        * when ``now`` is earlier than the newest call or prompt (the clock is
-          behind now), nothing is deleted and a warning is logged;
-        * a call logged after a call that is kept (with a higher id: calls are
-          logged in order) is kept too, whatever its stamp: it was stamped by a
-          clock that was behind then. The same goes for prompts outside calls,
-          among themselves.
+        with it too. A call logged after a call that is kept (with a higher
+        id: calls are logged in order) is kept too, whatever its stamp: it was
+        stamped by a clock that was behind then. A kept call stamped in the
+        future (by a clock that was ahead then) is no such evidence, or it would
+        keep every later call until its date. The same goes for prompts outside
+        calls, among themselves. A clock that is behind now only keeps calls
+        longer.
 
         A clock that jumps far ahead cannot be told from time passing, and
         deletes calls as the real date would; nor can calls that were all
@@ -601,23 +600,18 @@ class CallStore:
         if not days > 0:
             raise ValueError(f"retention must be more than 0 days, got {days!r}")
         moment = _aware(now)
-        [(newest,)] = self._query(
-            "apply the retention period",
-            "SELECT max(newest) FROM (SELECT max(started_at) AS newest FROM calls "
-            "UNION ALL SELECT max(at) FROM breathing_prompts)")
-        if newest is not None and _iso(moment + _CLOCK_SLACK) < newest:
-            logger.warning("the clock (%s) is behind the newest call in the log (%s); "
-                           "old calls are not deleted until it is right", _iso(moment), newest)
-            return 0
-        cutoff = {"cutoff": _iso(moment - timedelta(days=days))}
+        bounds = {"cutoff": _iso(moment - timedelta(days=days)),
+                  "future": _iso(moment + _CLOCK_SLACK)}
         deleted = self._delete_calls(
             "apply the retention period",
             "started_at < :cutoff AND status != 'open' AND id < COALESCE("
-            "(SELECT min(id) FROM calls WHERE started_at >= :cutoff), id + 1)", cutoff)
+            "(SELECT min(id) FROM calls WHERE started_at >= :cutoff AND started_at <= :future), "
+            "id + 1)", bounds)
         with self._write("apply the retention period") as conn:
             conn.execute("DELETE FROM breathing_prompts WHERE call_id IS NULL AND at < :cutoff "
                          "AND id < COALESCE((SELECT min(id) FROM breathing_prompts "
-                         "WHERE call_id IS NULL AND at >= :cutoff), id + 1)", cutoff)
+                         "WHERE call_id IS NULL AND at >= :cutoff AND at <= :future), id + 1)",
+                         bounds)
         if deleted:
             logger.info("deleted %d calls older than %g days", deleted, days)
         return deleted

@@ -195,20 +195,30 @@ def _ended_call(store: CallStore, started_at: datetime, recording: Path | None =
     return call_id
 
 
-def test_retention_does_nothing_while_the_clock_is_behind(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_clock_behind_now_only_keeps_calls_longer(tmp_path: Path) -> None:
     with CallStore(tmp_path / "calmline.sqlite3") as store:
         ancient = _ended_call(store, NOW - timedelta(days=1000))
+        recent = _ended_call(store, NOW - timedelta(days=60))
         newest = _ended_call(store, NOW)
-        with caplog.at_level(logging.WARNING, logger="models.store"):
-            assert store.apply_retention(30, NOW - timedelta(days=100)) == 0
-        assert {call.id for call in store.calls()} == {ancient, newest}
-        assert any("clock" in r.getMessage() and "behind" in r.getMessage()
-                   for r in caplog.records)
-        # A call begun a moment after the caller read the clock is not a clock behind.
-        just_begun = store.begin_call(NOW + timedelta(minutes=1), 0.0, CallMode.TWO_PARTY)
-        assert store.apply_retention(30, NOW) == 1
-        assert {call.id for call in store.calls()} == {newest, just_begun}
+        # 100 days behind: the 60-day-old call looks fresh; the ancient one is old either way.
+        assert store.apply_retention(30, NOW - timedelta(days=100)) == 1
+        assert store.call(ancient) is None
+        assert {call.id for call in store.calls()} == {recent, newest}
+
+
+def test_a_call_stamped_in_the_future_does_not_keep_later_calls(tmp_path: Path) -> None:
+    with CallStore(tmp_path / "calmline.sqlite3") as store:
+        old = _ended_call(store, NOW - timedelta(days=400))
+        ahead = _ended_call(store, NOW + timedelta(days=365))  # the clock was a year ahead
+        later = _ended_call(store, NOW - timedelta(days=40))  # and was put right since
+        store.record_prompt(None, NOW + timedelta(days=365), "manual")
+        store.record_prompt(None, NOW - timedelta(days=40), "manual")
+        # A call begun a moment after the caller read the clock is rightly stamped.
+        just_begun = _ended_call(store, NOW + timedelta(minutes=1))
+        assert store.apply_retention(30, NOW) == 2
+        assert store.call(old) is None and store.call(later) is None
+        assert {call.id for call in store.calls()} == {ahead, just_begun}
+        assert [p.at for p in store.prompts(None)] == [NOW + timedelta(days=365)]
 
 
 def test_retention_keeps_calls_logged_after_a_kept_call(tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
+from urllib.parse import quote
 from types import TracebackType
 from typing import IO, Any
 
@@ -1121,7 +1122,7 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
             raise StoreError(f"{path}: no call log here yet")
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
-    uri = path.absolute().as_uri()
+    uri = sqlite_uri(path.absolute())
     conn = _connect(path, f"{uri}?mode=ro")
     try:
         conn.execute("PRAGMA user_version")
@@ -1134,6 +1135,36 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         # log to read, so the file alone holds every call.
         return _connect(path, f"{uri}?mode=ro&immutable=1")
     return conn
+
+
+def sqlite_uri(path: PurePath) -> str:
+    """A ``file:`` URI that SQLite opens as ``path``, network shares on Windows included.
+
+    pathlib's ``as_uri`` puts a Windows share's server in the URI's authority
+    (``file://server/share/...``), which SQLite refuses; SQLite takes an empty
+    authority and the share's path as written (``file:////server/share/...``).
+
+    Parameters
+    ----------
+    path : PurePath
+        An absolute path.
+
+    Returns
+    -------
+    str
+        The URI, without query parameters.
+    """
+    text = str(path)
+    if isinstance(path, PureWindowsPath):
+        # The long-path prefixes: \\?\UNC\server\share and \\?\C:\ are the same files.
+        if text.startswith("\\\\?\\UNC\\"):
+            text = "\\\\" + text[len("\\\\?\\UNC\\"):]
+        elif text.startswith("\\\\?\\"):
+            text = text[len("\\\\?\\"):]
+        text = text.replace("\\", "/")
+        if not text.startswith("//"):
+            text = "/" + text  # C:/... becomes /C:/...
+    return "file://" + quote(text, safe="/:")
 
 
 def _unreadable_wal_index(exc: sqlite3.Error, path: Path) -> bool:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +23,7 @@ import models.store
 from models.engine_presence import engines_folder
 from models.events import Event, EventKind, Severity
 from models.store import (SCHEMA_VERSION, CallMode, CallStatus, CallStore, PromptOutcome,
-                          StoreError)
+                          StoreError, sqlite_uri)
 from models.summary import CallSummary, PartySummary
 from tests.store_fixtures import write_version_1_log
 
@@ -118,6 +118,28 @@ def test_an_older_log_is_read_as_it_is_and_upgraded_only_by_a_writer(tmp_path: P
     assert path.read_bytes() == before
     with CallStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("path, uri", [
+    (PureWindowsPath(r"C:\Users\Agent\calls.db"), "file:///C:/Users/Agent/calls.db"),
+    (PureWindowsPath(r"\\fileserver\home\calls.db"), "file:////fileserver/home/calls.db"),
+    (PureWindowsPath(r"\\?\UNC\fileserver\home\calls.db"), "file:////fileserver/home/calls.db"),
+    (PureWindowsPath(r"\\?\C:\long\calls.db"), "file:///C:/long/calls.db"),
+    (PurePosixPath("/no/such/my calls?#%.db"), "file:///no/such/my%20calls%3F%23%25.db"),
+])
+def test_read_only_uris_are_ones_sqlite_takes(path: PurePath, uri: str) -> None:
+    assert sqlite_uri(path) == uri
+    # A network share's server in the URI's authority is refused outright; here
+    # the files are only missing.
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        sqlite3.connect(f"{uri}?mode=ro", uri=True)
+
+
+def test_a_log_whose_name_needs_escaping_in_a_uri_can_be_read(tmp_path: Path) -> None:
+    path = tmp_path / "my calls?#%.sqlite3"
+    call_id = log_with_a_call(path)
+    with CallStore(path, read_only=True) as store:
+        assert [call.id for call in store.calls()] == [call_id]
 
 
 def test_a_log_on_a_read_only_disk_can_be_read(small_disk: Path, tmp_path: Path) -> None:

@@ -190,6 +190,10 @@ class StoreError(UserError):
     """The call log cannot be opened, read or written; the message is one line for the user."""
 
 
+class NoCallLogYet(StoreError):
+    """There is nothing to read: no call log, or one whose first writer has not set it up yet."""
+
+
 class CallMode(str, Enum):
     """Which sides of the call were monitored."""
 
@@ -937,7 +941,9 @@ class CallStore:
             raise StoreError(f"{self.path}: an SQLite database, but not a CalmLine call log")
         if self._read_only:
             if version == 0:
-                raise StoreError(f"{self.path}: not a CalmLine call log (an empty file)")
+                # An empty file: a first writer has created it and not yet set it up,
+                # or failed to (a full disk); either way no call is in it.
+                raise NoCallLogYet(f"{self.path}: no call log here yet (an empty file)")
             return
         try:
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -1119,7 +1125,7 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         if path.is_dir():
             raise StoreError(f"{path}: is a folder; give a file name for the call log")
         if not path.exists():
-            raise StoreError(f"{path}: no call log here yet")
+            raise NoCallLogYet(f"{path}: no call log here yet")
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the call log ({exc.strerror})") from None
     uri = sqlite_uri(path.absolute())

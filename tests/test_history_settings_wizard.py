@@ -342,6 +342,17 @@ def test_export_writes_csv_and_json(qtbot, tmp_path: Path) -> None:
     assert window.export_json() is None  # cancelled
 
 
+def test_history_before_any_call_is_logged(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    window = make_history(qtbot, path)
+    assert window.model.rowCount() == 0 and "No calls logged yet" in window.status_label.text()
+    assert not path.exists()  # reading never creates the log
+    path.touch()  # the engine has created it and is setting it up
+    window.refresh()
+    assert "No calls logged yet" in window.status_label.text()
+    assert not window.export_csv_button.isEnabled()
+
+
 def test_csv_export_asks_before_replacing_the_files_beside_the_one_chosen(qtbot,
                                                                           tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"

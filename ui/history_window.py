@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
-from models.store import CallRecord, CallStatus, CallStore, StoreError
+from models.store import CallRecord, CallStatus, CallStore, NoCallLogYet, StoreError
 from models.summary import CallSummary
 from ui.window_titles import APP_NAME, window_title
 
@@ -702,13 +702,13 @@ class HistoryWindow(QMainWindow):
 
     def _read_rows(self) -> list[CallRow]:
         """The logged calls, newest first; none, with the reason in the status line, on failure."""
-        if not self.store_path.exists():
-            self._status("No calls logged yet.")  # the first call creates the log
-            return []
         try:
             with CallStore(self.store_path, read_only=True) as store:
                 records = store.calls(limit=self._max_calls)
                 prompts = store.prompt_counts()
+        except NoCallLogYet:
+            self._status("No calls logged yet.")  # the first call creates the log
+            return []
         except StoreError as exc:
             logger.warning("cannot read the call log: %s", exc)
             self._status(f"Cannot read the call log: {exc}")

@@ -445,9 +445,11 @@ class MonitorEngine:
         self._call_id = self._write_log(lambda store: store.begin_call(_utc_now(), t_s, mode))
         self._call_logged = self._call_id is not None
         self._status("call_started", f"Call started ({reason.replace('_', ' ')}).", t_s)
-        if self._recorder is not None:
-            # Calls can start within the same second: the recorder adds a suffix rather than
-            # overwrite, and the call's id (when logged) says which record a file belongs to.
+        if self._recorder is not None and (self._call_logged or self.options.store_path is None):
+            # A recording goes with its call's record, which retention and deleting the
+            # call also remove; without the log it would be kept forever. Calls can start
+            # within the same second: the recorder adds a suffix rather than overwrite,
+            # and the call's id (when logged) says which record a file belongs to.
             name = datetime.now().strftime("call-%Y%m%d-%H%M%S")
             try:
                 path = self._recorder.begin(name if self._call_id is None
@@ -555,8 +557,10 @@ class MonitorEngine:
                 store.close()
             except (StoreError, sqlite3.Error):  # a broken log may fail to close too; it is given up
                 logger.debug("closing the call log failed", exc_info=True)
+        unrecorded = " or recording" if self._recorder is not None else ""
         self._status("call_log_failed", f"The call log cannot be used ({exc}). Coaching goes on "
-                                        "without logging until monitoring starts again.")
+                                        f"without logging{unrecorded} until monitoring starts "
+                                        "again.")
 
     def _end_recording(self) -> Path | None:
         """Close the current recording, if any; None when there is none or it fails."""

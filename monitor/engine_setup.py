@@ -81,7 +81,10 @@ def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path
         The agent's calibration; ignored for a replay, which is judged on its own
         as ``calmline analyze`` judges it.
     record : bool
-        Record calls even if the settings say not to.
+        Record calls even if the settings say not to, and even without a call
+        log. The settings alone record only calls that are logged: a
+        recording goes with its call's record, which retention and deleting
+        the call also remove.
     host : PortAudioHost, optional
         The process's PortAudio host, shared with whatever else in the
         process uses PortAudio (the app's settings dialog and review
@@ -116,7 +119,7 @@ def build_engine_setup(request: SourceRequest, settings: AppSettings, store_path
                                else request.customer or settings.customer_device or None)
             if customer_device:
                 customer = make_source(customer_device, LIVE_SR_HZ, "customer audio", host)
-    recording = record or settings.recording_enabled
+    recording = record or (settings.recording_enabled and store_path is not None)
     options = EngineOptions(
         rules=settings.rules, segmentation=settings.segmentation, store_path=store_path,
         recording_dir=default_recordings_dir() if recording else None,

@@ -116,3 +116,22 @@ def test_retention_applies_when_shortened_and_as_calls_age(qtbot, tmp_path: Path
     app.runner.settings = replace(app.runner.settings, retention_days=30)
     app.bridge.statusReceived.emit(StatusChange("call_ended", 60.0, 0.0, ""))
     assert logged_calls(tmp_path / "calls.db") == 1
+
+
+@pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the call")
+@pytest.mark.parametrize("store, record, recorded", [
+    (None, False, False),  # the settings record only calls that are logged
+    (None, True, True),  # asked for on the command line: recorded, log or not
+    ("calls.db", False, True),
+])
+def test_recording_on_in_the_settings_records_only_logged_calls(
+        short_call: Path, tmp_path: Path, store: str | None, record: bool,
+        recorded: bool) -> None:
+    from models.app_settings import AppSettings
+    from monitor.engine_setup import SourceRequest, build_engine_setup
+
+    setup = build_engine_setup(SourceRequest(replay=short_call),
+                               AppSettings(recording_enabled=True),
+                               None if store is None else tmp_path / store, record=record)
+    setup.agent.stop()
+    assert (setup.options.recording_dir is not None) == recorded

@@ -126,16 +126,19 @@ def test_a_call_log_that_fails_midway_is_given_up_once(tmp_path: Path, monkeypat
         raise StoreError("cannot record the call's end: database or disk is full")
 
     monkeypatch.setattr(CallStore, "end_call", disk_full)
-    store = tmp_path / "calls.sqlite3"
+    store, folder = tmp_path / "calls.sqlite3", tmp_path / "recordings"
     script = Script(TWO_CALLS)
-    engine = run_engine(tmp_path, script, store_path=store)
+    engine = run_engine(tmp_path, script, store_path=store, recording_dir=folder)
     assert engine.error is None
     assert script.kinds().count("call_started") == 2 and script.kinds().count("call_ended") == 2
     failed = script.of("call_log_failed")
     assert len(failed) == 1 and "database or disk is full" in failed[0].detail
-    # Given up for the rest of the run: the second call is not begun in the log at all.
+    assert "without logging or recording" in failed[0].detail
+    # Given up for the rest of the run: the second call is not begun in the log at all,
+    # nor recorded, since no record would hold its recording.
     assert [s.call_id for s in script.of("call_started")] == [1, None]
     assert calls_in(store) == [(1, "open")]
+    assert [p.name.endswith("-1.flac") for p in folder.iterdir()] == [True]
     assert len(one_line_warnings(caplog)) == 1
 
 

@@ -244,21 +244,25 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 def _run_until_done(engine: MonitorEngine, duration_s: float | None, agent: CaptureSource) -> int:
     stop_requested = threading.Event()
-    # Logging out (SIGTERM) and a closed terminal or dropped SSH session (SIGHUP) end
-    # the call as Ctrl-C does, rather than leaving it open for the next start.
-    stop_signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    # Ctrl-C (SIGINT), logging out (SIGTERM) and a closed terminal or dropped SSH
+    # session (SIGHUP) end the call and flush the log. Ctrl-C is not left to raise
+    # KeyboardInterrupt: landing in Thread.join, it makes Python 3.11 take the engine
+    # thread for finished, and the process would then exit while that thread is still
+    # closing its streams, racing PortAudio's own shutdown into a hang.
+    stop_signals = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):
+        stop_signals.append(signal.SIGHUP)
     previous = {signum: signal.signal(signum, lambda *_: stop_requested.set())
                 for signum in stop_signals}
     try:
         engine.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        try:
-            while engine.running and not stop_requested.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                engine.join(0.1)
-        except KeyboardInterrupt:
-            logger.info("interrupted: ending the call and flushing the log")
+        while engine.running and not stop_requested.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop_requested.wait(0.1)
+        if stop_requested.is_set():
+            logger.info("asked to stop: ending the call and flushing the log")
         engine.stop()
     finally:
         for signum, handler in previous.items():

@@ -58,9 +58,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path, PurePath, PureWindowsPath
-from urllib.parse import quote
 from types import TracebackType
 from typing import IO, Any
+from urllib.parse import quote
 
 from platformdirs import user_data_path
 

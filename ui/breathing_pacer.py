@@ -125,9 +125,8 @@ class StorePromptLog:
     the UI thread only (a store's connection belongs to the thread that opened
     it).
 
-    Open it once at start-up, before any call begins: opening a writing
-    store closes every call it finds open as interrupted (crash recovery), so
-    opening one during a call would cut that call short in the log.
+    It may be opened at any time, during a call too: only a monitoring
+    engine's store closes calls left open by a crash.
 
     Parameters
     ----------

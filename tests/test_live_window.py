@@ -232,7 +232,7 @@ def test_log_and_recording_failures_are_shown_while_they_last(window, announceme
     window.show_status(status("recording_failed", recording_failed))
     assert announcements == [(log_failed, "Polite"), (recording_failed, "Polite")]
     assert log_failed in window.status_text and recording_failed in window.status_text
-    assert window.indicator_state is IndicatorState.DEVICE_PROBLEM
+    assert window.indicator_state is IndicatorState.IN_CALL  # not an audio device problem
     window.show_status(status("call_ended"))
     window.show_status(status("call_started"))
     # The next call is recorded again; the log stays off until monitoring restarts.

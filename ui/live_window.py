@@ -951,7 +951,9 @@ class LiveWindow(QWidget):
     def _update_indicator(self) -> None:
         if self._paused:
             state = IndicatorState.PAUSED
-        elif self._status.problems or self._status.overflow:
+        elif self._status.overflow or any(k in _PROBLEM_KINDS for k in self._status.problems):
+            # The call log or a recording failing is said in the window, not as an
+            # audio device problem: coaching, which the indicator is about, goes on.
             state = IndicatorState.DEVICE_PROBLEM
         elif self._cue is not None:
             state = IndicatorState.CUE

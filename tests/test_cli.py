@@ -841,3 +841,16 @@ def test_a_broken_settings_file_stops_review_as_it_stops_analyze(tmp_path: Path,
     assert main(["review", str(call)]) == 2
     assert capsys.readouterr().err == said
     assert reviews == []
+
+
+def test_demo_analyses_the_demo_call_the_installed_app_bundles(demo_call: Path, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    from ui.demo_call import BUNDLED_DEMO_ENV
+
+    # The frozen app points at its ready-made demo call, kept as FLAC.
+    bundled = tmp_path / "demo_call.flac"
+    x, sr = sf.read(demo_call, dtype="float32")
+    sf.write(bundled, x, sr)
+    monkeypatch.setenv(BUNDLED_DEMO_ENV, str(bundled))
+    assert main(["demo"]) == 0
+    assert "Interruptions  2" in capsys.readouterr().out

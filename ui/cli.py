@@ -279,8 +279,9 @@ def _command_demo(args: argparse.Namespace) -> int:
     from monitor.audio_file import ChannelChoice
     from ui.demo_call import default_demo_path, write_demo_call
 
+    # The installed app bundles the demo call ready-made (as FLAC); rendered, it is a WAV.
     path = args.out or default_demo_path()
-    if path.suffix.lower() != ".wav":  # the demo call is rendered as WAV only
+    if args.out is not None and path.suffix.lower() != ".wav":
         raise OutputError(f"{path}: the demo call is a WAV file; give a name ending in .wav")
     try:
         if not path.exists():

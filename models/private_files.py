@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,7 +72,51 @@ def write_private_bytes(path: Path, data: bytes) -> None:
     _write_private(path, "wb", lambda stream: stream.write(data))
 
 
+def write_private_texts(files: Sequence[tuple[Path, Callable[[IO[str]], None]]]) -> None:
+    """Write several text files, all complete or none changed, readable by the user only.
+
+    Each is written in full beside its target first; only when every one is
+    written are they moved into place, so that a full disk half-way through an
+    export leaves the files as they were.
+
+    Parameters
+    ----------
+    files : sequence of (Path, callable)
+        Each file to create or replace (as in :func:`write_private_text`), with
+        what writes its content.
+
+    Raises
+    ------
+    OSError
+        When a folder cannot be written; no partial file is left behind.
+    """
+    staged: list[tuple[Path, Path] | None] = []
+    try:
+        for path, write in files:
+            staged.append(_stage(path, "w", write))
+        for pair in staged:
+            if pair is not None:
+                os.replace(*pair)
+    except BaseException:
+        for pair in staged:
+            if pair is not None:
+                pair[0].unlink(missing_ok=True)
+        raise
+
+
 def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> None:
+    staged = _stage(path, mode, write)
+    if staged is not None:
+        try:
+            os.replace(*staged)
+        except BaseException:
+            staged[0].unlink(missing_ok=True)
+            raise
+
+
+def _stage(path: Path, mode: str, write: Callable[[Any], object]) -> tuple[Path, Path] | None:
+    """Write ``path``'s new content beside it: the (temporary, target) pair to rename, or
+    None when it had to be written in place."""
     text = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
     # A symlink (settings kept in a dotfiles repository) is kept: renaming over
     # it would replace the link and leave the file it points to unchanged.
@@ -81,7 +125,7 @@ def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> Non
         # /dev/null, a pipe: replacing it by rename would destroy it, so write through it.
         with open(path, mode, **text) as stream:
             write(stream)
-        return
+        return None
     # The temporary name does not grow with the target's, so that any name the
     # file system allows can be written.
     fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, suffix=".tmp", dir=path.parent)
@@ -89,10 +133,10 @@ def _write_private(path: Path, mode: str, write: Callable[[Any], object]) -> Non
         restrict_to_user(fd)
         with os.fdopen(fd, mode, **text) as stream:
             write(stream)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp), path
 
 
 USER_ONLY_FOLDER = 0o700

@@ -67,7 +67,8 @@ from platformdirs import user_data_path
 from models.engine_presence import EngineClaim
 from models.errors import UserError
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
-from models.private_files import USER_ONLY, make_private_folder, same_file, write_private_text
+from models.private_files import (USER_ONLY, make_private_folder, same_file, write_private_text,
+                                  write_private_texts)
 from models.summary import CallSummary, PartySummary
 
 logger = logging.getLogger(__name__)
@@ -905,8 +906,13 @@ class CallStore:
         if prompts_path is not None:
             outputs.append((Path(prompts_path), _PROMPT_COLUMNS, prompts))
         self._check_export_paths(*(path for path, _, _ in outputs))
-        for path, columns, rows in outputs:
-            _write_private(path, _csv_writer(columns, rows))
+        try:
+            write_private_texts([(path, _csv_writer(columns, rows))
+                                 for path, columns, rows in outputs])
+        except OSError as exc:
+            names = ", ".join(str(path) for path, _, _ in outputs)
+            raise StoreError(f"cannot write the CSV export ({exc.strerror}): none of {names} "
+                             "was changed") from None
         return len(calls)
 
     # --- internals

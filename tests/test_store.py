@@ -496,3 +496,14 @@ def test_a_second_store_in_the_process_and_another_process_leave_the_open_log_al
     with CallStore(path, read_only=True) as store:
         assert [call.id for call in store.calls()] == [call_id]
         assert len(store.events(call_id)) == 1
+
+
+def test_a_csv_export_that_fails_part_way_changes_no_file(store: CallStore, tmp_path: Path) -> None:
+    store.begin_call(NOW, 0.0, CallMode.TWO_PARTY)
+    calls_csv = tmp_path / "out-calls.csv"
+    calls_csv.write_text("an earlier export the user kept\n")
+    # The events file cannot be written (here: its folder is missing; a full disk alike).
+    with pytest.raises(StoreError, match="none of .* was changed"):
+        store.export_csv(calls_csv, tmp_path / "missing" / "out-events.csv")
+    assert calls_csv.read_text() == "an earlier export the user kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".calmline-")) == []

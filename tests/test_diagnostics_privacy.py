@@ -150,6 +150,18 @@ def test_log_files_stay_user_only_after_rotation(tmp_path: Path) -> None:
         assert each.stat().st_mode & 0o777 == 0o600
 
 
+def test_a_verbose_log_keeps_calmlines_details_not_every_lock_attempt(tmp_path: Path) -> None:
+    from models.store import CallStore
+
+    path = configure_logging(verbose=True, log_dir=tmp_path / "log")
+    assert path is not None
+    logging.getLogger("calmline.test").debug("a detail of our own")
+    with CallStore(tmp_path / "calls.sqlite3", recover=True):  # an engine's claim: file locks
+        pass
+    text = path.read_text()
+    assert "a detail of our own" in text and "filelock" not in text
+
+
 def test_an_unwritable_log_folder_is_a_warning_not_a_crash(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     blocker = tmp_path / "not-a-folder"

@@ -85,6 +85,9 @@ def configure_logging(verbose: bool = False, log_dir: Path | None = None) -> Pat
             root.removeHandler(handler)
             handler.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Each engine start takes and probes lock files; filelock's details of every
+    # attempt would bury CalmLine's own in a verbose log.
+    logging.getLogger("filelock").setLevel(logging.INFO)
 
     stderr = CurrentStderrHandler()
     stderr.set_name(_STDERR_HANDLER_NAME)

@@ -148,6 +148,12 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
         if container is None:
             raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
         handle = _open_with_ffmpeg(path, container)
+    except TypeError:
+        # libsndfile takes a .raw name as headerless PCM and then needs the rate,
+        # channels and encoding given; soundfile raises TypeError for their absence.
+        raise AudioInputError(
+            f"{path}: headerless raw audio, so its sample rate and encoding are unknown; "
+            "convert it to WAV first (for example with sox)") from None
     except (OSError, RuntimeError) as exc:
         raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
     if isinstance(handle, sf.SoundFile):

@@ -210,6 +210,7 @@ def wav_with_two_data_chunks(d: Path) -> Path:
     (wav_with_rate_0, "its header is invalid"),
     (caf_with_nan_rate, "its header is invalid"),
     (wav_with_two_data_chunks, "its header is invalid"),
+    (lambda d: (d / "call.raw").write_bytes(bytes(3200)) and d / "call.raw", "headerless raw audio"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     result = run_cli("analyze", str(make(tmp_path)))

@@ -80,6 +80,12 @@ class CallSession:
         self._finished = True
         return self.rules.finish()
 
-    def result(self) -> CallSummary:
-        """The call summary so far."""
-        return self.summary.result(self.rules.events)
+    def result(self, duration_s: float | None = None) -> CallSummary:
+        """The call summary so far.
+
+        Parameters
+        ----------
+        duration_s : float, optional
+            The call's length in seconds, if not the span of the frames pushed.
+        """
+        return self.summary.result(self.rules.events, duration_s)

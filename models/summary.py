@@ -131,20 +131,25 @@ class SummaryAccumulator:
         if frame.agent.speech and frame.customer.speech:
             self._overtalk_hops += 1
 
-    def result(self, events: Iterable[Event]) -> CallSummary:
+    def result(self, events: Iterable[Event], duration_s: float | None = None) -> CallSummary:
         """The summary of the frames so far.
 
         Parameters
         ----------
         events : iterable of Event
             The call's closed events (``CallRules.events``).
+        duration_s : float, optional
+            The call's length in seconds, when it is not the span of the frames
+            pushed: a live call's frames run on past its last speech until the
+            silence that ends it is long enough. None takes the frames' span.
 
         Returns
         -------
         CallSummary
             Totals; event durations are ``end_s - start_s`` in seconds.
         """
-        duration_s = self._hops * self._hop_s
+        if duration_s is None:
+            duration_s = self._hops * self._hop_s
         counts = {kind: 0 for kind in EventKind}
         seconds = {kind: 0.0 for kind in EventKind}
         for event in events:

@@ -240,6 +240,7 @@ class MonitorEngine:
         self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
         self._two_party = two_party
         self._session: CallSession | None = None
+        self._call_start_s = 0.0
         # Calls are often shorter than the window that reveals a change of mic level.
         self._level_watch = LevelWatch(self.options.rules)
         self._level_shifts_reported = 0
@@ -439,6 +440,7 @@ class MonitorEngine:
 
     def _begin_call(self, t_s: float, reason: str) -> None:
         self._level_shifts_reported = 0
+        self._call_start_s = t_s
         self._session = CallSession(self.options.rules, self._two_party, self._profile,
                                     record_frames=False, level_watch=self._level_watch)
         mode = "two_party" if self._two_party else "mic_only"
@@ -462,7 +464,9 @@ class MonitorEngine:
     def _end_call(self, t_s: float, reason: str) -> None:
         assert self._session is not None
         self._emit(self._session.finish())
-        summary = self._session.result()
+        # The call ran from the start of its first speech to the end of its last; the
+        # frames pushed go on through the silence that ended it and would dilute talk shares.
+        summary = self._session.result(duration_s=max(0.0, t_s - self._call_start_s))
         if self._session.baseline.calibrated:
             self._profile = self._session.baseline
         recording = self._end_recording()

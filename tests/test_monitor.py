@@ -159,6 +159,23 @@ def test_calls_and_events_are_logged(demo_call: Path, tmp_path: Path) -> None:
     assert store.stat().st_mode & 0o077 == 0
 
 
+def test_a_call_ends_with_its_last_speech_not_the_silence_after(demo_call: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr_hz = sf.read(demo_call, dtype="float32")
+    padded = tmp_path / "then_silence.wav"
+    sf.write(padded, np.concatenate([audio, np.zeros((30 * sr_hz, audio.shape[1]), np.float32)]), sr_hz)
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(padded), "--fast", "--store", str(store)]) == 0
+    with sqlite3.connect(store) as db:
+        [(start_s, end_s, duration_s, talk_s, share)] = db.execute(
+            "SELECT start_s, end_s, duration_s, agent_talk_s, agent_talk_share FROM calls").fetchall()
+    assert end_s < audio.shape[0] / sr_hz
+    assert duration_s == pytest.approx(end_s - start_s)
+    assert share == pytest.approx(talk_s / duration_s)
+
+
 def test_the_log_exports_to_json_and_csv(demo_call: Path, tmp_path: Path) -> None:
     store = tmp_path / "calls.sqlite3"
     assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast",

@@ -131,6 +131,21 @@ def test_unchanged_dialog_returns_the_same_settings(qtbot) -> None:
     assert dialog.result_settings() == settings
 
 
+def test_values_the_boxes_cannot_show_survive_the_dialog(qtbot) -> None:
+    # Valid in the settings file, but beyond a box's range or decimals (or a C int).
+    settings = replace(AppSettings(), retention_days=5000,
+                       rules=replace(RuleSettings(), breathing_cluster_window_s=7200.0,
+                                     baseline_adapt_fraction=0.125, monologue_min_s=45.555,
+                                     breathing_max_per_call=10**20)).validate()
+    dialog = make_dialog(qtbot, settings, locked=frozenset({"general.retention_days"}))
+    assert dialog.retention_spin.value() == 5000  # a locked value is shown as it is
+    assert dialog.rule_form.editors["breathing_cluster_window_s"].value() == 7200.0
+    assert dialog.result_settings() == settings
+    dialog.rule_form.editors["monologue_min_s"].setValue(50.0)
+    assert dialog.result_settings() == replace(settings, rules=replace(settings.rules,
+                                                                       monologue_min_s=50.0))
+
+
 def test_locked_settings_are_disabled_with_glyph_and_tooltip(qtbot) -> None:
     dialog = make_dialog(qtbot, locked=frozenset({"general.recording_enabled",
                                                   "rules.raised_voice_lu", "segmentation",

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from models.app_settings import AppSettings
+from models.app_settings import MAX_RETENTION_DAYS, AppSettings
 from models.private_files import write_private_text
 from models.settings import RuleSettings, SettingsError
 from monitor.devices import DeviceError, InputDevice, list_input_devices
@@ -52,9 +52,12 @@ AUTOSTART_FILE_NAME = "calmline.desktop"
 DeviceLister = Callable[[], list[InputDevice]]
 
 # Largest values the spin boxes offer: far beyond any sensible setting, small
-# enough that a stray key press cannot produce a nonsense number.
+# enough that a stray key press cannot produce a nonsense number. A larger value
+# from the settings file or the policy widens its own box, so it is shown as it is.
 _MAX_SECONDS = 3600.0
 _MAX_COUNT = 100
+_QT_MAX_INT = 2**31 - 1
+"""Largest value a QSpinBox holds (a C int); a larger count is shown as this."""
 _FLOAT_DECIMALS = 2
 _UNIT_SUFFIX = {"count": "", "fraction": "", "ratio": " \N{MULTIPLICATION SIGN}", "": ""}
 
@@ -255,6 +258,8 @@ class _NumberForm:
         layout = QFormLayout(self.widget)
         layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.editors: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        self._values = values
+        self._shown: dict[str, float | int] = {}
         owner = type(values)
         defaults = owner()
         for f in fields(values):
@@ -263,18 +268,21 @@ class _NumberForm:
                 continue
             unit = f.metadata.get("unit", "")
             help_text = f.metadata.get("help", f.name)
+            value = getattr(values, f.name)
             editor: QSpinBox | QDoubleSpinBox
             if kind == "int":
                 editor = QSpinBox()
-                editor.setRange(0, _MAX_COUNT)
+                editor.setRange(0, min(max(_MAX_COUNT, value), _QT_MAX_INT))
+                editor.setValue(min(value, _QT_MAX_INT))
             else:
                 editor = QDoubleSpinBox()
                 editor.setDecimals(_FLOAT_DECIMALS)
-                editor.setRange(0.0, _MAX_SECONDS)
+                editor.setRange(0.0, max(_MAX_SECONDS, value))
                 editor.setSingleStep(0.1 if unit in ("LU", "s", "syllables/s") else 0.05)
+                editor.setValue(value)
+            self._shown[f.name] = editor.value()
             editor.setObjectName(f.name)
             editor.setSuffix(_suffix(unit))
-            editor.setValue(getattr(values, f.name))
             editor.setKeyboardTracking(False)
             editor.setAccessibleName(help_text)
             editor.setAccessibleDescription(f"{f.name}, default {getattr(defaults, f.name)}"
@@ -294,8 +302,14 @@ class _NumberForm:
             self.editors[f.name] = editor
 
     def values(self) -> dict[str, float | int]:
-        """Current values by field name."""
-        return {name: editor.value() for name, editor in self.editors.items()}
+        """Current values by field name.
+
+        A box the user has not changed gives the setting's own value, not the
+        value as shown (rounded to the box's decimals, or a count beyond what a
+        box holds), so that saving the dialog never changes an untouched setting.
+        """
+        return {name: getattr(self._values, name) if editor.value() == self._shown[name]
+                else editor.value() for name, editor in self.editors.items()}
 
 
 _UNIT_ENDINGS = re.compile(r"_(lu|s|sps|db|hz)$")
@@ -488,7 +502,7 @@ class SettingsDialog(QDialog):
         self.recording_check.setAccessibleDescription(explanation.text())
         self.retention_spin = QSpinBox()
         self.retention_spin.setObjectName("retention_days")
-        self.retention_spin.setRange(0, 3650)
+        self.retention_spin.setRange(0, MAX_RETENTION_DAYS)
         self.retention_spin.setSuffix(" days")
         self.retention_spin.setSpecialValueText("Keep all calls")
         self.retention_spin.setValue(self._settings.retention_days)

@@ -7,16 +7,23 @@ a one-line :class:`SettingsError`; it is never overwritten behind the user's bac
 from __future__ import annotations
 
 import json
+import logging
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import tomlkit
 from platformdirs import user_config_path
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import Table
 
 from models.call_segmentation import SegmentationSettings
 from models.config_files import ConfigFileError, parse_toml, read_config_text
 from models.private_files import make_private_folder, write_private_text
 from models.settings import RuleSettings, SettingsError
+
+logger = logging.getLogger(__name__)
 
 SETTINGS_FILE_NAME = "settings.toml"
 MAX_RETENTION_DAYS = 36500
@@ -168,14 +175,63 @@ def save_settings_tables(tables: dict[str, dict[str, Any]], path: Path | None = 
 
     The caller checks the values: :func:`save_settings` for complete settings,
     :func:`models.policy.save_user_settings` for the ones the user chose.
-    Written atomically with permissions 0600.
+    Written atomically with permissions 0600. A file the user edited by hand
+    keeps its comments, blank lines and order: only the values change, and new
+    settings are added at the end of their table.
     """
     path = path or default_settings_path()
-    lines: list[str] = ["# CalmLine settings. Edit in the app, or here while it is closed."]
-    for table, values in tables.items():
-        lines.append(f"\n[{table}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+    try:
+        old = read_config_text(path)
+    except ConfigFileError:
+        old = None  # nothing to keep; writing will say what is wrong with the place
+    text = _edited_toml_text(old, tables) if old else None
+    if text is None:
+        if old:
+            logger.warning("%s: its layout is not one CalmLine can edit in place; "
+                           "written afresh, without its comments", path)
+        lines: list[str] = ["# CalmLine settings. Edit in the app, or here while it is closed."]
+        for table, values in tables.items():
+            lines.append(f"\n[{table}]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        text = "\n".join(lines) + "\n"
     make_private_folder(path.parent)
-    text = "\n".join(lines) + "\n"
     write_private_text(path, lambda stream: stream.write(text))
     return path
+
+
+def _edited_toml_text(old: str, tables: dict[str, dict[str, Any]]) -> str | None:
+    """``old`` (a settings file's text) holding the values of ``tables`` and nothing else.
+
+    Comments, blank lines and the order of what stays are kept; a value keeps
+    its own comment. Keys and tables not in ``tables`` are removed, new ones added
+    at the end of their table or of the file.
+
+    Returns
+    -------
+    str or None
+        The new text; None when ``old`` is not TOML or lays a settings table out
+        in a way that cannot be edited in place (a dotted key or an inline table),
+        which is checked by reading the result back.
+    """
+    try:
+        document = tomlkit.parse(old)
+    except TOMLKitError:
+        return None
+    for name in [name for name in document if name not in tables]:
+        del document[name]
+    for name, values in tables.items():
+        if name not in document:
+            document.add(name, tomlkit.table())
+        table = document[name]
+        if not isinstance(table, Table):
+            return None
+        for key in [key for key in table if key not in values]:
+            del table[key]
+        for key, value in values.items():
+            table[key] = value
+    text = tomlkit.dumps(document)
+    try:
+        written = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    return text if written == tables else None

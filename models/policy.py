@@ -6,7 +6,9 @@ The policy file is TOML, owned by IT and readable by everyone:
 * Windows: ``%ProgramData%\\CalmLine\\policy.toml``
 * macOS: ``/Library/Application Support/CalmLine/policy.toml``
 
-``$CALMLINE_POLICY`` names another file (for tests and trials). Format::
+``$CALMLINE_POLICY`` names another file (for tests and trials) on a machine
+that has no policy file: any user can set an environment variable, so it
+cannot replace the policy IT installed. Format::
 
     # Setting keys this policy locks: "<section>.<field>", or a whole section.
     # A locked setting takes the value below, or CalmLine's built-in default.
@@ -71,7 +73,7 @@ def _section_fields(section: str) -> list[str]:
 
 def default_policy_path(platform: str | None = None,
                         environ: Mapping[str, str] | None = None) -> PurePath:
-    """Where the machine-wide policy file is looked for.
+    """Where the policy file is looked for.
 
     Parameters
     ----------
@@ -79,7 +81,37 @@ def default_policy_path(platform: str | None = None,
         A ``sys.platform`` value; this system's by default (tests ask for others).
     environ : mapping, optional
         The environment; ``os.environ`` by default. ``$CALMLINE_POLICY`` wins
-        when set; ``%ProgramData%`` places the Windows file.
+        when set, unless this system has a machine-wide policy file.
+
+    Returns
+    -------
+    PurePath
+        A concrete :class:`~pathlib.Path` for this system's own platform.
+    """
+    environ = os.environ if environ is None else environ
+    machine = machine_policy_path(platform, environ)
+    override = environ.get(POLICY_ENV)
+    if not override:
+        return machine
+    # Any user can set an environment variable, but only IT can write the machine's file.
+    if isinstance(machine, Path) and os.path.lexists(machine):
+        logger.warning("$%s (%s) ignored: the machine-wide policy %s applies", POLICY_ENV,
+                       override, machine)
+        return machine
+    return Path(override)
+
+
+def machine_policy_path(platform: str | None = None,
+                        environ: Mapping[str, str] | None = None) -> PurePath:
+    """Where IT installs the machine-wide policy file, whatever ``$CALMLINE_POLICY`` says.
+
+    Parameters
+    ----------
+    platform : str, optional
+        A ``sys.platform`` value; this system's by default (tests ask for others).
+    environ : mapping, optional
+        The environment; ``os.environ`` by default. ``%ProgramData%`` places
+        the Windows file.
 
     Returns
     -------
@@ -88,9 +120,6 @@ def default_policy_path(platform: str | None = None,
     """
     platform = sys.platform if platform is None else platform
     environ = os.environ if environ is None else environ
-    override = environ.get(POLICY_ENV)
-    if override:
-        return Path(override)
     if platform == "win32":
         path: PurePath = (PureWindowsPath(environ.get("ProgramData") or r"C:\ProgramData")
                           / "CalmLine" / POLICY_FILE_NAME)
@@ -350,12 +379,20 @@ def save_user_settings(settings: AppSettings, policy: Policy,
     Raises
     ------
     SettingsError
-        When the settings are invalid, or the user's file cannot be read.
+        When the settings are invalid, or the user's file cannot be read or
+        holds values CalmLine cannot use (it is then left as it is).
     OSError
         When the file cannot be written.
     """
     settings.validate()
+    path = path or default_settings_path()
     before = read_settings_tables(path)
+    try:
+        apply_policy(before, policy)
+    except SettingsError as exc:
+        # Writing now would drop what CalmLine does not understand (a newer version's
+        # keys, a typo) and replace values it cannot use: the file is the user's to fix.
+        raise SettingsError(f"{path}: {exc}; fix or remove it before saving") from None
     baseline = apply_policy({}, policy).to_toml_dict()
     tables: Tables = {}
     for section, values in settings.to_toml_dict().items():

@@ -96,6 +96,8 @@ def test_diagnostics_prints_every_section_and_the_policy_source(
 def test_diagnostics_without_a_policy_says_where_it_looked(user_env: dict[str, str]) -> None:
     report = diagnostics_report(load_policy(), device_lister=lambda: [])
     assert f"source: none (no file at {user_env['CALMLINE_POLICY']})" in report
+    # The helpdesk sees that the place was chosen by the environment, not installed by IT.
+    assert "chosen by $CALMLINE_POLICY, not the machine-wide policy" in report
     assert "all built-in defaults" in report
 
 

@@ -55,6 +55,24 @@ def test_default_policy_path_per_platform(platform: str, environ: dict[str, str]
     assert default_policy_path(platform, environ) == expected
 
 
+def test_the_environment_cannot_replace_the_machine_policy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.policy
+
+    # Any user can set $CALMLINE_POLICY to an empty file; IT's locks must still hold.
+    machine = _policy(tmp_path, 'locked = ["general.recording_enabled"]\n')
+    trial = tmp_path / "trial.toml"
+    trial.write_text("")
+    monkeypatch.setattr(models.policy, "machine_policy_path", lambda *_: machine)
+    environ = {"CALMLINE_POLICY": str(trial)}
+    assert default_policy_path(environ=environ) == machine
+    monkeypatch.setenv("CALMLINE_POLICY", str(trial))
+    assert load_policy().is_locked("general", "recording_enabled")
+    # Without a machine policy, the trial file is used.
+    machine.unlink()
+    assert default_policy_path(environ=environ) == trial
+
+
 def test_no_policy_file_is_an_empty_policy(tmp_path: Path) -> None:
     policy = load_policy(tmp_path / "absent.toml")
     assert policy == Policy()
@@ -220,6 +238,24 @@ def test_saving_never_writes_locked_values_and_leaves_untouched_ones_to_the_poli
     assert load_effective_settings(path, changed).cue_sound is False
     # Unlocked by IT: the user's own earlier choice returns.
     assert load_effective_settings(path, Policy()).recording_enabled is True
+
+
+@pytest.mark.parametrize("text", [
+    "[general]\nretention_days = 30\nnew_in_a_later_version = 1\n",
+    "[rules]\nloud_lu = 3.0\n",
+    "[general]\nretention_days = 30\n[future]\nx = 1\n",
+])
+def test_saving_leaves_a_file_calmline_cannot_use_as_it_is(tmp_path: Path, text: str) -> None:
+    # The app runs on the policy and built-in defaults meanwhile; saving what it runs on
+    # (the wizard's devices, say) must not drop or replace what the user wrote.
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    settings = replace(apply_policy({}, Policy()), agent_device="pulse:headset")
+    with pytest.raises(SettingsError) as info:
+        save_user_settings(settings, Policy(), path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "fix or remove it" in message and "\n" not in message
+    assert path.read_text() == text
 
 
 def test_settings_dialog_shows_policy_locks(qtbot, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ touches the network, and nothing is written.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 from platformdirs import user_cache_path
 
 from models.app_settings import AppSettings, default_settings_path, read_settings_tables
-from models.policy import Policy, apply_policy, default_policy_path, load_policy
+from models.policy import POLICY_ENV, Policy, apply_policy, default_policy_path, load_policy
 from models.profile import default_profile_path
 from models.settings import SettingsError
 from models.store import default_store_path
@@ -112,9 +113,17 @@ def _settings_lines(settings_path: Path, policy: Policy) -> list[str]:
 
 
 def _policy_lines(policy: Policy, looked_at: Path) -> list[str]:
+    # Said either way: a policy from the environment is a trial, not what IT installed.
+    override = os.environ.get(POLICY_ENV)
+    if override and Path(override) == looked_at:
+        origin = [f"chosen by ${POLICY_ENV}, not the machine-wide policy"]
+    elif override:
+        origin = [f"${POLICY_ENV} ({override}) ignored: the machine-wide policy applies"]
+    else:
+        origin = []
     if policy.source is None:
-        return [f"source: none (no file at {looked_at})"]
-    lines = [f"source: {policy.source}"]
+        return [f"source: none (no file at {looked_at})", *origin]
+    lines = [f"source: {policy.source}", *origin]
     lines += [f"problem: {problem}" for problem in policy.problems]
     lines.append(f"locked: {', '.join(sorted(policy.locked)) or 'nothing'}")
     values = [f"{section}.{name} = {json.dumps(value)}"

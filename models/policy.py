@@ -180,11 +180,11 @@ def load_policy(path: PurePath | None = None) -> Policy:
         return _ignored_whole(path, str(exc))
 
     problems: list[str] = []
-    writable = _writable_by_others(path)
-    if writable:
+    loose = _writable_by_others(path) or _owned_by_a_user(path)
+    if loose:
         # Still applied: ignoring it would not help, since whoever can write it can empty it.
-        message = (f"{path}: {writable}, so any user can change the policy; make it owned by "
-                   "an administrator and not group- or world-writable (chmod 644)")
+        message = (f"{path}: {loose}; make it owned by an administrator and not group- or "
+                   "world-writable (chmod 644)")
         logger.error("%s", message)
         problems.append(message)
 
@@ -219,10 +219,29 @@ def _writable_by_others(path: Path) -> str:
     except OSError:
         return ""
     if mode & loose:
-        return f"the file is group- or world-writable (mode {stat.S_IMODE(mode):04o})"
+        return (f"the file is group- or world-writable (mode {stat.S_IMODE(mode):04o}), so any "
+                "user can change the policy")
     if folder & loose and not folder & stat.S_ISVTX:
         return (f"its folder is group- or world-writable (mode {stat.S_IMODE(folder):04o}), so the "
-                "file can be replaced")
+                "file can be replaced and any user can change the policy")
+    return ""
+
+
+def _owned_by_a_user(path: Path) -> str:
+    """Why the machine-wide policy at ``path`` is a user's to change, or "" (POSIX only).
+
+    Only the machine-wide file is checked: a trial policy named by
+    ``$CALMLINE_POLICY`` belongs to whoever tries it.
+    """
+    if os.name != "posix" or path != machine_policy_path():
+        return ""
+    for what, place in (("the file", path), ("its folder", path.parent)):
+        try:
+            owner = place.stat().st_uid
+        except OSError:
+            return ""
+        if owner != 0:
+            return f"{what} is owned by user id {owner}, not root, so that user can change the policy"
     return ""
 
 

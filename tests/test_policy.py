@@ -73,6 +73,23 @@ def test_the_environment_cannot_replace_the_machine_policy(
     assert default_policy_path(environ=environ) == trial
 
 
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="needs root to give a file away")
+def test_a_machine_policy_owned_by_a_user_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.policy
+
+    folder = tmp_path / "calmline"
+    folder.mkdir()
+    machine = _policy(folder, 'locked = ["general.recording_enabled"]\n')
+    machine.chmod(0o644)
+    monkeypatch.setattr(models.policy, "machine_policy_path", lambda *_: machine)
+    assert load_policy(machine).problems == ()
+    os.chown(machine, 65534, 65534)
+    [problem] = load_policy(machine).problems
+    assert "the file is owned by user id 65534, not root" in problem
+    assert load_policy(machine).is_locked("general", "recording_enabled")  # still applied
+
+
 def test_no_policy_file_is_an_empty_policy(tmp_path: Path) -> None:
     policy = load_policy(tmp_path / "absent.toml")
     assert policy == Policy()

@@ -406,6 +406,10 @@ class CallStore:
         """The file's schema version (``PRAGMA user_version``)."""
         return int(self._query("read the schema version", "PRAGMA user_version")[0][0])
 
+    def call_count(self) -> int:
+        """How many calls the log holds."""
+        return int(self._query("count the calls", "SELECT COUNT(*) FROM calls")[0][0])
+
     # --- calls
 
     def begin_call(self, started_at: WallTime, start_s: float, mode: CallMode | str) -> int:

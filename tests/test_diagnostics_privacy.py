@@ -93,6 +93,24 @@ def test_diagnostics_prints_every_section_and_the_policy_source(
     assert "problem: " in out and "general.no_such_setting" in out
 
 
+def test_diagnostics_check_the_call_log_without_changing_it(user_env: dict[str, str]) -> None:
+    from models.store import CallStore, default_store_path
+
+    log = default_store_path()
+    log.parent.mkdir(parents=True)
+    log.write_bytes(b"not a database at all" * 100)
+    report = diagnostics_report(load_policy(), device_lister=lambda: [])
+    assert f"call log: {log} (cannot be read: " in report
+    assert log.read_bytes() == b"not a database at all" * 100
+    log.unlink()
+    with CallStore(log) as store:
+        store.begin_call("2026-11-23T08:00:00+00:00", 0.0, "two_party")
+    before = log.read_bytes()
+    report = diagnostics_report(load_policy(), device_lister=lambda: [])
+    assert f"call log: {log} (1 call, schema version " in report
+    assert log.read_bytes() == before
+
+
 def test_diagnostics_without_a_policy_says_where_it_looked(user_env: dict[str, str]) -> None:
     report = diagnostics_report(load_policy(), device_lister=lambda: [])
     assert f"source: none (no file at {user_env['CALMLINE_POLICY']})" in report

@@ -23,7 +23,7 @@ from models.app_settings import AppSettings, default_settings_path, read_setting
 from models.policy import POLICY_ENV, Policy, apply_policy, default_policy_path, load_policy
 from models.profile import default_profile_path
 from models.settings import SettingsError
-from models.store import default_store_path
+from models.store import CallStore, StoreError, default_store_path
 from ui.logging_setup import LOG_FILE_NAME, default_log_dir
 
 _INDENT = "  "
@@ -74,6 +74,19 @@ def _path_line(name: str, path: Path) -> str:
     return f"{name}: {path} ({state})"
 
 
+def _call_log_line(path: Path) -> str:
+    if not path.exists():
+        return _path_line("call log", path)
+    try:
+        # Read-only: the report never creates, migrates or recovers the log.
+        with CallStore(path, read_only=True) as store:
+            count = store.call_count()
+            state = f"{count} call{'' if count == 1 else 's'}, schema version {store.schema_version}"
+    except StoreError as exc:
+        state = f"cannot be read: {exc}"
+    return f"call log: {path} ({state})"
+
+
 def _paths_lines(settings_path: Path, log_dir: Path) -> list[str]:
     try:
         # Imported here: the engine set-up pulls in SciPy.
@@ -82,7 +95,7 @@ def _paths_lines(settings_path: Path, log_dir: Path) -> list[str]:
     except (ImportError, OSError) as exc:
         recordings = f"recordings: unknown ({exc})"
     return [_path_line("settings", settings_path),
-            _path_line("call log", default_store_path()),
+            _call_log_line(default_store_path()),
             recordings,
             _path_line("profile", default_profile_path()),
             _path_line("logs", log_dir / LOG_FILE_NAME),

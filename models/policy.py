@@ -345,7 +345,19 @@ def apply_policy(user: Mapping[str, Mapping[str, Any]], policy: Policy) -> AppSe
         values.update({name: value for name, value in user.get(section, {}).items()
                        if not policy.is_locked(section, name)})
         tables[section] = values
-    return AppSettings.from_toml_dict(tables)
+    try:
+        return AppSettings.from_toml_dict(tables)
+    except SettingsError as exc:
+        # "loud_lu (8.0) must be at least raised_voice_lu (10.0)" leaves the user looking
+        # for a raised_voice_lu they never wrote: say which of the names IT set.
+        named = set(re.findall(r"\w+", str(exc)))
+        from_policy = sorted({name for section in SECTIONS for name in _section_fields(section)
+                              if name in named and (policy.is_locked(section, name) or (
+                                  name in policy.defaults.get(section, {})
+                                  and name not in user.get(section, {})))})
+        if not from_policy:
+            raise
+        raise SettingsError(f"{exc} ({', '.join(from_policy)}: set by the IT policy)") from None
 
 
 def load_effective_settings(path: Path | None, policy: Policy) -> AppSettings:

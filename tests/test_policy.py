@@ -90,6 +90,21 @@ def test_a_machine_policy_owned_by_a_user_is_reported(
     assert load_policy(machine).is_locked("general", "recording_enabled")  # still applied
 
 
+@pytest.mark.parametrize("policy_text, user_text", [
+    ('locked = ["rules.raised_voice_lu"]\n[rules]\nraised_voice_lu = 10.0\n', "loud_lu = 8.0\n"),
+    ("[rules]\nraised_voice_lu = 10.0\n", "loud_lu = 8.0\n"),
+    # Locked at the built-in 6 LU: the user's own 4 LU does not count.
+    ('locked = ["rules.raised_voice_lu"]\n', "raised_voice_lu = 4.0\nloud_lu = 5.0\n"),
+])
+def test_a_clash_with_the_policy_names_the_policy(tmp_path: Path, policy_text: str,
+                                                 user_text: str) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("[rules]\n" + user_text)
+    with pytest.raises(SettingsError) as info:
+        load_effective_settings(path, load_policy(_policy(tmp_path, policy_text)))
+    assert str(info.value).endswith("(raised_voice_lu: set by the IT policy)")
+
+
 def test_no_policy_file_is_an_empty_policy(tmp_path: Path) -> None:
     policy = load_policy(tmp_path / "absent.toml")
     assert policy == Policy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -27,6 +28,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def private_qt_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Give each test its own Qt settings, so that where one test left the live
+    window (which the app remembers at quit) does not place the next test's."""
+    if "PySide6.QtCore" not in sys.modules:
+        return  # nothing has used Qt yet, and this test may not
+    from PySide6.QtCore import QSettings
+
+    folder = str(tmp_path_factory.mktemp("qt-settings"))
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, folder)
 
 
 @pytest.fixture(autouse=True)

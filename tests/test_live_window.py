@@ -647,3 +647,54 @@ def test_review_and_calibration_are_in_the_menu(qtbot) -> None:
         window.review_action.trigger()
     with qtbot.waitSignal(window.calibrateRequested, timeout=1000):
         window.calibrate_action.trigger()
+
+
+def test_the_window_keeps_its_width_as_the_counts_grow(qtbot, window: LiveWindow) -> None:
+    # "Counts: ..." becomes "This call: ..." and "Last call: ..." as calls come
+    # and go; the window beside the softphone must not creep wider with it.
+    window.show()
+    qtbot.waitExposed(window)
+    width = window.width()
+    window.show_status(status("call_started"))
+    for i, kind in enumerate(EventKind):
+        for start_s in range(3):
+            window.show_event(LiveEvent(update(kind, start_s=100.0 * i + start_s), 0.0, 1))
+    window.show_status(status("call_ended"))
+    QApplication.processEvents()
+    assert window.counts_label.text().startswith("Last call: Voice 3")
+    assert window.timer_label.text().startswith("Last call")
+    assert window.width() == width
+
+
+def test_the_live_window_comes_back_where_it_was_left(qtbot, tmp_path: Path) -> None:
+    # Agents place the window beside their softphone once; it must open there
+    # again the next day, as the strip and pinned if they left it so.
+    from PySide6.QtCore import QSettings
+
+    from ui.app import CalmLineApp
+
+    state = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+
+    def make_app() -> CalmLineApp:
+        app = CalmLineApp(tmp_path / "call.wav", settings_path=tmp_path / "settings.toml",
+                          store_path=tmp_path / "calls.db", tray_available=False,
+                          chime=lambda: None, window_state=state)
+        qtbot.addWidget(app.window)
+        return app
+
+    first = make_app()
+    assert not first.window.strip_mode and not first.window.stays_on_top
+    first.window.show()
+    qtbot.waitExposed(first.window)
+    first.window.set_strip_mode(True)
+    first.window.set_stay_on_top(True)
+    first.window.setGeometry(60, 90, 700, first.window.height())
+    placed = first.window.geometry()
+    first.shutdown()
+
+    second = make_app()
+    assert second.window.strip_mode and second.window.stays_on_top
+    second.window.show()
+    qtbot.waitExposed(second.window)
+    assert second.window.geometry() == placed
+    second.shutdown()

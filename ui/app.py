@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sounddevice as sd
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
@@ -302,6 +302,9 @@ class CalmLineApp(QObject):
     log_replays : bool
         Log replayed calls (and the demo call) in the call log like real ones,
         with their breathing prompts; they are left out by default.
+    window_state : QSettings, optional
+        Where the live window's place, size, strip and pin are kept between
+        runs; CalmLine's own Qt settings (see :mod:`ui.qt_settings`) by default.
     """
 
     def __init__(self, replay: Path | None = None, fast: bool = False,
@@ -311,7 +314,8 @@ class CalmLineApp(QObject):
                  chime: Callable[[], None] = play_soft_chime,
                  policy: Policy | None = None,
                  channels: ChannelChoice | None = None,
-                 log_replays: bool = False) -> None:
+                 log_replays: bool = False,
+                 window_state: QSettings | None = None) -> None:
         super().__init__()
         self._settings_path = settings_path or default_settings_path()
         self._store_path = store_path or default_store_path()
@@ -340,6 +344,8 @@ class CalmLineApp(QObject):
         if self._policy.is_locked("general", "cue_sound"):
             self.window.sound_action.setEnabled(False)
         self.window.sound_action.toggled.connect(self._remember_cue_sound)
+        self._window_state = window_state or QSettings(APP_NAME, "window")
+        self._restore_window()
         # One PortAudio host for the process: monitoring, the set-up wizard, the
         # settings dialog's device list and review playback all use PortAudio,
         # and re-initialising it for one must not free another's streams.
@@ -395,6 +401,7 @@ class CalmLineApp(QObject):
 
     def shutdown(self) -> None:
         """Stop the engine cleanly (ends the call, flushes the log) and close the log."""
+        self._remember_window()
         self.window.hide()
         self.tray.hide()
         self.runner.stop_and_wait()
@@ -403,6 +410,24 @@ class CalmLineApp(QObject):
         QCoreApplication.removePostedEvents(self.bridge)
         if self._prompt_log is not None:
             self._prompt_log.close()
+
+    def _restore_window(self) -> None:
+        """Put the live window back where the agent left it beside the softphone."""
+        state = self._window_state
+        self.window.set_strip_mode(state.value("strip", False, type=bool))
+        self.window.set_stay_on_top(state.value("on_top", False, type=bool))
+        geometry = state.value("geometry")
+        # Restored last: the strip sets its own size. A screen that has gone since is
+        # left to Qt, which keeps the window on one that is there.
+        if geometry is not None and not self.window.restoreGeometry(geometry):
+            logger.info("live window: the saved place could not be restored")
+
+    def _remember_window(self) -> None:
+        state = self._window_state
+        state.setValue("geometry", self.window.saveGeometry())
+        state.setValue("strip", self.window.strip_mode)
+        state.setValue("on_top", self.window.stays_on_top)
+        state.sync()
 
     def _begin(self, _result: object = None) -> None:
         self._apply_retention()

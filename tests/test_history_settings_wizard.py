@@ -32,7 +32,8 @@ from monitor.capture import CaptureSource, FileReplaySource
 from monitor.devices import DeviceError, InputDevice
 from tests.audio_fixtures import have, office_noise, scale_to_dbfs, write_wav
 from ui.calibration_wizard import (READING_PROMPT, WAITING_FOR_MIC, CalibrationWizard,
-                                   CustomerCheck, Level, level_verdict, signal_similarity)
+                                   CustomerCheck, Level, LevelMeter, level_verdict,
+                                   signal_similarity)
 from ui.history_window import (NOT_AVAILABLE, ROLE_CALL_ID, HistoryWindow, TrendBucket, TrendChart,
                                trend_buckets)
 from ui.settings_dialog import (LOCK_PREFIX, LOCKED_TOOLTIP, MIC_ONLY_LABEL, SettingsDialog,
@@ -911,3 +912,33 @@ def test_measured_baseline_is_kept_for_the_same_microphone_only(qtbot, tmp_path:
     assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
     click(wizard, QWizard.WizardButton.CancelButton)
     assert not profile_path.exists()
+
+
+def test_wizard_speaks_plainly_not_in_lufs(qtbot, tmp_path: Path) -> None:
+    # An agent on their first day cannot read "-22 LUFS": the level bar and the
+    # result say in words how their voice arrives and what was learnt.
+    meter = LevelMeter("Microphone level")
+    qtbot.addWidget(meter)
+    for lufs, words in ((-math.inf, "silence"), (-52.0, "very quiet"), (-22.0, "clear"),
+                        (-3.0, "very loud")):
+        meter.show_lufs(lufs)
+        assert meter.format() == words and meter.accessibleDescription() == words
+    wizard = make_wizard(qtbot, AppSettings(agent_device="mic", customer_device=""),
+                         lambda spec, role: None, tmp_path / "profile.json")
+    wizard.baseline_page._show_done(new_profile(-18.6, 5.2, -20.0))
+    text = wizard.baseline_page.status_label.text()
+    assert "LUFS" not in text and "-18.6" not in text
+    assert "5.2 syllables a second" in text and "Press Finish to save" in text
+    wizard.baseline_page._show_done(new_profile(-18.6, None, -20.0))
+    assert wizard.baseline_page.status_label.text().endswith(
+        "how loud you normally speak, and judges a raised voice against it. Press Finish to save it.")
+
+
+def test_escape_closes_the_history_window(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "log" / "calmline.sqlite3"
+    populate(path, [BASE, BASE + timedelta(hours=1)])
+    window = make_history(qtbot, path)
+    show_active(qtbot, window)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Escape)
+    assert not window.isVisible()

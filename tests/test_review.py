@@ -400,6 +400,18 @@ def test_an_analysis_can_be_cancelled(qtbot, window: ReviewWindow, long_call: Pa
     assert window.report is None and not window.analysing and window.event_list.count() == 0
 
 
+def test_the_timeline_says_the_call_is_being_analysed(qtbot, window: ReviewWindow,
+                                                      long_call: Path) -> None:
+    # While a long call is analysed, the empty timeline must not invite the
+    # trainee to open a recording: one is being opened.
+    with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        window.open_file(long_call)
+        assert window.timeline.placeholder == "Analysing long_call.wav\N{HORIZONTAL ELLIPSIS}"
+        assert window.timeline.accessibleDescription() == window.timeline.placeholder
+        window.cancel_analysis()
+    assert window.timeline.placeholder.startswith("Open a call recording")
+
+
 def test_the_event_loop_keeps_turning_during_analysis(qtbot, window: ReviewWindow,
                                                       long_call: Path) -> None:
     ticks = []

@@ -216,10 +216,21 @@ class LevelMeter(QProgressBar):
         self.show_lufs(-math.inf)
 
     def show_lufs(self, lufs: float) -> None:
-        """Show a momentary loudness in LUFS (-inf for silence)."""
+        """Show a momentary loudness in LUFS (-inf for silence).
+
+        The bar says how the level compares with what CalmLine needs, in
+        words: a number in LUFS means nothing to the agent setting up.
+        """
         clamped = max(METER_FLOOR_LUFS, min(0.0, lufs))
         self.setValue(round(clamped - METER_FLOOR_LUFS))
-        text = "silence" if lufs <= METER_FLOOR_LUFS else f"{lufs:.0f} LUFS"
+        if lufs <= METER_FLOOR_LUFS:
+            text = "silence"
+        elif lufs < TOO_QUIET_LUFS:
+            text = "very quiet"
+        elif lufs > TOO_LOUD_LUFS:
+            text = "very loud"
+        else:
+            text = "clear"
         self.setFormat(text)
         self.setAccessibleDescription(text)
 
@@ -596,12 +607,16 @@ class BaselinePage(_LivePage):
         self.progress.setFormat(f"{heard:.0f} of {self.target_s:.0f} s of speech")
 
     def _show_done(self, profile: AgentProfile) -> None:
-        pace = (f", pace {profile.rate_sps:.1f} syllables per second"
-                if profile.rate_sps is not None else "")
-        self.status_label.setText(f"{OK_GLYPH} Done. Your normal loudness is "
-                                  f"{profile.loudness_lufs:.1f} LUFS{pace}. CalmLine judges a "
-                                  "raised voice and fast speech against these. Press Finish to "
-                                  "save them.")
+        # The loudness itself is a LUFS figure, which says nothing to an agent;
+        # what matters is that it was learnt.
+        if profile.rate_sps is None:
+            learnt = ("how loud you normally speak, and judges a raised voice against it. "
+                      "Press Finish to save it.")
+        else:
+            learnt = (f"how loud you normally speak and your pace ({profile.rate_sps:.1f} "
+                      "syllables a second), and judges a raised voice and fast speech against "
+                      "these. Press Finish to save them.")
+        self.status_label.setText(f"{OK_GLYPH} Done. CalmLine has learnt {learnt}")
         self.start_button.setText("&Start again")
         self.start_button.setEnabled(True)
         self._show_progress()

@@ -601,6 +601,13 @@ class HistoryWindow(QMainWindow):
         refresh_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
         refresh_action.triggered.connect(self.refresh)
         self.addAction(refresh_action)
+        # Opened from the live window for a glance between calls: Esc puts it away
+        # as it would a dialog, without reaching for the mouse.
+        close_action = QAction("Close", self)
+        close_action.setShortcuts([QKeySequence(Qt.Key.Key_Escape),
+                                   QKeySequence(QKeySequence.StandardKey.Close)])
+        close_action.triggered.connect(self.close)
+        self.addAction(close_action)
 
         self.chart = TrendChart()
         self.grouping = QComboBox()

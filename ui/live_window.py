@@ -443,6 +443,10 @@ class LiveWindow(QWidget):
         self.timer_label = QLabel("No call")
         self.timer_label.setAccessibleName("Call timer")
         self.timer_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Room for its longest usual text from the start: "No call" turning into
+        # "Last call 04:12" must not push the window wider, towards the softphone.
+        self.timer_label.setMinimumWidth(
+            self.timer_label.fontMetrics().horizontalAdvance(f"Last call {_clock_text(59 * 60)}"))
         lights = QHBoxLayout()
         lights.addWidget(self.you_light)
         lights.addWidget(self.customer_light)

@@ -362,7 +362,9 @@ class ReviewWindow(QMainWindow):
         self._file_channels = 0
         self._playback.unload()
         self._data = None
-        self._timeline.clear()
+        # Not the invitation to open a call: one is being opened, which can take
+        # a while for a long call.
+        self._timeline.clear(f"Analysing {path.name}\N{HORIZONTAL ELLIPSIS}")
         self._events.clear()
         self._summary.setHtml("")
         self._show_message("")
@@ -742,6 +744,7 @@ class ReviewWindow(QMainWindow):
             thread.wait()
             thread.deleteLater()
         self._progress_row.setVisible(False)
+        self._timeline.clear()  # no longer "Analysing…"; a report, if any, is set next
 
     def _fill_events(self, report: AnalysisReport) -> None:
         self._events.clear()

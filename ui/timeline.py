@@ -41,6 +41,8 @@ LOUDNESS_SPAN_LU = 24.0
 """The loudness lane shows the baseline plus and minus this many LU."""
 WHEEL_PAN_FRACTION = 0.1
 """One wheel notch pans a zoomed view by this fraction of its span."""
+EMPTY_TIMELINE_TEXT = "Open a call recording (File > Open, or drop a file here)"
+"""What the timeline says while no call is open."""
 
 OVERTALK_PATTERN = Qt.BrushStyle.DiagCrossPattern
 LINE_SOUND_PATTERN = Qt.BrushStyle.Dense6Pattern
@@ -247,6 +249,7 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self._settings = settings or RuleSettings()
         self._report: AnalysisReport | None = None
+        self._placeholder = EMPTY_TIMELINE_TEXT
         self._envelope: WaveEnvelope | None = None
         self._cursor_s = 0.0
         self._view = (0.0, 1.0)
@@ -293,8 +296,14 @@ class TimelineWidget(QWidget):
         self.updateGeometry()
         self.update()
 
-    def clear(self) -> None:
-        """Show nothing (no call open)."""
+    @property
+    def placeholder(self) -> str:
+        """What the timeline says while it shows no call."""
+        return self._placeholder
+
+    def clear(self, placeholder: str = EMPTY_TIMELINE_TEXT) -> None:
+        """Show no call, only ``placeholder`` (an invitation to open one, by default)."""
+        self._placeholder = placeholder
         self._report = None
         self._envelope = None
         self._speech_runs = {}
@@ -575,8 +584,7 @@ class TimelineWidget(QWidget):
         self._paint_legend(painter, geometry, colours, fm)
         if self._report is None:
             painter.setPen(colours.text)
-            painter.drawText(geometry.plot, Qt.AlignmentFlag.AlignCenter,
-                             "Open a call recording (File > Open, or drop a file here)")
+            painter.drawText(geometry.plot, Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
         painter.save()
         painter.setClipRect(geometry.plot.adjusted(-fm.height(), 0, fm.height(), 0))
@@ -805,7 +813,7 @@ class TimelineWidget(QWidget):
 
     def _describe(self) -> None:
         if self._report is None:
-            self.setAccessibleDescription("No call open.")
+            self.setAccessibleDescription(self._placeholder)
             return
         n = len(self._report.events)
         self.setAccessibleDescription(

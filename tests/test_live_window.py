@@ -187,7 +187,7 @@ def test_loudness_is_shown_against_the_baseline_with_the_zone_in_words(window) -
     window.show_frame(frame(2, agent_speech=True, agent_lufs=-22.0), None)
     assert "learning" in window.loudness_caption.text()
     window.show_frame(frame(3, agent_speech=True, agent_lufs=BASELINE.loudness_lufs - 0.3), BASELINE)
-    assert window.loudness_caption.text().startswith("Loudness: +0 LU")
+    assert window.loudness_caption.text().startswith("Loudness: +0 dB")
 
 
 def test_pace_is_not_left_over_after_a_call_or_while_paused(window) -> None:

@@ -101,8 +101,8 @@ def explain(event: Event) -> str:
         An event as the rules report it (see :mod:`models.rules` for units).
     """
     if event.kind is EventKind.RAISED_VOICE:
-        return (f"Your voice is {event.value:+.0f} LU over your usual level (the nudge comes at "
-                f"+{event.threshold:.0f} LU). An even, unhurried tone keeps the call calm: an "
+        return (f"Your voice is {event.value:.0f} dB louder than usual (the nudge comes at "
+                f"{event.threshold:.0f} dB). An even, unhurried tone keeps the call calm: an "
                 "upset caller tends to follow your tone.")
     if event.kind is EventKind.FAST_SPEECH:
         return (f"You are speaking at about {event.value:.1f} syllables a second (your nudge "

@@ -837,9 +837,10 @@ class LiveWindow(QWidget):
         self.loudness_meter.set_value(relative)
         zone = " (raised)" if relative >= self._rules.raised_voice_lu and agent.speech else ""
         learning = "" if baseline.calibrated else ", still learning"
-        shown_lu = round(relative) or 0  # -0.3 reads "+0", not "-0"
+        shown_db = round(relative) or 0  # -0.3 reads "+0", not "-0"
+        # Loudness units step like decibels, and "dB" is a word an agent may know.
         self._set_caption(self.loudness_caption,
-                          f"Loudness: {shown_lu:+d} LU from your normal{zone}{learning}")
+                          f"Loudness: {shown_db:+d} dB from your normal{zone}{learning}")
         self.loudness_meter.setAccessibleDescription(self.loudness_caption.text())
 
     def _show_pace(self, agent: PartyFrame, baseline: Baseline | None) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from models.errors import UserError
+from models.private_files import same_file
 from monitor.ffmpeg_audio import FfmpegAudio, FfmpegDataError, FfmpegError, ffmpeg_tools
 
 logger = logging.getLogger(__name__)
@@ -125,7 +128,7 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     ----------
     path : Path
         The recording: anything libsndfile reads (WAV, FLAC, OGG, MP3, ...), or
-        M4A/AAC, WMA, AMR and WebM through ffmpeg where it is installed.
+        M4A/AAC, WMA, AMR, WebM and Ogg Speex through ffmpeg where it is installed.
 
     Returns
     -------
@@ -142,7 +145,7 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     """
     _check_regular_readable_file(path)
     try:
-        handle: sf.SoundFile | FfmpegAudio = sf.SoundFile(str(path))
+        handle: sf.SoundFile | FfmpegAudio = sf.SoundFile(_soundfile_name(path))
     except sf.LibsndfileError as exc:
         container = _ffmpeg_container(path)
         if container is None:
@@ -171,7 +174,24 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     if missing:
         handle.close()
         raise AudioInputError(f"{path}: the file is truncated ({missing} bytes of audio data are missing)")
+    stated = _ds64_frames(handle.extra_info)
+    if stated > handle.frames:
+        rate, present = handle.samplerate, handle.frames
+        handle.close()
+        raise AudioInputError(f"{path}: the file is truncated (its audio ends at {present / rate:.1f} s, "
+                              f"its header says {stated / rate:.1f} s)")
     return handle
+
+
+def _soundfile_name(path: Path) -> str | bytes:
+    """The name under which soundfile opens ``path``.
+
+    A POSIX file name is bytes; one that is not valid UTF-8 reaches Python with
+    surrogate escapes, which soundfile's own ``str.encode`` refuses, while the
+    bytes themselves open it. Windows names are Unicode, and soundfile opens a
+    ``str`` there with the wide-character API.
+    """
+    return str(path) if sys.platform == "win32" else os.fsencode(path)
 
 
 def _check_regular_readable_file(path: Path) -> None:
@@ -197,7 +217,9 @@ def _check_regular_readable_file(path: Path) -> None:
 
 
 # libsndfile reads a FLAC stream whose STREAMINFO gives 0 total samples (allowed
-# for a stream written to a pipe) as this many frames, and then cannot seek in it.
+# for a stream written to a pipe) as this many frames, and then cannot seek in it;
+# so too a long chained Ogg Opus file (recordings joined end to end), past whose
+# first link it cannot read.
 _SF_COUNT_MAX = 2**63 - 1
 # A WAV recorder that never finalised its header may leave the data chunk's size 0;
 # libsndfile then takes the samples that follow for a chunk it does not know.
@@ -225,9 +247,11 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
         A handle whose ``frames`` are the recording's true length.
 
     """
-    if handle.format == "FLAC" and handle.frames == _SF_COUNT_MAX:
+    if handle.frames == _SF_COUNT_MAX:
+        container = handle.format
         handle.close()
-        return _open_with_ffmpeg(path, "FLAC", needs="a FLAC stream that does not state its length")
+        return _open_with_ffmpeg(path, container,
+                                 needs=f"{container} audio that does not state its length")
     if handle.format in ("WAV", "WAVEX") and handle.frames == 0:
         match = _EMPTY_DATA_LOG.search(handle.extra_info)
         if match and path.stat().st_size > int(match.group(1)):
@@ -329,13 +353,15 @@ class _PatchedWav(sf.SoundFile):
 # is told what the file is and how to convert it, not just "unrecognised".
 _FFMPEG_SIGNATURES = ((4, b"ftyp", "M4A/MP4 (AAC)"), (0, b"#!AMR", "AMR"),
                       (0, bytes.fromhex("3026b2758e66cf11"), "WMA"),
-                      (0, bytes.fromhex("1a45dfa3"), "WebM/Matroska"))
+                      (0, bytes.fromhex("1a45dfa3"), "WebM/Matroska"),
+                      # The Speex header packet right after the first Ogg page's header.
+                      (28, b"Speex   ", "Ogg Speex"))
 
 
 def _ffmpeg_container(path: Path) -> str | None:
     try:
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(36)
     except OSError:
         return None
     for offset, signature, name in _FFMPEG_SIGNATURES:
@@ -358,9 +384,13 @@ def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None) -> F
         raise AudioInputError(f"{path}: not a readable {container} file ({exc})") from None
 
 
-# libsndfile clamps a WAV whose data chunk runs past the end of the file and
-# notes it in its header log as "data : <declared> (should be <present>)".
-_DATA_LOG = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# libsndfile clamps a chunk that runs past the end of the file and notes it in its
+# header log as "<chunk> : <declared> (should be <present>)": the data chunk of a
+# WAV, the SSND chunk of an AIFF, and the riff chunk of a W64, whose data chunk gets
+# no such note (a WAV's is "RIFF", in capitals, and may be wrong where the data is whole).
+_DATA_LOG = re.compile(r"^\s*(?:data|SSND|riff)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# An RF64 file states its length in its ds64 chunk; libsndfile notes a shorter data chunk so.
+_DS64_LOG = re.compile(r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)")
 # Recorders that never finalised the header leave these placeholders; such files are fine.
 _UNFINALISED_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF}
 
@@ -373,6 +403,12 @@ def _missing_data_bytes(header_log: str) -> int:
     if declared in _UNFINALISED_SIZES or declared <= present:
         return 0
     return declared - present
+
+
+def _ds64_frames(header_log: str) -> int:
+    """The length an RF64 file's ds64 chunk states, in frames, where its data falls short of it; else 0."""
+    match = _DS64_LOG.search(header_log)
+    return int(match.group(2)) if match else 0
 
 
 def _reason(exc: Exception) -> str:
@@ -518,6 +554,11 @@ class CallRecording:
         self.customer_path = Path(customer_path) if customer_path is not None else None
         if choice.mono and self.customer_path is not None:
             raise AudioInputError("--mono and --customer cannot be used together")
+        if self.customer_path is not None and same_file(self.path, self.customer_path):
+            # Its first channel would be taken for the customer: the agent's, by default.
+            raise AudioInputError(f"{self.customer_path}: --customer names the recording itself; "
+                                  "leave it out for a stereo recording (customer on channel 2, "
+                                  "or --customer-channel N)")
         self._main = open_audio(self.path)
         self._other: sf.SoundFile | FfmpegAudio | None = None
         try:

@@ -179,3 +179,65 @@ def test_channel_options_that_cannot_all_be_obeyed_are_refused(
         channels: int, choice: ChannelChoice, customer_file: bool, words: str) -> None:
     with pytest.raises(AudioInputError, match=words):
         resolve_layout(channels, choice, customer_file, Path("call.wav"))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows file names are Unicode")
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path: Path, noise: np.ndarray) -> None:
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/call-\xff\xfe.wav"))
+    sf.write(os.fsencode(path), noise, SR_HZ, subtype="PCM_16")
+    got, _ = read_all(path)
+    np.testing.assert_array_equal(got, noise.astype(np.float32))
+
+
+@pytest.mark.skipif(ffmpeg_tools() is None, reason="needs ffmpeg and ffprobe")
+def test_a_long_chained_ogg_opus_file_is_read_through_all_its_links(tmp_path: Path) -> None:
+    # Links of some seconds each: libsndfile then finds no length for the file at all.
+    rng = np.random.default_rng(7)
+    noise = (rng.standard_normal((12 * SR_HZ, 2)) * 0.1).astype(np.float32)
+    links = []
+    for i, part in enumerate((noise[:6 * SR_HZ], noise[6 * SR_HZ:])):
+        wav, link = tmp_path / f"link{i}.wav", tmp_path / f"link{i}.ogg"
+        sf.write(wav, part, SR_HZ, subtype="PCM_16")
+        encoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libopus",
+                                  "-serial_offset", str(1000 * (i + 1)), str(link)], capture_output=True)
+        if encoded.returncode != 0:
+            pytest.skip("this ffmpeg has no Opus encoder")
+        links.append(link.read_bytes())
+    path = tmp_path / "chained.ogg"  # two recordings joined end to end, as Ogg allows
+    path.write_bytes(b"".join(links))
+    assert sf.info(str(path)).frames > 2**62  # what libsndfile makes of it
+    with CallRecording(path) as recording:
+        assert recording.duration_s == pytest.approx(12.0, abs=0.05)
+        agent = np.concatenate([a for a, _ in recording.blocks(0.25)])
+    assert np.abs(agent[-recording.agent_sr_hz // 2:]).max() > 0.01  # the second link is heard
+
+
+@pytest.mark.parametrize("fmt", ["AIFF", "W64", "RF64"])
+def test_a_truncated_aiff_w64_or_rf64_is_refused(tmp_path: Path, noise: np.ndarray, fmt: str) -> None:
+    path = tmp_path / f"cut.{fmt.lower()}"
+    sf.write(path, noise, SR_HZ, format=fmt, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(AudioInputError, match="the file is truncated"):
+        open_audio(path)
+
+
+@pytest.mark.skipif(ffmpeg_tools() is None, reason="needs ffmpeg and ffprobe")
+def test_ogg_speex_is_read_through_ffmpeg(tmp_path: Path, noise: np.ndarray) -> None:
+    wav = tmp_path / "call.wav"
+    sf.write(wav, noise[:, 0], SR_HZ, subtype="PCM_16")
+    path = tmp_path / "call.ogg"
+    encoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libspeex", str(path)],
+                             capture_output=True)
+    if encoded.returncode != 0:
+        pytest.skip("this ffmpeg has no Speex encoder")
+    with CallRecording(path) as recording:
+        assert recording.duration_s == pytest.approx(2.0, abs=0.1)
+
+
+def test_the_customer_recording_cannot_be_the_recording_itself(tmp_path: Path,
+                                                               noise: np.ndarray) -> None:
+    path = tmp_path / "call.wav"
+    sf.write(path, noise, SR_HZ, subtype="PCM_16")
+    (tmp_path / "link.wav").symlink_to(path)
+    with pytest.raises(AudioInputError, match="--customer names the recording itself"):
+        CallRecording(path, customer_path=tmp_path / "link.wav")

@@ -216,6 +216,30 @@ def test_outputs_never_overwrite_the_call_log_or_the_replay(demo_call: Path, tmp
     assert demo_call.read_bytes() == recording
 
 
+def test_outputs_replace_only_files_of_their_own_kind(demo_call: Path, tmp_path: Path) -> None:
+    store = tmp_path / "calls.sqlite3"
+    assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast",
+                 "--store", str(store)]) == 0
+    other = tmp_path / "another_call.wav"  # not an input of any of these runs
+    other.write_bytes(demo_call.read_bytes())
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    for args in (["analyze", str(demo_call), "--json", str(other)],
+                 ["analyze", str(demo_call), "--csv", str(notes)],
+                 ["export", "--store", str(store), "--json", str(other)],
+                 ["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store",
+                  "--events-jsonl", str(other)]):
+        result = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2 and "exists and is not a ." in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert other.read_bytes() == demo_call.read_bytes() and notes.read_text() == "my notes"
+    report = tmp_path / "report.json"
+    report.write_text("{}")  # an earlier report of the same kind is replaced
+    assert main(["export", "--store", str(store), "--json", str(report)]) == 0
+    assert report.read_text() != "{}"
+
+
 def test_recording_is_off_unless_asked(demo_call: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert main(["monitor", "--headless", "--replay", str(demo_call), "--fast", "--no-store"]) == 0

@@ -186,12 +186,12 @@ def _run_analysis(path: Path, choice: ChannelChoice, customer: Path | None,
     if json_target == "-" and csv_target == "-":  # the two would be mixed up in one stream
         raise OutputError("only one of --json and --csv can go to standard output (-)")
     if json_target is not None:
-        check_output_target(json_target, inputs)
+        check_output_target(json_target, inputs, replaces=(".json",))
     if csv_target is not None:
         others = dict(inputs)
         if json_target is not None and json_target != "-":
             others[Path(json_target)] = "the --json output"
-        check_output_target(csv_target, others)
+        check_output_target(csv_target, others, replaces=(".csv",))
     with CallRecording(path, choice, customer) as recording:
         report = analyze_recording(recording, settings)
     if json_target is not None:

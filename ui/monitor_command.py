@@ -106,15 +106,15 @@ def run_export(args: argparse.Namespace) -> int:
     path = args.store or default_store_path()
     if not path.exists():
         raise MonitorError(f"{path}: no call log yet (monitor a call first)")
-    keep: dict[Path, str] = {}  # the store itself refuses to export over the call log
+    keep: dict[Path, str] = {path: "the call log"}  # named before any other objection
     if args.json is not None:
-        check_output_target(args.json, keep)
+        check_output_target(args.json, keep, replaces=(".json",))
         if args.json != "-":
             keep[Path(args.json)] = "the --json output"
     if args.csv is not None:
         csv_paths = _csv_export_paths(args.csv)
         for csv_path in csv_paths:
-            check_output_target(csv_path, keep)
+            check_output_target(csv_path, keep, replaces=(".csv",))
     with CallStore(path, read_only=True) as store:
         if args.json == "-":
             with stdout_errors():
@@ -222,7 +222,8 @@ def run_monitor(args: argparse.Namespace) -> int:
     if args.events_jsonl is not None:
         inputs = {args.replay: "the recording being replayed", store_path: "the call log",
                   args.settings: "the settings file"}
-        check_output_target(args.events_jsonl, {p: what for p, what in inputs.items() if p is not None})
+        check_output_target(args.events_jsonl, {p: what for p, what in inputs.items() if p is not None},
+                            replaces=(".jsonl", ".ndjson", ".json", ".log"))
     if store_path is not None and settings.retention_days:
         _apply_retention(store_path, settings.retention_days)
     from models.profile import load_profile

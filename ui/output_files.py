@@ -50,7 +50,8 @@ def _own_files() -> dict[Path, str]:
             default_store_path(): "the call log"}
 
 
-def check_output_target(target: str | Path, keep: Mapping[Path, str] | None = None) -> None:
+def check_output_target(target: str | Path, keep: Mapping[Path, str] | None = None,
+                        replaces: tuple[str, ...] = ()) -> None:
     """Refuse, before any work is done, an output file that cannot or must not be written.
 
     Parameters
@@ -62,6 +63,12 @@ def check_output_target(target: str | Path, keep: Mapping[Path, str] | None = No
         recording being analysed"). Writing over one of them would destroy
         the user's data or the run's other output, so it is refused; so is
         writing over CalmLine's own settings, voice profile and call log.
+    replaces : tuple of str, optional
+        Name endings (such as ``".json"``) of the existing files this output
+        may replace. Any other existing file is refused, so that a slip on the
+        command line (``--json call.wav``) cannot destroy a recording or a
+        document. Empty when the user has already agreed to replace the file
+        (in a save dialog).
 
     Raises
     ------
@@ -90,6 +97,9 @@ def check_output_target(target: str | Path, keep: Mapping[Path, str] | None = No
     for other, what in {**_own_files(), **(keep or {})}.items():
         if _same_file(path, Path(other).expanduser()):
             raise OutputError(f"{path}: is {what}; choose another file name")
+    if replaces and path.is_file() and not path.name.lower().endswith(replaces):
+        raise OutputError(f"{path}: exists and is not a {' or '.join(replaces)} file, so it is not "
+                          "replaced; choose another name, or delete it first")
     if not path.exists() or path.is_file():  # a device is written through, not replaced
         try:
             # The file is written as a new file in its folder, then renamed.

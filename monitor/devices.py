@@ -361,7 +361,8 @@ def list_input_devices() -> list[InputDevice]:
     default_info = next((info for index, info, _ in portaudio if index == default_index), None)
     devices = [InputDevice(
         name="default",
-        label="System default input (follows changes)",
+        label=("System default input (follows changes)" if default_info else
+               "System default input (none at the moment; follows changes)"),
         kind="input",
         default=True,
         max_channels=int(default_info["max_input_channels"]) if default_info else 0,

@@ -101,6 +101,19 @@ def two_monitor_sources() -> tuple[PortAudioHost, SoundDeviceSource, SoundDevice
 # -- specs and listing -----------------------------------------------------
 
 
+def test_without_any_input_the_default_says_there_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.devices
+
+    monkeypatch.setattr(monitor.devices, "_portaudio_default_input", lambda: -1)
+    monkeypatch.setattr(monitor.devices, "_portaudio_inputs", lambda: [])
+    monkeypatch.setattr(monitor.devices, "pulse_sources", lambda: [])
+    monkeypatch.setattr(monitor.devices, "pulse_default_source", lambda: None)
+    monkeypatch.setattr(monitor.devices, "_wasapi_loopback_devices", lambda: [])
+    [default] = list_input_devices()
+    assert default.name == "default" and default.max_channels == 0
+    assert "none at the moment" in default.label
+
+
 def test_spec_strings_parse() -> None:
     assert parse_device_spec("default").kind == "default"
     spec = parse_device_spec("pulse:alsa_output.pci.analog-stereo.monitor#1")

@@ -102,7 +102,9 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     if not session.baseline.calibrated:
         notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
     return AnalysisReport(
-        source=str(recording.path),
+        # A POSIX name that is not UTF-8 holds lone surrogates, which strict JSON readers
+        # refuse; its undecodable bytes are shown as U+FFFD instead.
+        source=str(recording.path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         channels=channels,
         duration_s=duration_s,
         sample_rate=recording.agent_sr_hz,

@@ -15,6 +15,9 @@ consistent file.) Calls that were still open when the process died are closed
 as ``interrupted`` the next time a monitoring engine opens the file
 (``recover=True``) while no other engine has it open (see
 :mod:`models.engine_presence`): another engine's open call is in progress.
+Then, too, breathing prompts that an earlier process left on screen or under
+way are closed: a ``shown`` offer as ``dismissed``, a ``started`` exercise as
+``stopped``, keeping the time of their last recorded outcome.
 
 Threads
 -------
@@ -84,6 +87,11 @@ _BUSY_TIMEOUT_S = 5.0
 _FULL_DISK_BYTES = 1 << 20
 """Below this much free space SQLite's full-disk and I/O errors are put down to a full disk:
 it needs more than that for its shared-memory and write-ahead files."""
+
+_PROCESS_STARTED_AT = datetime.now(timezone.utc)
+"""About when this process started (when it loaded the store): a breathing prompt last
+updated before then was left by an earlier process, while a later one may still be on
+screen in this one, whose engine restarts when monitoring is paused or reconfigured."""
 
 _CLOCK_SLACK = timedelta(minutes=5)
 """How far after the ``now`` given to retention a call may start and still count as rightly
@@ -354,8 +362,8 @@ class CallStore:
         Open for reading only (the UI's store, exports). The file must exist.
     recover : bool
         Open as a monitoring engine: the store claims the log as an engine's
-        until it is closed, and closes calls left open by a crash as
-        interrupted unless another live engine has the log open. Only the
+        until it is closed, and closes calls (and breathing prompts) left open
+        by a crash unless another live engine has the log open. Only the
         monitoring engine passes True, as it starts: any other store may be
         opened while a live call is open, and must not end it. Ignored with
         ``read_only``.
@@ -985,7 +993,7 @@ class CallStore:
         try:
             with self._engine.registering() as alone:
                 if alone:
-                    self._close_interrupted_calls()
+                    self._close_what_a_crash_left_open()
                 else:
                     logger.info("%s: another CalmLine engine has the call log open; calls left "
                                 "open are closed when one starts alone", self.path)
@@ -996,8 +1004,8 @@ class CallStore:
             raise StoreError(f"{self.path}: cannot register the monitoring engine "
                              f"({exc.strerror or _one_line(exc)})") from None
 
-    def _close_interrupted_calls(self) -> None:
-        with self._write("close interrupted calls") as conn:
+    def _close_what_a_crash_left_open(self) -> None:
+        with self._write("close what a crash left open") as conn:
             cursor = conn.execute(
                 "UPDATE calls SET status = 'interrupted', "
                 "ended_at = COALESCE((SELECT max(emitted_at) FROM events "
@@ -1005,9 +1013,17 @@ class CallStore:
                 "end_s = COALESCE((SELECT max(end_s) FROM events "
                 "                  WHERE events.call_id = calls.id), start_s) "
                 "WHERE status = 'open'")
+            prompts = conn.execute(
+                "UPDATE breathing_prompts SET outcome = CASE outcome WHEN 'shown' "
+                "THEN 'dismissed' ELSE 'stopped' END "
+                "WHERE outcome IN ('shown', 'started') AND updated_at < ?",
+                (_iso(_PROCESS_STARTED_AT),))
         if cursor.rowcount:
             logger.warning("%s: closed %d calls left open by a crash as interrupted",
                            self.path, cursor.rowcount)
+        if prompts.rowcount:
+            logger.warning("%s: closed %d breathing prompts left open by a crash",
+                           self.path, prompts.rowcount)
 
     @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:

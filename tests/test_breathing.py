@@ -529,6 +529,31 @@ def test_offer_names_and_title(offer: BreathingOffer) -> None:
     assert {b.text() for b in offer.findChildren(QPushButton)} == {"Start", "Not now"}
 
 
+def read_aloud(widget: QWidget) -> str:
+    """What a screen reader gets for a widget: its accessible name and description."""
+    from PySide6.QtGui import QAccessible
+
+    iface = QAccessible.queryAccessibleInterface(widget)
+    return " ".join(iface.text(role) for role in (QAccessible.Text.Name,
+                                                   QAccessible.Text.Value,
+                                                   QAccessible.Text.Description))
+
+
+def test_screen_readers_read_what_the_labels_say(pacer: BreathingPacer, offer: BreathingOffer,
+                                                 clock: FakeClock) -> None:
+    pacer.start("box")
+    clock.advance(5.0)  # the first hold, second count
+    pacer.refresh()
+    assert "Hold" in read_aloud(phase_label(pacer))
+    assert "2" in read_aloud(label_named(pacer, "Count"))
+    assert "Breath 1 of 5" in read_aloud(label_named(pacer, "Session progress"))
+    assert BOX.description in read_aloud(label_named(pacer, "Pattern description"))
+    offer.offer("raised_voice", None)
+    offer.call_ended()
+    assert "A minute to breathe?" in read_aloud(label_named(offer, "Offer"))
+    assert "settle" in read_aloud(label_named(offer, "Offer details"))
+
+
 def test_a_failing_log_never_stops_the_exercise(qtbot, pacer: BreathingPacer, clock: FakeClock,
                                                 caplog) -> None:
     broken = BreathingOffer(FailingLog(), clock=clock)
@@ -723,3 +748,16 @@ def test_starting_an_exercise_in_the_pacer_drops_a_queued_offer(app) -> None:
     pacer.start()
     assert not app._offer.queued and not app._offer.showing
     assert logged_outcomes(app) == [(MANUAL_TRIGGER, "started")]
+
+
+def test_taking_the_offer_brings_an_open_pacer_forward(app, monkeypatch) -> None:
+    # A pacer left open after an earlier exercise may sit behind the softphone.
+    pacer = app._extra_window("pacer")
+    pacer.show()
+    calls: list[str] = []
+    monkeypatch.setattr(pacer, "raise_", lambda: calls.append("raise"))
+    monkeypatch.setattr(pacer, "activateWindow", lambda: calls.append("activate"))
+    show_offer(app)
+    app._offer.accept()
+    assert pacer.running and calls == ["raise", "activate"]
+    assert logged_outcomes(app) == [("raised_voice", "started")]

@@ -743,7 +743,12 @@ class CalmLineApp(QObject):
     def _start_offered(self, prompt: object) -> None:
         pacer = self._extra_window("pacer")
         if pacer is not None:
+            # The agent took the offer, so the pacer may take the focus; left open
+            # from an earlier exercise it may be behind the softphone, where show()
+            # alone would run the exercise out of sight and out of reach of Esc.
             pacer.show()
+            pacer.raise_()
+            pacer.activateWindow()
             pacer.start(prompt=prompt)
 
     def _log(self) -> RealCallsPromptLog | None:

@@ -627,7 +627,7 @@ class BreathingPacer(QWidget):
         self.refresh()
 
     def _show_pattern(self) -> None:
-        self._description.setText(self._pattern.description)
+        _set_text(self._description, self._pattern.description)
 
     def _paint_state(self) -> None:
         pattern = self._pattern
@@ -733,12 +733,14 @@ class BreathingOffer(QWidget):
         self.setWindowTitle(window_title("A minute to breathe?"))
         self.setAccessibleName("CalmLine breathing offer")
 
-        question = QLabel(_OFFER_QUESTION)
+        question = QLabel()
         question.setFont(_scaled_font(self.font(), 1.3, bold=True))
         question.setAccessibleName("Offer")
-        detail = QLabel(_OFFER_DETAIL)
+        _set_text(question, _OFFER_QUESTION)
+        detail = QLabel()
         detail.setWordWrap(True)
         detail.setAccessibleName("Offer details")
+        _set_text(detail, _OFFER_DETAIL)
 
         self._start_button = QPushButton("Start")
         self._start_button.setAccessibleName("Start the breathing exercise")
@@ -931,6 +933,10 @@ def _set_text(widget: QLabel, text: str) -> None:
     # unchanged text must not relayout or re-announce to screen readers.
     if widget.text() != text:
         widget.setText(text)
+        # A label with an accessible name is read out by that name alone
+        # ("Breathing phase"), never by its text; as in the live window, the
+        # text goes in the description so that a screen reader reads both.
+        widget.setAccessibleDescription(text)
 
 
 def _minutes(seconds: float) -> str:

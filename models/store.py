@@ -811,12 +811,13 @@ class CallStore:
                                                             (call_id,))]
 
     def prompt_counts(self) -> dict[int, int]:
-        """Breathing exercise offers per call.
+        """Breathing exercises per call, offered or started by hand.
 
         Returns
         -------
         dict of int to int
-            Call id to the number of offers made in it; calls without any are left out.
+            Call id to the number of exercises offered or started in it; calls without
+            any are left out.
         """
         sql = ("SELECT call_id, COUNT(*) FROM breathing_prompts WHERE call_id IS NOT NULL "
                "GROUP BY call_id")

@@ -163,7 +163,7 @@ class CallTableModel(QAbstractTableModel):
         "Times you started talking over the customer (needs the customer's side)",
         "Seconds you spent with a raised voice",
         "Your median speaking pace in syllables per second",
-        "Breathing exercises offered during the call",
+        "Breathing exercises during the call: offered by CalmLine, or started by you",
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:

@@ -139,7 +139,7 @@ class FastSpeechDetector:
     ``fast_speech_max_pause_s``. The rate is already a several-second average,
     so one slow hop is a real slowdown and needs no gap tolerance.
 
-    After an episode, a new one can start only once a judged hop has come
+    After a confirmed episode, a new one can start only once a judged hop has come
     back under the release level (threshold less ``fast_speech_hysteresis_sps``):
     the rate averages recent speech, so after a pause it still reflects the
     fast speech before it, and an ordinary sentence would otherwise open a
@@ -207,7 +207,10 @@ class FastSpeechDetector:
     def finish(self) -> list[EventUpdate]:
         """End the current episode: a CLOSE update if it was confirmed, else nothing."""
         updates = _close(self._event(self._last_fast_end_s)) if self._confirmed else []
-        self._start_s, self._confirmed, self._armed = None, False, False
+        # Only a confirmed episode must wait for the pace to come down: a candidate that
+        # lapsed was never reported, and the fast speech after it is still to be reported.
+        self._armed = not self._confirmed
+        self._start_s, self._confirmed = None, False
         return updates
 
     def _event(self, end_s: float) -> Event:

@@ -124,6 +124,15 @@ def test_lagging_rate_after_a_pause_does_not_open_a_second_episode() -> None:
     assert [e.start_s for e in events] == pytest.approx([0.0, 15.0])
 
 
+def test_a_candidate_that_lapses_does_not_block_the_fast_speech_after_it() -> None:
+    # One hop just under the threshold drops the unconfirmed candidate; the pace that stays
+    # fast afterwards was never reported, so it must not have to come down first.
+    call = (CallBuilder().add(1, 0.0, rate_sps=6.0).add(0.1, 0.0, rate_sps=5.4)
+            .add(5, 0.0, rate_sps=6.0).add(2, 0.0, rate_sps=4.0))
+    [event] = closed(run(rules(), call.frames), K.FAST_SPEECH)
+    assert (event.start_s, event.end_s) == pytest.approx((1.1, 6.1))
+
+
 def test_fast_speech_shorter_than_minimum_does_not_fire() -> None:
     call = CallBuilder().add(3.9, 0.0, rate_sps=7.0).add(3, 0.0, rate_sps=4.0)
     assert run(rules(), call.frames) == []

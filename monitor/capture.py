@@ -20,7 +20,8 @@ Everything slow happens in :meth:`CaptureSource.poll` on the engine thread:
 
 * a stream that went inactive (PortAudio error, PulseAudio restart),
 * a stream that stopped delivering: nothing for ``stall_timeout_s`` once audio
-  flowed, or for ``startup_timeout_s`` after opening,
+  flowed, or for ``startup_timeout_s`` after opening, counting only time in
+  which the engine thread ran (when it is held up, so is the callback),
 * on PulseAudio, a stream the server silently moved to another source because
   its own source vanished (unplugged headset, Bluetooth drop): PulseAudio
   "rescues" such streams, so without this check the microphone stream would
@@ -257,6 +258,14 @@ class CaptureSource(ABC):
 
 
 _STREAM_OPEN = (SourceState.RUNNING, SourceState.RESTARTING)
+
+POLL_GAP_S = 0.25
+"""Longest normal time between two polls, s (the engine polls every 50-200 ms).
+
+Beyond it, the polling thread itself was held up: a long garbage collection
+held the GIL, or the process got no CPU. The audio callback needs the same
+GIL and CPU, so it was held up too, and the audio it could not store meanwhile
+waits in the driver's buffer: that silence says nothing about the device."""
 
 
 def _playing_through_sounddevice() -> bool:
@@ -545,7 +554,8 @@ class SoundDeviceSource(CaptureSource):
     retry_interval_s : float
         Time between reopen attempts while lost.
     stall_timeout_s : float
-        No new frames for this long, once audio flowed, means lost.
+        No new frames for this long, once audio flowed, means lost. Time the
+        polling thread was held up beyond :data:`POLL_GAP_S` is not counted.
     startup_timeout_s : float
         No first frame for this long after opening means lost.
     pulse_check_interval_s : float
@@ -580,6 +590,7 @@ class SoundDeviceSource(CaptureSource):
         self._opened_at_s = 0.0
         self._progress_frames = 0
         self._progress_at_s = 0.0
+        self._polled_at_s = 0.0
         self._flowed = False
         self._next_pulse_check_s = 0.0
         # pactl's answer about a stream: (stream id and whether audio had flowed when asked, answer).
@@ -647,6 +658,7 @@ class SoundDeviceSource(CaptureSource):
                 self._set_state(SourceState.RUNNING, f"{self._role} running")
         elif self._state is SourceState.LOST and now_s >= self._next_retry_s:
             self._retry()
+        self._polled_at_s = now_s
         self._log_counters(now_s)
 
     # -- PortAudio callback (producer side) ------------------------------------
@@ -697,6 +709,7 @@ class SoundDeviceSource(CaptureSource):
         self._opened_at_s = now_s
         self._progress_frames = self._ring.frames_stored
         self._progress_at_s = now_s
+        self._polled_at_s = now_s
         self._flowed = False
         self._next_pulse_check_s = now_s + self._pulse_check_interval_s
         logger.info("%s: opened %s at %d Hz", self._role, target.label, self._sr_hz)
@@ -734,6 +747,12 @@ class SoundDeviceSource(CaptureSource):
         stream = self._stream
         if stream is None or not stream.active:
             return "the audio stream stopped"
+        # Time this thread could not watch (beyond a normal poll interval) is not
+        # counted as silence; see POLL_GAP_S.
+        held_up_s = now_s - self._polled_at_s - POLL_GAP_S
+        if held_up_s > 0:
+            self._progress_at_s += held_up_s
+            self._opened_at_s += held_up_s
         stored = self._ring.frames_stored
         if stored != self._progress_frames:
             self._progress_frames = stored

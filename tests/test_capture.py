@@ -12,11 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import sounddevice as sd
 import soundfile as sf
 
+import monitor.capture
 from monitor.capture import (
     CaptureChunk,
     CaptureSource,
@@ -26,7 +29,7 @@ from monitor.capture import (
     SourceState,
 )
 from monitor.audio_file import CallRecording, ChannelChoice
-from monitor.devices import DeviceError, list_input_devices, parse_device_spec, \
+from monitor.devices import DeviceError, OpenTarget, list_input_devices, parse_device_spec, \
     resolve_portaudio_input
 from tests.pulse_server import PulseServer, dominant_frequency_hz, pulse_server, write_tone
 
@@ -314,6 +317,72 @@ def test_default_input_follows_a_default_source_change(
             timeout_s=30)
     finally:
         source.stop()
+
+
+# -- stall detection on a busy machine -----------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand, s."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+class FakeInputStream:
+    """Stands in for ``sd.InputStream``: opens, starts and stays active; nothing calls back by itself."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self.callback = kwargs["callback"]
+        self.active = True
+
+    def start(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.active = False
+
+    def close(self, ignore_errors: bool = False) -> None:
+        pass
+
+
+def test_a_held_up_engine_thread_does_not_take_a_running_device_for_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long garbage collection (or a process starved of CPU) holds up the engine
+    # thread and the callback alike; the audio waits in the driver's buffer. When
+    # it ends, the engine may poll before the callback has stored that audio: the
+    # silence it sees is its own process's, not the device's.
+    clock = FakeClock()
+    monkeypatch.setattr(monitor.capture, "time", SimpleNamespace(monotonic=clock))
+    monkeypatch.setattr(monitor.capture, "resolve_portaudio_input", lambda spec: OpenTarget(
+        device=0, environment={}, pulse_source=None, max_channels=1, label="fake input"))
+    monkeypatch.setattr(monitor.capture.sd, "InputStream", FakeInputStream)
+    source = SoundDeviceSource("default", sr_hz=SR_HZ, role="microphone", stall_timeout_s=1.0)
+    source.start()
+    block = np.zeros((800, 1), np.float32)
+
+    def deliver_and_poll(blocks: int) -> None:
+        for _ in range(blocks):
+            source._stream.callback(block, len(block), None, sd.CallbackFlags())
+            clock.now_s += 0.05
+            source.poll()
+
+    deliver_and_poll(10)
+    clock.now_s += 1.7  # held up: neither the callback nor the engine ran
+    source.poll()
+    assert source.state is SourceState.RUNNING, source.message
+    deliver_and_poll(35)  # the callback stores what waited, then audio flows on
+    assert source.state is SourceState.RUNNING and source.counters.losses == 0
+    # A device that really stops while the engine polls as usual is still lost.
+    for _ in range(30):
+        clock.now_s += 0.05
+        source.poll()
+    assert source.state is SourceState.LOST
+    assert source.message.startswith("microphone lost: no audio for")
+    source.stop()
 
 
 # -- file replay -----------------------------------------------------------

@@ -23,11 +23,29 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live_path_speed import Tally  # noqa: E402
 from benchmarks.long_calls import long_call  # noqa: E402
+from models.baseline import Baseline  # noqa: E402
+from models.frames import FeatureFrame  # noqa: E402
 from monitor.capture import PortAudioHost, make_source  # noqa: E402
-from monitor.engine import EngineOptions, MonitorEngine  # noqa: E402
+from monitor.engine import EngineOptions, LiveEvent, MonitorEngine, StatusChange  # noqa: E402
 from tests.pulse_server import PulseServer, pulse_tools_missing  # noqa: E402
+
+
+class Tally:
+    """Counts event updates and 'overflow' statuses (on the engine thread)."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.overflow_statuses = 0
+
+    def on_frame(self, frame: FeatureFrame, baseline: Baseline | None) -> None:
+        pass
+
+    def on_event(self, event: LiveEvent) -> None:
+        self.events += 1
+
+    def on_status(self, status: StatusChange) -> None:
+        self.overflow_statuses += status.kind == "overflow"
 
 
 def main() -> int:
@@ -64,13 +82,18 @@ def main() -> int:
             cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
         finally:
             busy.kill()
+            busy.wait()
             server.stop()
+    if engine.error is not None:
+        # An engine that died at once would otherwise pass as "no overflows".
+        sys.exit(f"capture_soak: the engine failed: {engine.error!r}")
     for source in (agent, customer):
         c = source.counters
         print(f"{source.role:15s} input overflows {c.input_overflows}, dropped frames {c.dropped_frames}, "
               f"stream errors {c.stream_errors}, losses {c.losses}")
     overflows = sum(s.counters.input_overflows + s.counters.dropped_frames for s in (agent, customer))
     print(f"{args.minutes:g} min captured with another core busy: {tally.events} event updates, "
+          f"{tally.overflow_statuses} 'overflow' statuses, "
           f"CPU {100 * cpu_s / wall_s:.2f} % of one core; overflows {overflows} (goal 0) "
           f"{'OK' if overflows == 0 else 'FAIL'}")
     return 0 if overflows == 0 else 1

@@ -583,13 +583,18 @@ class MonitorEngine:
         self._status("recording_failed", f"{exc}. Coaching goes on.")
 
     def _report_overflows(self) -> None:
-        total = sum(s.counters.input_overflows + s.counters.ring_overflows
-                    for s in (self._agent, self._customer) if s is not None)
+        sources = [s for s in (self._agent, self._customer) if s is not None]
+        in_driver = sum(s.counters.input_overflows for s in sources)
+        in_engine = sum(s.counters.ring_overflows for s in sources)
+        total = in_driver + in_engine
         if total > self._overflows_reported:
             self._overflows_reported = total
-            logger.warning("audio input overflow (%d so far)", total)
-            self._status("overflow", f"Audio input overflowed {total} time(s): audio was lost. "
-                                     "Close other heavy programs if this repeats.")
+            # Both are audio lost because the machine was too busy: the driver's buffer
+            # overflowed, or the engine fell so far behind that the ring buffer was full.
+            logger.warning("audio lost: %d input overflow(s), %d time(s) the engine fell behind",
+                           in_driver, in_engine)
+            self._status("overflow", f"Audio was lost {total} time(s): the computer was too busy "
+                                     "to keep up. Close other heavy programs if this repeats.")
 
     def _finish_stream(self) -> None:
         self._consume(self._extractor.flush())

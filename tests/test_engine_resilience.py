@@ -14,7 +14,7 @@ import soundfile as sf
 import monitor.engine
 from models.store import APPLICATION_ID, SCHEMA_VERSION, CallStore, StoreError
 from monitor.audio_file import CallRecording
-from monitor.capture import FileReplaySource
+from monitor.capture import CaptureCounters, FileReplaySource
 from monitor.engine import EngineOptions, MonitorEngine, StatusChange
 
 SR_HZ = 16000
@@ -223,3 +223,18 @@ def test_calls_in_the_same_second_never_share_a_recording(tmp_path: Path, monkey
         path = folder / f"call-20250102-030405-{number}.flac"
         assert 0.8 <= sf.info(path).duration <= 1.2
         assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_lost_audio_is_said_once_in_plain_words(tmp_path: Path, monkeypatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    # The engine fell so far behind that its ring buffer overflowed twice: not the driver's
+    # "input overflow", but audio lost all the same.
+    monkeypatch.setattr(FileReplaySource, "counters",
+                        property(lambda self: CaptureCounters(ring_overflows=2)))
+    script = Script([])
+    with caplog.at_level(logging.WARNING):
+        run_engine(tmp_path, script)
+    [status] = [s for s in script.statuses if s.kind == "overflow"]
+    assert status.detail.startswith("Audio was lost 2 time(s): the computer was too busy")
+    assert one_line_warnings(caplog) == [
+        "audio lost: 0 input overflow(s), 2 time(s) the engine fell behind"]

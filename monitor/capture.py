@@ -132,9 +132,9 @@ class CaptureStatus:
     message : str
         One line for the user, e.g. 'microphone lost: no audio for 1.0 s'.
     discontinuity : bool
-        Audio is missing between the previous chunk and this one (frames
-        dropped, or the device was lost and reopened). The sample clock does
-        not count missing audio.
+        Audio is missing around this chunk: frames were dropped (see
+        :attr:`CaptureChunk.dropped_after`), or the device was lost and
+        reopened before it. The sample clock does not count missing audio.
     """
 
     state: SourceState
@@ -154,11 +154,17 @@ class CaptureChunk:
         Index of ``samples[0]`` on the source's sample clock (frames stored
         since the source was created, at ``sr_hz``).
     status : CaptureStatus
+    dropped_after : int
+        Frames dropped since the previous read because the ring buffer was
+        full (the engine fell behind). The ring drops the newest frames, so
+        they were lost right after ``samples`` (give or take the part of one
+        callback block the ring still took), and real time ran on meanwhile.
     """
 
     samples: np.ndarray
     first_frame_index: int
     status: CaptureStatus
+    dropped_after: int = 0
 
 
 class CaptureSource(ABC):
@@ -245,12 +251,12 @@ class CaptureSource(ABC):
         state = self._state
         first_frame_index = self._ring.frames_read
         samples = self._ring.read(max_frames)
-        dropped = self._ring.frames_dropped
-        discontinuity = self._discontinuity or dropped != self._dropped_seen
-        self._dropped_seen = dropped
+        dropped = self._ring.frames_dropped - self._dropped_seen
+        discontinuity = self._discontinuity or dropped > 0
+        self._dropped_seen += dropped
         self._discontinuity = False
         return CaptureChunk(samples, first_frame_index,
-                            CaptureStatus(state, self._message, discontinuity))
+                            CaptureStatus(state, self._message, discontinuity), dropped)
 
     def _set_state(self, state: SourceState, message: str) -> None:
         self._state = state

@@ -346,15 +346,17 @@ class MonitorEngine:
             # may take seconds to deliver, and the timeline must not stall meanwhile.
             self._agent_awaiting_audio = False
             self._aligner.agent_restored()
+        gap = chunk.dropped_after
         if self.options.stereo_channels is not None:
             a_ch, c_ch = self.options.stereo_channels
-            self._aligner.push_agent(np.ascontiguousarray(samples[:, a_ch]))
-            self._aligner.push_customer(np.ascontiguousarray(samples[:, c_ch]))
+            self._aligner.push_agent(_with_silence_after(samples[:, a_ch], gap))
+            self._aligner.push_customer(_with_silence_after(samples[:, c_ch], gap))
         else:
-            self._aligner.push_agent(np.ascontiguousarray(samples[:, 0]))
+            self._aligner.push_agent(_with_silence_after(samples[:, 0], gap))
             if self._customer is not None:
-                customer = self._customer.read().samples
-                self._aligner.push_customer(np.ascontiguousarray(customer[:, 0]))
+                customer = self._customer.read()
+                self._aligner.push_customer(_with_silence_after(customer.samples[:, 0],
+                                                                customer.dropped_after))
         # A replay that has delivered everything reads empty once it is STOPPED.
         ended = chunk.status.state is SourceState.STOPPED and samples.shape[0] == 0
         agent, customer = self._aligner.pull(float("inf") if ended else now_s)
@@ -628,6 +630,18 @@ class MonitorEngine:
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _with_silence_after(channel: np.ndarray, gap_frames: int) -> np.ndarray:
+    """One channel of a chunk, contiguous, then ``gap_frames`` of silence.
+
+    The silence stands for frames a full ring buffer dropped (the engine fell
+    far behind): they took real time, so the call's clock and the times of
+    later events stay true only if the gap is kept.
+    """
+    channel = np.ascontiguousarray(channel)
+    return channel if gap_frames == 0 else np.concatenate(
+        [channel, np.zeros(gap_frames, np.float32)])
 
 
 def iso_utc(wall_time_s: float) -> str:

@@ -610,3 +610,33 @@ def test_a_refresh_while_a_source_retries_is_left_to_the_engine_thread(
         thread.join()
         source.stop()
     assert reinit_threads == ["test-engine"]
+
+
+def test_a_read_says_how_many_frames_the_full_ring_dropped_after_it() -> None:
+    from monitor.capture import CaptureCounters
+
+    class Source(CaptureSource):
+        counters = property(lambda self: CaptureCounters())
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+        def poll(self) -> None:
+            pass
+
+        def deliver(self, frames: int) -> None:
+            self._ring.write(np.ones((frames, 1), np.float32))
+
+    source = Source(100, 1, 1.0, "agent")  # a ring of 100 frames
+    source.deliver(80)
+    source.deliver(50)  # 20 fit, 30 dropped: the newest
+    chunk = source.read()
+    assert chunk.samples.shape[0] == 100 and chunk.dropped_after == 30
+    assert chunk.status.discontinuity
+    source.deliver(10)
+    chunk = source.read()
+    assert chunk.samples.shape[0] == 10 and chunk.dropped_after == 0
+    assert not chunk.status.discontinuity

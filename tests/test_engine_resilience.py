@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -238,3 +239,40 @@ def test_lost_audio_is_said_once_in_plain_words(tmp_path: Path, monkeypatch,
     assert status.detail.startswith("Audio was lost 2 time(s): the computer was too busy")
     assert one_line_warnings(caplog) == [
         "audio lost: 0 input overflow(s), 2 time(s) the engine fell behind"]
+
+
+class DroppingReplay(FileReplaySource):
+    """A replay whose engine "fell behind" once: one read loses its last ``drop_s``, as a full
+    ring does, and says how many frames it dropped."""
+
+    def __init__(self, path: Path, drop_at_s: float, drop_s: float) -> None:
+        super().__init__(CallRecording(path), fast=True, ring_s=0.1)
+        self._drop_at = round(drop_at_s * SR_HZ)
+        self._drop = round(drop_s * SR_HZ)
+        self._taken = 0
+
+    def read(self, max_frames: int | None = None):
+        chunk = super().read(max_frames)
+        self._taken += chunk.samples.shape[0]
+        if self._drop and self._taken >= self._drop_at and chunk.samples.shape[0] > self._drop:
+            kept = chunk.samples.shape[0] - self._drop
+            chunk = replace(chunk, samples=chunk.samples[:kept], dropped_after=self._drop)
+            self._drop = 0
+        return chunk
+
+
+def test_audio_dropped_by_a_full_ring_keeps_its_time_on_the_calls_clock(tmp_path: Path) -> None:
+    audio = tmp_path / "quiet.wav"
+    noise = np.random.default_rng(7).standard_normal((round(STREAM_S * SR_HZ), 2)) * 1e-3
+    sf.write(audio, noise.astype(np.float32), SR_HZ)
+    seen: list[float] = []
+    script = Script([])
+    script.on_frame = lambda frame, baseline: seen.append(frame.t_s)  # type: ignore[method-assign]
+    source = DroppingReplay(audio, drop_at_s=3.0, drop_s=0.05)
+    engine = MonitorEngine(source, None, script, EngineOptions(stereo_channels=(0, 1)))
+    engine.start()
+    engine.join(60)
+    engine.stop()
+    assert engine.error is None
+    # 8 s of real time went by: the 50 ms the ring lost are silence, not skipped.
+    assert seen[-1] == pytest.approx(STREAM_S - 0.1, abs=1e-6)

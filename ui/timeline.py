@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QImage, QMouseEvent, QPainter,
-                           QPainterPath, QPaintEvent, QPalette, QPen, QPolygonF, QWheelEvent)
+                           QPainterPath, QPaintEvent, QPalette, QPen, QPixmap, QPolygonF,
+                           QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from models.events import EventKind
@@ -254,6 +255,12 @@ class TimelineWidget(QWidget):
         self._cursor_s = 0.0
         self._view = (0.0, 1.0)
         self._speech_runs: dict[str, np.ndarray] = {}
+        # The lanes as last painted, without the cursor: while playing, the cursor moves 20
+        # times a second, and painting every lane that often holds the GIL long enough to
+        # starve the audio callback. The key says what the picture shows.
+        self._picture: QPixmap | None = None
+        self._picture_key: tuple[object, ...] | None = None
+        self._content = 0  # counts changes of the call shown, for the picture's key
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName("Call timeline")
@@ -292,6 +299,7 @@ class TimelineWidget(QWidget):
             self._speech_runs["overtalk"] = _runs(agent[:n] & customer[:n])
             line_sound = np.frombuffer(frames.customer.line_sound, dtype=np.uint8).astype(bool)
             self._speech_runs["line_sound"] = _runs(line_sound)
+        self._content += 1
         self._describe()
         self.updateGeometry()
         self.update()
@@ -308,6 +316,7 @@ class TimelineWidget(QWidget):
         self._envelope = None
         self._speech_runs = {}
         self._cursor_s = 0.0
+        self._content += 1
         self._describe()
         self.update()
 
@@ -386,7 +395,7 @@ class TimelineWidget(QWidget):
         painter.scale(scale, scale)
         painter.setFont(font)
         view = (0.0, max(self._report.duration_s, 1e-3)) if self._report is not None else self._view
-        self._paint(painter, QRectF(0, 0, logical_width, height), palette, view, show_cursor=False)
+        self._paint(painter, QRectF(0, 0, logical_width, height), palette, view)
         painter.end()
         return image
 
@@ -401,9 +410,28 @@ class TimelineWidget(QWidget):
         return QSize(fm.averageCharWidth() * 40, fm.height() * 12)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        ratio = self.devicePixelRatioF()
+        key = (self._content, self._view, self.size(), ratio, self.palette().cacheKey(),
+               self.font().key())
+        if self._picture is None or key != self._picture_key:
+            self._picture = QPixmap(self.size() * ratio)
+            self._picture.setDevicePixelRatio(ratio)
+            picture_painter = QPainter(self._picture)
+            picture_painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            picture_painter.setFont(self.font())
+            self._paint(picture_painter, QRectF(self.rect()), self.palette(), self._view)
+            picture_painter.end()
+            self._picture_key = key
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._picture)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self._paint(painter, QRectF(self.rect()), self.palette(), self._view, show_cursor=True)
+        geometry = self._geometry(QRectF(self.rect()), self.fontMetrics())
+        x = self._x(geometry.plot, self._cursor_s, self._view)
+        # A view panned away from the cursor shows none.
+        if self._report is not None and geometry.plot.left() - 1 <= x <= geometry.plot.right() + 1:
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Text),
+                                max(2.0, self.fontMetrics().height() / 8)))
+            painter.drawLine(QPointF(x, geometry.plot.top()), QPointF(x, geometry.plot.bottom()))
         if self.hasFocus():
             # Keyboard users must see where focus is.
             pen = QPen(self.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DotLine)
@@ -560,7 +588,7 @@ class TimelineWidget(QWidget):
     # --- painting
 
     def _paint(self, painter: QPainter, rect: QRectF, palette: QPalette,
-               view: tuple[float, float], show_cursor: bool) -> None:
+               view: tuple[float, float]) -> None:
         colours = _Colours.from_palette(palette)
         fm = QFontMetrics(painter.font())
         painter.fillRect(rect, colours.background)
@@ -598,10 +626,6 @@ class TimelineWidget(QWidget):
         self._paint_pace(painter, geometry.lanes["pace"].rect, colours, fm, view)
         self._paint_speech(painter, geometry.lanes["speech"].rect, colours, view)
         self._paint_events(painter, geometry, colours, view)
-        if show_cursor:
-            x = self._x(geometry.plot, self._cursor_s, view)
-            painter.setPen(QPen(colours.text, max(2.0, fm.height() / 8)))
-            painter.drawLine(QPointF(x, geometry.plot.top()), QPointF(x, geometry.plot.bottom()))
         painter.restore()
 
     def _paint_axis(self, painter: QPainter, geometry: _Geometry, colours: _Colours,
@@ -704,11 +728,15 @@ class TimelineWidget(QWidget):
         # next to a raised voice without clipping the loud parts.
         lo = -np.sqrt(np.clip(-lo, 0.0, 1.0))
         hi = np.sqrt(np.clip(hi, 0.0, 1.0))
-        path = QPainterPath()
         width = max(1.0, (xs[1] - xs[0]) if len(xs) > 1 else 1.0)
-        for x, a, b in zip(xs, lo, hi):
-            path.addRect(QRectF(x, mid - b * half, width, max((b - a) * half, 1.0)))
-        painter.fillPath(path, colour)
+        rects = [QRectF(x, mid - b * half, width, max((b - a) * half, 1.0))
+                 for x, a, b in zip(xs, lo, hi)]
+        # Drawn one by one: filled as one path (a complex union of touching columns), they
+        # took Qt about 100 times as long, making a long call's zoom and pan sluggish.
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRects(rects)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
 
     def _paint_loudness(self, painter: QPainter, rect: QRectF, colours: _Colours, fm: QFontMetrics,
                         view: tuple[float, float]) -> None:

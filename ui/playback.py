@@ -51,10 +51,18 @@ FEED_WAIT_S = 0.02
 """How long the feeder sleeps while the callback has all the blocks it can hold."""
 MAX_CHANNELS = 2
 """Channels played: the agent (left) and the customer (right) of a call recording."""
+OUTPUT_LOST = ("The sound output stopped (unplugged, or the sound server quit): playback is "
+               "paused. Press Play to try again.")
+"""What the user is told when the output stream ends by itself while playing."""
 
 
 class OutputStream(Protocol):
-    """What playback needs of an output stream (``sounddevice.OutputStream`` fits)."""
+    """What playback needs of an output stream (``sounddevice.OutputStream`` fits).
+
+    A stream may also have an ``active`` attribute, as sounddevice's has: False
+    once it has stopped by itself, as PortAudio's does when its device or the
+    sound server goes away. Without one, a stream is taken to play on.
+    """
 
     def start(self) -> None:
         """Start calling the callback."""
@@ -468,3 +476,9 @@ class Playback(QObject):
             self.pause()
             self._position_frames = self._frames
             self.position_changed.emit(self.position_s)
+        elif self._stream is not None and not getattr(self._stream, "active", True):
+            # Its callback is never called again: without this the window would show
+            # "playing" forever, with a cursor that does not move.
+            logger.warning("the output stream stopped by itself")
+            self.pause()
+            self.problem.emit(OUTPUT_LOST)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from models.events import EventKind
 from models.report import AnalysisReport
 from models.settings import RuleSettings
 from monitor.analysis import analyze_recording
@@ -98,6 +99,19 @@ def test_mic_only_praises_no_turn_taking(demo_call: Path) -> None:
     good = " ".join(what_went_well(report))
     assert "interruptions" not in good and "floor" not in good
     assert "Your baseline loudness" in dict(summary_rows(report))
+
+
+def test_a_call_that_ends_with_your_voice_raised_does_not_praise_bringing_it_down(
+        demo_call: Path) -> None:
+    x, sr = sf.read(demo_call, dtype="float32")
+    path = demo_call.with_name("ends_raised.wav")
+    sf.write(path, x[: round(63.5 * sr)], sr)  # cut off 2 s into the raised voice
+    report = analyse(path)
+    raised = [e for e in report.events if e.kind is EventKind.RAISED_VOICE]
+    assert raised and raised[-1].end_s == pytest.approx(report.duration_s, abs=0.1)
+    assert "brought it back down" not in " ".join(what_went_well(report))
+    # Brought down before the end, it is praised.
+    assert "brought it back down" in " ".join(what_went_well(analyse(demo_call)))
 
 
 def test_a_call_with_nothing_judged_and_no_events_points_to_the_timeline(short_agent: Path) -> None:

@@ -22,7 +22,7 @@ from models.store import CallMode, CallStore
 from models.summary import CallSummary, PartySummary
 from tests.audio_fixtures import have, hold_music, telephone_band
 from ui.playback import PlaybackUnavailable
-from ui.report_export import build_pdf_document, what_went_well
+from ui.report_export import build_pdf_document, event_detail, what_went_well
 from monitor.audio_file import ChannelChoice
 from ui.channel_dialog import ChannelDialog
 from ui.review_window import LoggedCallDialog, ReviewWindow, run_review
@@ -43,12 +43,13 @@ class FakeStream:
         self.callback = callback
         self.started = False
         self.closed = False
+        self.active = False  # as sounddevice's: False once stopped, or when the device went away
 
     def start(self) -> None:
-        self.started = True
+        self.started = self.active = True
 
     def stop(self) -> None:
-        self.started = False
+        self.started = self.active = False
 
     def close(self) -> None:
         self.closed = True
@@ -390,6 +391,45 @@ def test_playback_holds_portaudio_re_initialisation_while_its_stream_is_open(
     assert not window.playback.playing and host.refresh_device_list()
 
 
+def test_an_output_device_lost_mid_play_pauses_with_a_message(qtbot, opened: ReviewWindow,
+                                                              output: FakeOutput) -> None:
+    opened.seek(10.0)
+    opened.playback.play()
+    stream = output.streams[-1]
+    qtbot.waitUntil(lambda: stream.pull(1600) is not None and opened.playback.position_s > 10.0)
+    with qtbot.waitSignal(opened.playback.playing_changed, timeout=10_000) as blocker:
+        stream.active = False  # PortAudio stops a stream whose device or sound server went away
+    assert blocker.args == [False] and not opened.playback.playing
+    assert "sound output stopped" in opened.message
+    assert opened.timeline.cursor_s == opened.playback.position_s > 10.0  # where the sound stopped
+    assert stream.closed
+
+
+def test_moving_the_cursor_repaints_only_the_cursor(qtbot, opened: ReviewWindow,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # While playing the cursor moves 20 times a second; painting every lane that often
+    # held the GIL so long that the audio callback starved and the sound stuttered.
+    timeline = opened.timeline
+    timeline.repaint()
+    lanes_painted = []
+    paint = type(timeline)._paint
+
+    def counted(*args, **kwargs) -> None:
+        lanes_painted.append(1)
+        paint(timeline, *args, **kwargs)
+
+    monkeypatch.setattr(timeline, "_paint", counted)
+    before = timeline.grab().toImage()
+    for t_s in (20.0, 40.0, 60.0):
+        opened.seek(t_s)
+        timeline.repaint()
+    assert not lanes_painted
+    assert timeline.grab().toImage() != before  # the cursor did move on screen
+    timeline.zoom(2.0)
+    timeline.repaint()
+    assert lanes_painted
+
+
 def test_an_analysis_can_be_cancelled(qtbot, window: ReviewWindow, long_call: Path) -> None:
     with qtbot.waitSignal(window.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
         window.open_file(long_call)
@@ -669,6 +709,23 @@ def test_html_and_pdf_reports(opened: ReviewWindow, tmp_path: Path) -> None:
     document = build_pdf_document(opened.report, opened.timeline_png())
     plain = document.toPlainText()
     assert "interruption" in plain and "What went well" in plain
+
+
+def test_the_pdf_timeline_fits_the_page_and_event_rows_stay_whole(opened: ReviewWindow) -> None:
+    page_width_pt = 510.0  # A4 less 15 mm margins
+    document = build_pdf_document(opened.report, opened.timeline_png(), page_width_pt=page_width_pt)
+    layout = document.documentLayout()
+    # Wider than the page, the picture's right end (the end of the call) would be cut off.
+    assert layout.frameBoundingRect(document.rootFrame()).width() <= page_width_pt
+    details = {event_detail(e) for e in opened.report.events}
+    block = document.begin()
+    while block.isValid():
+        text = block.text().replace("\N{NO-BREAK SPACE}", " ")  # how Qt keeps a line from wrapping
+        if text in details:  # a wrapped row is split across two pages by Qt
+            assert block.layout().lineCount() == 1, text
+            details.discard(text)
+        block = block.next()
+    assert not details
 
 
 def test_a_report_is_never_written_over_the_recording(opened: ReviewWindow) -> None:

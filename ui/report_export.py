@@ -86,7 +86,8 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
         with too little of the agent's speech the one sentence says so;
         without a calibrated baseline or with the raised-voice cue turned off,
         calm is not praised; nor is what a turned-off cue would have watched,
-        nor the agent's turn-taking when the customer hardly spoke.
+        nor the agent's turn-taking when the customer hardly spoke, nor
+        bringing a raised voice down when the recording ends with it raised.
     """
     if too_little_agent_speech(report):
         return [TOO_LITTLE_SPEECH]
@@ -103,8 +104,10 @@ def what_went_well(report: AnalysisReport, settings: RuleSettings | None = None)
         good.append("Your voice stayed at your normal level all through the call.")
     elif EventKind.RAISED_VOICE in kinds:
         raised = [e for e in report.events if e.kind is EventKind.RAISED_VOICE]
-        longest = max(e.end_s - e.start_s for e in raised)
-        good.append(f"When your voice rose, you brought it back down within {longest:.0f} s.")
+        # A raised voice still going when the recording ends was never brought back down.
+        if all(e.end_s < report.duration_s - report.frames.hop_s for e in raised):
+            longest = max(e.end_s - e.start_s for e in raised)
+            good.append(f"When your voice rose, you brought it back down within {longest:.0f} s.")
     agent_rate = s.agent.rate_sps
     threshold = fast_threshold_sps(report, settings)
     pace_judged = agent_rate is not None and settings.fast_speech_enabled
@@ -201,7 +204,7 @@ def build_html(report: AnalysisReport, image_src: str | None,
         f"<tr><td>{i}</td><td>{clock(e.start_s)}</td><td>{clock(e.end_s)}</td>"
         f"<td>{html.escape(EVENT_LABELS[e.kind])}</td><td>{html.escape(event_detail(e))}</td></tr>"
         for i, e in enumerate(report.events, start=1))
-    events_part = (f"<table border='1' cellspacing='0' cellpadding='4'>"
+    events_part = (f"<table class='events' border='1' cellspacing='0' cellpadding='4'>"
                    f"<thead><tr><th>#</th><th>Start</th><th>End</th><th>Event</th><th>Detail</th>"
                    f"</tr></thead><tbody>{events}</tbody></table>"
                    if report.events else f"<p>No events: {html.escape(calm_verdict(report))}.</p>")
@@ -218,7 +221,12 @@ def build_html(report: AnalysisReport, image_src: str | None,
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:50em;margin:auto;padding:1em}"
+        # Centring is for the screen only: Qt lays out "margin:auto" as a wide margin, which
+        # pushed the PDF's page-wide timeline off the page. In print an event row stays on one
+        # line, since Qt splits a wrapped row across two pages.
+        "<style>body{font-family:sans-serif}"
+        "@media screen{body{max-width:50em;margin:auto;padding:1em}}"
+        "@media print{table.events td{white-space:nowrap}tr{page-break-inside:avoid}}"
         "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         f"<p>Recording: {html.escape(report.source)}</p>"
@@ -277,6 +285,7 @@ def build_pdf_document(report: AnalysisReport, timeline_png: bytes | None,
     QTextDocument
     """
     document = QTextDocument()
+    document.setMetaInformation(QTextDocument.MetaInformation.CssMedia, "print")
     if page_width_pt is not None:
         document.setPageSize(QSizeF(page_width_pt, page_width_pt * math.sqrt(2)))
     if timeline_png is not None:

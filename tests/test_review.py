@@ -876,3 +876,19 @@ def test_ctrl_c_in_the_terminal_closes_calmline_review(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("code, words", [(-9993, "no sound output can be opened"),
+                                         (-9997, "cannot play this file")])
+def test_a_sound_output_that_will_not_open_is_blamed_rightly(monkeypatch, code: int,
+                                                              words: str) -> None:
+    import sounddevice as sd
+
+    from ui.playback import PlaybackUnavailable, sounddevice_stream
+
+    def refuse(**_: object) -> None:
+        raise sd.PortAudioError("Error opening OutputStream", code)
+
+    monkeypatch.setattr(sd, "OutputStream", refuse)
+    with pytest.raises(PlaybackUnavailable, match=words):
+        sounddevice_stream(16000, 2, lambda *_: None)

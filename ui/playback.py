@@ -51,6 +51,10 @@ FEED_WAIT_S = 0.02
 """How long the feeder sleeps while the callback has all the blocks it can hold."""
 MAX_CHANNELS = 2
 """Channels played: the agent (left) and the customer (right) of a call recording."""
+_FORMAT_ERRORS = (-9998, -9997, -9994)
+"""PortAudio's error codes for a format the device refuses: paInvalidChannelCount,
+paInvalidSampleRate, paSampleFormatNotSupported."""
+
 OUTPUT_LOST = ("The sound output stopped (unplugged, or the sound server quit): playback is "
                "paused. Press Play to try again.")
 """What the user is told when the output stream ends by itself while playing."""
@@ -99,7 +103,12 @@ def sounddevice_stream(sr_hz: int, channels: int, callback: AudioCallback) -> Ou
         return sd.OutputStream(samplerate=sr_hz, channels=channels, dtype="float32",
                                callback=callback)
     except (sd.PortAudioError, ValueError) as exc:
-        raise PlaybackUnavailable(f"the sound output cannot play this file ({exc})") from None
+        code = exc.args[1] if isinstance(exc, sd.PortAudioError) and len(exc.args) > 1 else None
+        if code in _FORMAT_ERRORS or isinstance(exc, ValueError):
+            raise PlaybackUnavailable(f"the sound output cannot play this file ({exc})") from None
+        # Anything else is the device's doing (unplugged, the sound server gone), not the file's.
+        raise PlaybackUnavailable(f"no sound output can be opened; check the speakers or headset "
+                                  f"({exc})") from None
 
 
 def default_output_problem() -> str | None:

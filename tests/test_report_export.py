@@ -150,3 +150,15 @@ def test_cues_turned_off_are_neither_counted_nor_praised(demo_call: Path) -> Non
     assert "let the customer finish" not in good.lower()
     page = build_html(report, None)
     assert "calm call" not in page
+
+
+def test_the_report_says_which_file_and_channel_each_party_came_from(demo_call: Path,
+                                                                     tmp_path: Path) -> None:
+    audio, sr_hz = sf.read(demo_call, dtype="float32")
+    mine, theirs = tmp_path / "mine.wav", tmp_path / "theirs & co.wav"
+    sf.write(mine, audio[:, 0], sr_hz)
+    sf.write(theirs, audio[:, 1], sr_hz)
+    with CallRecording(mine, customer_path=theirs) as recording:
+        report = analyze_recording(recording, RuleSettings())
+    page = build_html(report, None)
+    assert "You: mine.wav:1; customer: theirs &amp; co.wav:1 (file:channel)" in page

@@ -230,9 +230,17 @@ def build_html(report: AnalysisReport, image_src: str | None,
         "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         f"<p>Recording: {html.escape(report.source)}</p>"
+        f"<p>{html.escape(_whose_channels(report))}</p>"
         f"{summary_html(report, settings)}"
         f"<h2>Events</h2>{events_part}{picture}"
         "</body></html>")
+
+
+def _whose_channels(report: AnalysisReport) -> str:
+    """Which file and channel each party came from: a swap, a channel choice or the
+    customer's own recording (a call kept as two files) shows here."""
+    customer = report.channels.get("customer") or "not recorded (agent only)"
+    return f"You: {report.channels.get('agent')}; customer: {customer} (file:channel)"
 
 
 def export_html(report: AnalysisReport, path: Path, timeline_png: bytes | None,

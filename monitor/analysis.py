@@ -65,10 +65,11 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     session = pipeline.session
     assert session.frames is not None
     layout = recording.layout
-    name = recording.path.name
+    name = _unicode_text(recording.path.name)
     channels = {
         "agent": f"{name}:{layout.agent_channel + 1}",
-        "customer": (f"{recording.customer_path.name}:1" if recording.customer_path is not None
+        "customer": (f"{_unicode_text(recording.customer_path.name)}:1"
+                     if recording.customer_path is not None
                      else f"{name}:{layout.customer_channel + 1}" if layout.customer_channel is not None
                      else None),
     }
@@ -79,11 +80,12 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         notes.append(f"{recording.non_finite_samples} NaN, infinite or absurdly large samples were "
                      "treated as silence")
     if recording.customer_path is not None and (recording.customer_channels or 1) > 1:
-        notes.append(f"{recording.customer_path.name} has {recording.customer_channels} channels; "
+        notes.append(f"{_unicode_text(recording.customer_path.name)} has "
+                     f"{recording.customer_channels} channels; "
                      "the first was taken as the customer")
     for problem in recording.decode_problems:
-        notes.append(f"{problem}: the recording may be cut off or damaged there; what decoded was "
-                     "analysed")
+        notes.append(f"{_unicode_text(problem)}: the recording may be cut off or damaged there; "
+                     "what decoded was analysed")
     line_sound_s = session.frames.customer_line_sound_s
     if line_sound_s >= 1.0:
         minutes, seconds = divmod(round(line_sound_s), 60)
@@ -102,9 +104,7 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     if not session.baseline.calibrated:
         notes.append("too little agent speech to calibrate a baseline: raised-voice and relative pace cues are off")
     return AnalysisReport(
-        # A POSIX name that is not UTF-8 holds lone surrogates, which strict JSON readers
-        # refuse; its undecodable bytes are shown as U+FFFD instead.
-        source=str(recording.path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        source=_unicode_text(str(recording.path)),
         channels=channels,
         duration_s=duration_s,
         sample_rate=recording.agent_sr_hz,
@@ -144,3 +144,13 @@ def cues_turned_off(rules: RuleSettings, has_customer: bool) -> list[str]:
 
 def _and_list(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _unicode_text(text: str) -> str:
+    """``text`` (a file name, or a message naming one) as valid Unicode.
+
+    A POSIX name that is not UTF-8 holds lone surrogates, which strict JSON
+    readers refuse and a UTF-8 report file cannot hold; its undecodable bytes
+    are shown as U+FFFD instead.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -1,6 +1,7 @@
 """Reading recordings: odd but valid files are read whole, broken ones are named for what they are."""
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -191,9 +192,11 @@ def test_a_file_name_that_is_not_utf8_is_read(tmp_path: Path, noise: np.ndarray)
     from models.settings import RuleSettings
 
     with CallRecording(path) as recording:
-        source = analyze_recording(recording, RuleSettings()).to_json()["source"]
-    assert source.endswith("call-\ufffd\ufffd.wav")
-    source.encode("utf-8")  # no lone surrogates for a strict JSON reader to refuse
+        report = analyze_recording(recording, RuleSettings()).to_json()
+    assert report["source"].endswith("call-\ufffd\ufffd.wav")
+    assert report["channels"]["agent"] == "call-\ufffd\ufffd.wav:1"
+    # No lone surrogates anywhere for a strict JSON reader to refuse.
+    json.dumps(report, ensure_ascii=False).encode("utf-8")
 
 
 @pytest.mark.skipif(ffmpeg_tools() is None, reason="needs ffmpeg and ffprobe")

@@ -266,7 +266,7 @@ class CaptureSource(ABC):
 _STREAM_OPEN = (SourceState.RUNNING, SourceState.RESTARTING)
 
 POLL_GAP_S = 0.25
-"""Longest normal time between two polls, s (the engine polls every 50-200 ms).
+"""Longest normal time between two polls, s (the engine polls every 50 ms).
 
 Beyond it, the polling thread itself was held up: a long garbage collection
 held the GIL, or the process got no CPU. The audio callback needs the same

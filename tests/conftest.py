@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -34,13 +33,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def private_qt_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Give each test its own Qt settings, so that where one test left the live
     window (which the app remembers at quit) does not place the next test's."""
-    if "PySide6.QtCore" not in sys.modules:
-        return  # nothing has used Qt yet, and this test may not
     from PySide6.QtCore import QSettings
 
     folder = str(tmp_path_factory.mktemp("qt-settings"))
     for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, folder)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say when a machine-wide CalmLine policy is installed: it wins over the policies the
+    tests name with ``$CALMLINE_POLICY`` (as it must for users), so some tests would fail."""
+    from models.policy import machine_policy_path
+
+    path = machine_policy_path()
+    if os.path.lexists(path):
+        return (f"calmline: a machine-wide policy is installed at {path}; tests that name their "
+                "own policy will follow it instead")
+    return None
 
 
 @pytest.fixture(autouse=True)

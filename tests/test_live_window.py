@@ -698,3 +698,19 @@ def test_the_live_window_comes_back_where_it_was_left(qtbot, tmp_path: Path) -> 
     qtbot.waitExposed(second.window)
     assert second.window.geometry() == placed
     second.shutdown()
+
+
+def test_a_window_never_shown_leaves_the_saved_place_alone(qtbot, tmp_path: Path) -> None:
+    # Started hidden (in the tray, say) and quit: Qt's default place is not the agent's choice.
+    from PySide6.QtCore import QSettings
+
+    from ui.app import CalmLineApp
+
+    state = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    state.setValue("geometry", b"saved by an earlier run")
+    app = CalmLineApp(tmp_path / "call.wav", settings_path=tmp_path / "settings.toml",
+                      store_path=tmp_path / "calls.db", tray_available=False,
+                      chime=lambda: None, window_state=state)
+    qtbot.addWidget(app.window)
+    app.shutdown()
+    assert state.value("geometry") == b"saved by an earlier run"

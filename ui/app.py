@@ -423,6 +423,8 @@ class CalmLineApp(QObject):
             logger.info("live window: the saved place could not be restored")
 
     def _remember_window(self) -> None:
+        if not self.window.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide):
+            return  # never shown this run: its geometry is Qt's default, not the agent's choice
         state = self._window_state
         state.setValue("geometry", self.window.saveGeometry())
         state.setValue("strip", self.window.strip_mode)

@@ -84,7 +84,7 @@ def clock(seconds: float) -> str:
 
 def _event_detail(kind: EventKind, value: float, threshold: float) -> str:
     if kind is EventKind.RAISED_VOICE:
-        return f"+{value:.1f} LU over your baseline"
+        return f"+{value:.1f} dB over your baseline"  # LU step like dB; "dB" is the word people know
     if kind is EventKind.FAST_SPEECH:
         return f"{value:.1f} syllables/s (threshold {threshold:.1f})"
     if kind is EventKind.INTERRUPTION:

@@ -692,6 +692,7 @@ def test_the_live_window_comes_back_where_it_was_left(qtbot, tmp_path: Path) -> 
     placed = first.window.geometry()
     first.shutdown()
 
+    assert (tmp_path / "window.ini").stat().st_mode & 0o777 == 0o600
     second = make_app()
     assert second.window.strip_mode and second.window.stays_on_top
     second.window.show()

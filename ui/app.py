@@ -42,7 +42,7 @@ from monitor.devices import DeviceError, InputDevice
 from ui.demo_call import DemoUnavailable, default_demo_path, write_demo_call
 from ui.live_window import LiveWindow, play_soft_chime
 from ui.qt_bridge import EngineBridge
-from ui.qt_settings import keep_qt_settings_private
+from ui.qt_settings import keep_qt_settings_private, make_settings_file_private
 from ui.quit_signals import quit_on_signals
 from ui.tray import TrayController
 from ui.window_titles import APP_NAME
@@ -426,6 +426,7 @@ class CalmLineApp(QObject):
         if not self.window.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide):
             return  # never shown this run: its geometry is Qt's default, not the agent's choice
         state = self._window_state
+        make_settings_file_private(state)
         state.setValue("geometry", self.window.saveGeometry())
         state.setValue("strip", self.window.strip_mode)
         state.setValue("on_top", self.window.stays_on_top)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from platformdirs import user_config_path
@@ -59,3 +60,30 @@ def keep_qt_settings_private(folder: Path | None = None) -> None:
         return
     for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(folder))
+
+
+def make_settings_file_private(settings: QSettings) -> None:
+    """Create ``settings``' file user-only (0600) before Qt first writes it.
+
+    Qt creates a settings file with the umask's permissions and keeps an
+    existing file's when it saves. Settings kept in the registry or in macOS
+    preferences have no file of their own here and are left alone. A file that
+    cannot be made is logged; the settings still work.
+
+    Parameters
+    ----------
+    settings : QSettings
+        Settings about to be written.
+    """
+    if sys.platform in ("win32", "darwin") and settings.format() is QSettings.Format.NativeFormat:
+        return  # the registry, or preferences that macOS itself keeps
+    path = Path(settings.fileName())
+    try:
+        make_private_folder(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, USER_ONLY)
+        try:
+            restrict_to_user(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        logger.warning("%s: could not be made private: %s", path, exc)

@@ -616,8 +616,10 @@ def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: Re
     expected = _events(window)
     open_and_wait(qtbot, window, path)
     assert _events(window) != expected
+    window.seek(42.0)
     swap = _swap_and_wait(qtbot, window)
     assert _events(window) == expected and swap.isChecked()
+    assert window.timeline.cursor_s == pytest.approx(42.0)  # the same call: the trainee stays put
     dialog = window.choose_channels()  # a stereo file's channels are labelled with their levels
     assert dialog is not None and "loudest" in dialog.agent.itemText(0)
     assert (dialog.agent.currentData(), dialog.customer.currentData()) == (1, 0)

@@ -274,6 +274,7 @@ class ReviewWindow(QMainWindow):
         self._path: Path | None = None  # the recording shown or being analysed
         self._customer_path: Path | None = None  # the customer's side, when a file of its own
         self._pair_swapped = False  # the two recordings were opened the other way round
+        self._open_at_s = 0.0  # where the cursor goes once the call being analysed is shown
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
@@ -337,7 +338,7 @@ class ReviewWindow(QMainWindow):
         return self._choice
 
     def open_file(self, path: Path, channels: ChannelChoice | None = None,
-                  customer_path: Path | None = None) -> None:
+                  customer_path: Path | None = None, at_s: float = 0.0) -> None:
         """Open and analyse a recording in the background (cancels one in progress).
 
         Parameters
@@ -350,8 +351,12 @@ class ReviewWindow(QMainWindow):
         customer_path : Path, optional
             The customer's side of the call in a recording of its own (as
             some recorders keep the two directions); ``path`` is then yours.
+        at_s : float
+            Where to put the cursor once the call is analysed, in seconds: the
+            same call analysed again (a swap, a channel choice) stays where it was.
         """
         path = Path(path).expanduser()
+        self._open_at_s = at_s
         self._customer_path = Path(customer_path).expanduser() if customer_path is not None else None
         self._pair_swapped = False
         self._stop_analysis()
@@ -393,7 +398,8 @@ class ReviewWindow(QMainWindow):
         # Asked because the recording could not be analysed without a choice, and none made yet.
         asked = self._data is None and levels is not None and self._choice == ChannelChoice()
         dialog = ChannelDialog(path.name, channels, None if asked else self._choice, levels, self)
-        dialog.accepted.connect(lambda: self.open_file(path, dialog.choice()))
+        dialog.accepted.connect(lambda: self.open_file(path, dialog.choice(),
+                                                       at_s=self._timeline.cursor_s))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
@@ -406,12 +412,13 @@ class ReviewWindow(QMainWindow):
         """
         if self._path is None or swapped == self._swapped():
             return
+        at_s = self._timeline.cursor_s
         if self._customer_path is not None:
-            self.open_file(self._customer_path, customer_path=self._path)
+            self.open_file(self._customer_path, customer_path=self._path, at_s=at_s)
             self._pair_swapped = swapped
             self._update_enabled()
         elif self._file_channels == 2:
-            self.open_file(self._path, ChannelChoice(swap=swapped))
+            self.open_file(self._path, ChannelChoice(swap=swapped), at_s=at_s)
 
     def _swapped(self) -> bool:
         if self._customer_path is not None:
@@ -698,6 +705,8 @@ class ReviewWindow(QMainWindow):
             if not self._playback.available:
                 self._show_message(self._playback.message)
         self._on_position(0.0)
+        if self._open_at_s > 0:
+            self.seek(self._open_at_s)
         self._update_enabled()
         self._timeline.setFocus()
         self.analysis_finished.emit(True)

@@ -180,7 +180,7 @@ def test_invalid_threshold_shows_one_line_and_blocks_ok(qtbot) -> None:
 def test_threshold_form_is_generated_from_metadata(qtbot) -> None:
     dialog = make_dialog(qtbot)
     editor = dialog.rule_form.editors["raised_voice_lu"]
-    assert editor.suffix() == " LU"
+    assert editor.suffix() == " dB"  # LU differences are dB; the agent reads dB
     assert "raised voice" in editor.accessibleName()
     assert "default 6.0" in editor.toolTip()
     assert dialog.rule_form.editors["breathing_max_per_call"].suffix() == ""

@@ -59,7 +59,9 @@ _MAX_COUNT = 100
 _QT_MAX_INT = 2**31 - 1
 """Largest value a QSpinBox holds (a C int); a larger count is shown as this."""
 _FLOAT_DECIMALS = 2
-_UNIT_SUFFIX = {"count": "", "fraction": "", "ratio": " \N{MULTIPLICATION SIGN}", "": ""}
+# A difference of loudness levels in LU is a difference in dB; agents know dB, so
+# the boxes say dB while the setting names keep their _lu suffix.
+_UNIT_SUFFIX = {"count": "", "fraction": "", "ratio": " \N{MULTIPLICATION SIGN}", "LU": " dB", "": ""}
 
 
 def setting_key(section: str, name: str) -> str:
@@ -467,7 +469,7 @@ class SettingsDialog(QDialog):
         inner = QWidget()
         layout = QVBoxLayout(inner)
         intro = QLabel("Each threshold is explained next to its box; hover or focus a box for "
-                       "its default. Loudness is in LU above your own normal level.")
+                       "its default. Loudness is in dB above your own normal level.")
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.rule_form = _NumberForm("rules", self._settings.rules, self._locked,

@@ -855,3 +855,33 @@ def test_demo_analyses_the_demo_call_the_installed_app_bundles(demo_call: Path, 
     monkeypatch.setenv(BUNDLED_DEMO_ENV, str(bundled))
     assert main(["demo"]) == 0
     assert "Interruptions  2" in capsys.readouterr().out
+
+
+# Sends SIGINT to the process itself the moment the command line starts loading, the
+# same as Ctrl-C pressed while numpy and the rest are still being imported.
+_CTRL_C_WHILE_LOADING = """
+import importlib.abc, os, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "ui.cli":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+from ui.entry import main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_the_command_is_still_loading_ends_quietly() -> None:
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING, "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 130
+    assert result.stderr == "calmline: interrupted\n"
+
+
+def test_the_installed_command_runs_through_the_entry_module() -> None:
+    from importlib.metadata import entry_points
+    (command,) = [e for e in entry_points(group="console_scripts") if e.name == "calmline"]
+    assert command.value == "ui.entry:main"

@@ -14,7 +14,7 @@ from monitor.analysis import analyze_recording
 from monitor.audio_file import CallRecording
 from tests.audio_fixtures import espeak, have, office_noise
 from ui.report_export import (CALM_STRETCH_MIN_S, TOO_LITTLE_SPEECH, build_html,
-                              longest_calm_stretch, summary_rows, what_went_well)
+                              longest_calm_stretch, report_path, summary_rows, what_went_well)
 from ui.summary_text import CUE_OFF, clock, format_summary
 
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the calls")
@@ -162,3 +162,14 @@ def test_the_report_says_which_file_and_channel_each_party_came_from(demo_call: 
         report = analyze_recording(recording, RuleSettings())
     page = build_html(report, None)
     assert "You: mine.wav:1; customer: theirs &amp; co.wav:1 (file:channel)" in page
+
+
+@pytest.mark.parametrize("kind, chosen, written", [
+    ("html", "call.html", "call.html"), ("html", "Call.HTM", "Call.HTM"),
+    ("html", "call.pdf", "call.html"), ("html", "call", "call.html"),
+    ("html", "call.v2", "call.v2.html"), ("html", "call.pdf.txt", "call.pdf.txt.html"),
+    ("pdf", "call.PDF", "call.PDF"), ("pdf", "call.htm", "call.pdf"),
+    ("pdf", "call.html", "call.pdf"), ("pdf", "call.wav", "call.wav.pdf")])
+def test_a_report_goes_under_a_name_of_its_format(kind: str, chosen: str, written: str) -> None:
+    folder = Path("/reports")
+    assert report_path(folder / chosen, kind) == folder / written

@@ -628,6 +628,52 @@ def test_swapping_you_and_the_customer_analyses_the_call_again(qtbot, window: Re
     np.testing.assert_array_equal(_pull_played(qtbot, window, output, 4000), call[160_000:164_000])
 
 
+def test_swapping_while_playing_plays_on_from_the_same_place(qtbot, opened: ReviewWindow,
+                                                             output: FakeOutput,
+                                                             demo_call: Path) -> None:
+    call, sr_hz = sf.read(demo_call, dtype="float32")
+    opened.seek(10.0)
+    opened.playback.play()
+    stream = output.streams[-1]
+
+    def advanced() -> bool:
+        stream.pull(1600)
+        return opened.playback.position_s > 10.5
+
+    qtbot.waitUntil(advanced, timeout=20_000)
+    at_s = opened.playback.position_s
+    _swap_and_wait(qtbot, opened)
+    assert opened.playback.playing and output.streams[-1] is not stream
+    assert opened.timeline.cursor_s == pytest.approx(at_s)
+    expected = call[round(at_s * sr_hz):, ::-1]  # the same place, with the customer now on the left
+    expected = expected[np.argmax(expected.any(axis=1)):]  # as _pull_played skips silence
+    np.testing.assert_array_equal(_pull_played(qtbot, opened, output, 4000), expected[:4000])
+
+    opened.seek(20.0)  # paused, it stays paused where it was, and zoomed in as it was
+    opened.timeline.zoom(4.0)
+    view = opened.timeline.view
+    assert view[1] - view[0] < opened.report.duration_s / 3
+    swap = next(a for a in opened.findChildren(QAction) if a.text() == "&Swap you and the customer")
+    with qtbot.waitSignal(opened.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        swap.trigger()
+    assert not opened.playback.playing and opened.timeline.cursor_s == pytest.approx(20.0)
+    assert opened.timeline.view == pytest.approx(view)
+
+
+def test_choosing_channels_while_playing_plays_on(qtbot, opened: ReviewWindow,
+                                                  output: FakeOutput) -> None:
+    opened.seek(30.0)
+    opened.playback.play()
+    dialog = opened.choose_channels()
+    assert dialog is not None
+    dialog.customer.setCurrentIndex(dialog.customer.findData(-1))  # you only
+    with qtbot.waitSignal(opened.analysis_finished, timeout=ANALYSIS_TIMEOUT_MS):
+        dialog.accept()
+    assert opened.report.summary.customer is None
+    assert opened.playback.playing and opened.timeline.cursor_s == pytest.approx(30.0)
+    assert output.streams[-1].channels == 1
+
+
 def test_a_call_kept_in_two_recordings_is_reviewed_and_played_as_one(
         qtbot, window: ReviewWindow, output: FakeOutput, demo_call: Path, tmp_path: Path) -> None:
     import json
@@ -730,6 +776,26 @@ def test_the_pdf_timeline_fits_the_page_and_event_rows_stay_whole(opened: Review
     assert not details
 
 
+def test_the_pdf_timeline_heading_is_on_the_page_of_its_picture(opened: ReviewWindow) -> None:
+    from PySide6.QtCore import QSizeF
+
+    # A4 less 15 mm margins, as export_pdf lays it out.
+    page_width_pt, page_height_pt = (180 / 25.4 * 72, 267 / 25.4 * 72)
+    document = build_pdf_document(opened.report, opened.timeline_png(), page_width_pt=page_width_pt)
+    document.setPageSize(QSizeF(page_width_pt, page_height_pt))
+    layout = document.documentLayout()
+    pages = {}
+    block = document.begin()
+    while block.isValid():
+        rect = layout.blockBoundingRect(block)
+        if block.text() == "Timeline":
+            pages["heading"] = int(rect.top() // page_height_pt)
+        elif block.text() == "\N{OBJECT REPLACEMENT CHARACTER}":  # the picture
+            pages["picture"] = int(rect.bottom() // page_height_pt)
+        block = block.next()
+    assert document.pageCount() > 1 and pages["heading"] == pages["picture"], pages
+
+
 def test_a_report_is_never_written_over_the_recording(opened: ReviewWindow) -> None:
     recording = Path(opened.report.source)
     original = recording.read_bytes()
@@ -737,6 +803,69 @@ def test_a_report_is_never_written_over_the_recording(opened: ReviewWindow) -> N
         opened._export(write, recording)  # what the Save dialog does with the chosen name
         assert "is the recording under review" in opened.message
     assert recording.read_bytes() == original
+
+
+class _SaveDialog:
+    """QFileDialog's save question, answered with the names in ``answers`` in turn."""
+
+    def __init__(self) -> None:
+        self.answers: list[Path] = []
+        self.asked: list[tuple[str, str, str]] = []
+
+    def getSaveFileName(self, parent, caption: str, suggested: str, name_filter: str):  # noqa: N802
+        self.asked.append((caption, suggested, name_filter))
+        return str(self.answers.pop(0)), name_filter
+
+
+def test_a_report_goes_under_its_own_formats_name(opened: ReviewWindow, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    dialog = _SaveDialog()
+    monkeypatch.setattr(ui.review_window, "QFileDialog", dialog)
+    questions: list[str] = []
+    answers = [False, True]
+    monkeypatch.setattr(ui.review_window, "_confirm",
+                        lambda parent, question: questions.append(question) or answers.pop(0),
+                        raising=False)
+    pdf = tmp_path / "call.pdf"
+    opened.export_pdf(pdf)
+    kept = pdf.read_bytes()
+    # HTML chosen, and an existing PDF's name typed: the dialog asked to replace the PDF.
+    dialog.answers = [pdf]
+    opened._choose_html()
+    assert pdf.read_bytes() == kept
+    html_path = tmp_path / "call.html"
+    assert html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert f"Report saved to {html_path}" in opened.message and not questions
+    assert dialog.asked[-1][2] == "HTML (*.html *.htm)"
+    # Again: now call.html exists, and nobody was asked about it.
+    html_path.write_text("my notes", encoding="utf-8")
+    dialog.answers = [pdf]
+    opened._choose_html()
+    assert questions == [f"call.html already exists in {tmp_path}. Replace it with this report?"]
+    assert html_path.read_text(encoding="utf-8") == "my notes"
+    assert "not saved" in opened.message and "call.html was kept" in opened.message
+    dialog.answers = [pdf]
+    opened._choose_html()
+    assert html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert pdf.read_bytes() == kept
+    # The other way round, and a name of no report format: the ending is put right or added.
+    dialog.answers = [tmp_path / "other.HTM", tmp_path / "call.v2"]
+    opened._choose_pdf()
+    opened._choose_html()
+    assert (tmp_path / "other.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "call.v2.html").exists() and not (tmp_path / "call.v2").exists()
+    assert len(questions) == 2 and not (tmp_path / "other.HTM").exists()
+
+
+def test_a_report_under_another_formats_name_is_refused(opened: ReviewWindow,
+                                                        tmp_path: Path) -> None:
+    for write, name, rule in ((opened.export_html, "call.pdf", "HTML reports are saved under names "
+                               "ending in .html or .htm"),
+                              (opened.export_pdf, "call.html", "PDF reports are saved under names "
+                               "ending in .pdf")):
+        opened._export(write, tmp_path / name)
+        assert opened.message == f"{tmp_path / name}: {rule}"
+        assert not (tmp_path / name).exists()
 
 
 def test_what_went_well_is_derived_from_the_call(opened: ReviewWindow) -> None:

@@ -37,9 +37,39 @@ TOO_LITTLE_SPEECH = ("Too little of your speech in this recording to coach: chec
                      "channel is yours.")
 """What went well, when the agent hardly spoke: nothing was judged, so nothing is praised."""
 
+REPORT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",)}
+"""Per report format, the name endings of its files; the first is the one given to a name."""
+
 
 class ExportError(UserError):
     """A report cannot be written; the message is one line for the user."""
+
+
+def report_path(path: Path, kind: str) -> Path:
+    """The name a report of format ``kind`` is written under, given the name the user chose.
+
+    A report under another format's name would be a broken file, so the
+    format's ending is enforced: a name that has it is kept, another report
+    format's ending is replaced (``call.pdf`` becomes ``call.html``), and any
+    other name has it added (``call.v2`` becomes ``call.v2.html``).
+
+    Parameters
+    ----------
+    path : Path
+        The name chosen.
+    kind : str
+        ``"html"`` or ``"pdf"`` (a key of :data:`REPORT_SUFFIXES`).
+
+    Returns
+    -------
+    Path
+    """
+    own = REPORT_SUFFIXES[kind]
+    if path.name.lower().endswith(own):
+        return path
+    if any(path.suffix.lower() in endings for endings in REPORT_SUFFIXES.values()):
+        return path.with_suffix(own[0])
+    return path.with_name(path.name + own[0])
 
 
 def event_detail(event: Event) -> str:
@@ -211,7 +241,7 @@ def build_html(report: AnalysisReport, image_src: str | None,
     picture = ""
     if image_src is not None:
         src = html.escape(image_src, quote=True)
-        picture = (f"<h2>Timeline</h2><p><img src='{src}' width='{image_width}' "
+        picture = (f"<h2 class='timeline'>Timeline</h2><p><img src='{src}' width='{image_width}' "
                    f"alt='Timeline of the call: waveform, loudness against your baseline, pace and "
                    f"speech activity, with the events marked'></p>"
                    "<p><small>Lanes: waveform of each party; your loudness against your baseline "
@@ -223,10 +253,12 @@ def build_html(report: AnalysisReport, image_src: str | None,
         f"<title>{html.escape(title)}</title>"
         # Centring is for the screen only: Qt lays out "margin:auto" as a wide margin, which
         # pushed the PDF's page-wide timeline off the page. In print an event row stays on one
-        # line, since Qt splits a wrapped row across two pages.
+        # line, since Qt splits a wrapped row across two pages; and the timeline starts a page,
+        # since Qt cannot keep a heading with what follows and left it alone at a page's foot.
         "<style>body{font-family:sans-serif}"
         "@media screen{body{max-width:50em;margin:auto;padding:1em}}"
-        "@media print{table.events td{white-space:nowrap}tr{page-break-inside:avoid}}"
+        "@media print{table.events td{white-space:nowrap}tr{page-break-inside:avoid}"
+        "h2.timeline{page-break-before:always}}"
         "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         f"<p>Recording: {html.escape(report.source)}</p>"

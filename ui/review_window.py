@@ -26,8 +26,8 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QThread, S
 from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence,
                            QPixmap)
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
-                               QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
 
 from models.report import AnalysisReport
 from models.settings import RuleSettings
@@ -40,7 +40,8 @@ from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
 from ui.qt_settings import keep_qt_settings_private
 from ui.quit_signals import quit_on_signals
-from ui.report_export import ExportError, event_detail, export_html, export_pdf, summary_html
+from ui.report_export import (REPORT_SUFFIXES, ExportError, event_detail, export_html, export_pdf,
+                              report_path, summary_html)
 from ui.summary_text import EVENT_LABELS, calm_verdict, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
 from ui.window_titles import window_title
@@ -275,6 +276,8 @@ class ReviewWindow(QMainWindow):
         self._customer_path: Path | None = None  # the customer's side, when a file of its own
         self._pair_swapped = False  # the two recordings were opened the other way round
         self._open_at_s = 0.0  # where the cursor goes once the call being analysed is shown
+        self._open_playing = False  # play on from there once it is shown (a swap while playing)
+        self._open_view: tuple[float, float] | None = None  # and the timeline's zoom to show it with
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
@@ -338,7 +341,8 @@ class ReviewWindow(QMainWindow):
         return self._choice
 
     def open_file(self, path: Path, channels: ChannelChoice | None = None,
-                  customer_path: Path | None = None, at_s: float = 0.0) -> None:
+                  customer_path: Path | None = None, at_s: float = 0.0,
+                  play: bool = False, view: tuple[float, float] | None = None) -> None:
         """Open and analyse a recording in the background (cancels one in progress).
 
         Parameters
@@ -354,9 +358,17 @@ class ReviewWindow(QMainWindow):
         at_s : float
             Where to put the cursor once the call is analysed, in seconds: the
             same call analysed again (a swap, a channel choice) stays where it was.
+        play : bool
+            Play from ``at_s`` once the call is analysed: the same call analysed
+            again while it was playing goes on playing.
+        view : tuple of float, optional
+            The span of the call the timeline shows once it is analysed,
+            ``(start, end)`` in seconds; the whole call by default.
         """
         path = Path(path).expanduser()
         self._open_at_s = at_s
+        self._open_playing = play
+        self._open_view = view
         self._customer_path = Path(customer_path).expanduser() if customer_path is not None else None
         self._pair_swapped = False
         self._stop_analysis()
@@ -398,8 +410,7 @@ class ReviewWindow(QMainWindow):
         # Asked because the recording could not be analysed without a choice, and none made yet.
         asked = self._data is None and levels is not None and self._choice == ChannelChoice()
         dialog = ChannelDialog(path.name, channels, None if asked else self._choice, levels, self)
-        dialog.accepted.connect(lambda: self.open_file(path, dialog.choice(),
-                                                       at_s=self._timeline.cursor_s))
+        dialog.accepted.connect(lambda: self._analyse_again(path, dialog.choice()))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
@@ -412,13 +423,21 @@ class ReviewWindow(QMainWindow):
         """
         if self._path is None or swapped == self._swapped():
             return
-        at_s = self._timeline.cursor_s
         if self._customer_path is not None:
-            self.open_file(self._customer_path, customer_path=self._path, at_s=at_s)
+            self._analyse_again(self._customer_path, customer_path=self._path)
             self._pair_swapped = swapped
             self._update_enabled()
         elif self._file_channels == 2:
-            self.open_file(self._path, ChannelChoice(swap=swapped), at_s=at_s)
+            self._analyse_again(self._path, ChannelChoice(swap=swapped))
+
+    def _analyse_again(self, path: Path, channels: ChannelChoice | None = None,
+                       customer_path: Path | None = None) -> None:
+        """Open the call shown with other parties, keeping the place, the zoom and whether it plays."""
+        playing = self._playback.playing
+        # Playing, the timeline's cursor trails the sound by up to one position update.
+        at_s = self._playback.position_s if playing else self._timeline.cursor_s
+        self.open_file(path, channels, customer_path, at_s=at_s, play=playing,
+                       view=self._timeline.view if self._data is not None else None)
 
     def _swapped(self) -> bool:
         if self._customer_path is not None:
@@ -432,16 +451,22 @@ class ReviewWindow(QMainWindow):
             self._thread.cancel()
 
     def export_html(self, path: Path) -> None:
-        """Write the report of the open call as HTML (raises ExportError)."""
-        self._check_export_target(path)
+        """Write the report of the open call as HTML (raises ExportError).
+
+        The name must end in .html or .htm (see :func:`ui.report_export.report_path`).
+        """
+        self._check_export_target(path, "html")
         export_html(self.report, Path(path), self.timeline_png(), self._settings)
 
     def export_pdf(self, path: Path) -> None:
-        """Write the report of the open call as PDF (raises ExportError)."""
-        self._check_export_target(path)
+        """Write the report of the open call as PDF (raises ExportError).
+
+        The name must end in .pdf (see :func:`ui.report_export.report_path`).
+        """
+        self._check_export_target(path, "pdf")
         export_pdf(self.report, Path(path), self.timeline_png(), self._settings)
 
-    def _check_export_target(self, path: Path) -> None:
+    def _check_export_target(self, path: Path, kind: str) -> None:
         if self.report is None:
             raise ExportError("no analysed call to export")
         try:
@@ -451,6 +476,10 @@ class ReviewWindow(QMainWindow):
             check_output_target(path, inputs)
         except OutputError as exc:
             raise ExportError(str(exc)) from None
+        if report_path(Path(path), kind) != Path(path):
+            # Written anyway, it would be a broken file of the kind its name says.
+            raise ExportError(f"{path}: {kind.upper()} reports are saved under names ending in "
+                              f"{' or '.join(REPORT_SUFFIXES[kind])}")
 
     def timeline_png(self) -> bytes:
         """The whole call's timeline as PNG bytes (print colours)."""
@@ -705,8 +734,12 @@ class ReviewWindow(QMainWindow):
             if not self._playback.available:
                 self._show_message(self._playback.message)
         self._on_position(0.0)
+        if self._open_view is not None:
+            self._timeline.set_view(*self._open_view)
         if self._open_at_s > 0:
             self.seek(self._open_at_s)
+        if self._open_playing:
+            self._playback.play()
         self._update_enabled()
         self._timeline.setFocus()
         self.analysis_finished.emit(True)
@@ -856,16 +889,26 @@ class ReviewWindow(QMainWindow):
         return f"{stem}-review{suffix}"
 
     def _choose_html(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export report as HTML",
-                                              self._suggested_name(".html"), "HTML (*.html)")
-        if name:
-            self._export(self.export_html, Path(name))
+        self._choose_report("html", self.export_html)
 
     def _choose_pdf(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export report as PDF",
-                                              self._suggested_name(".pdf"), "PDF (*.pdf)")
-        if name:
-            self._export(self.export_pdf, Path(name))
+        self._choose_report("pdf", self.export_pdf)
+
+    def _choose_report(self, kind: str, write: object) -> None:
+        """Ask where to save the report as ``kind``, under a name with that format's ending."""
+        endings = REPORT_SUFFIXES[kind]
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export report as {kind.upper()}", self._suggested_name(endings[0]),
+            f"{kind.upper()} ({' '.join('*' + e for e in endings)})")
+        if not name:
+            return
+        path = report_path(Path(name), kind)
+        # The dialog asked about replacing the name chosen, not the one the report goes under.
+        if path != Path(name) and path.exists() and not _confirm(
+                self, f"{path.name} already exists in {path.parent}. Replace it with this report?"):
+            self._show_message(f"Report not saved: {path.name} was kept.")
+            return
+        self._export(write, path)
 
     def _export(self, write: object, path: Path) -> None:
         try:
@@ -903,6 +946,13 @@ class ReviewWindow(QMainWindow):
         self._stop_analysis()
         self._playback.unload()
         super().closeEvent(event)
+
+
+def _confirm(parent: QWidget, question: str) -> bool:
+    answer = QMessageBox.question(parent, window_title("Export report"), question,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def run_review(path: Path | None, channels: ChannelChoice | None = None,

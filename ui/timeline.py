@@ -346,6 +346,16 @@ class TimelineWidget(QWidget):
         self._view = (start, start + span)
         self.update()
 
+    def set_view(self, start_s: float, end_s: float) -> None:
+        """Show the span from ``start_s`` to ``end_s`` seconds, kept inside the call."""
+        if self._report is None:
+            return
+        duration = max(self._report.duration_s, 1e-3)
+        span = min(duration, max(min(MIN_VIEW_S, duration), end_s - start_s))
+        start = min(max(0.0, start_s), duration - span)
+        self._view = (start, start + span)
+        self.update()
+
     def pan(self, seconds: float) -> None:
         """Move the visible span by ``seconds`` (positive: later), keeping it inside the call."""
         if self._report is None:

@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import re
+import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -170,7 +171,8 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     if handle.frames == 0:
         handle.close()
         raise AudioInputError(f"{path}: contains no audio")
-    missing = _missing_data_bytes(handle.extra_info)
+    is_w64 = isinstance(handle, sf.SoundFile) and handle.format == "W64"
+    missing = _w64_missing_data_bytes(path) if is_w64 else _missing_data_bytes(handle.extra_info)
     if missing:
         handle.close()
         raise AudioInputError(f"{path}: the file is truncated ({missing} bytes of audio data are missing)")
@@ -229,6 +231,15 @@ _EMPTY_DATA_LOG = re.compile(r"^data\s*:\s*0\s*\n\*\*\* Unknown chunk marker .* 
 # page): the audio before it decodes, so it is analysed and the cut is noted.
 _OGG_CUT_LOG = re.compile(r"^Ogg ?: (Last page lacks an end-of-stream bit|Junk after the last page)",
                           re.MULTILINE)
+# libsndfile reads an Ogg file's first logical stream only; what follows it is "junk" to it,
+# though it may be more recordings joined on (a chained file, as stream dumps make).
+_OGG_AFTER_END_LOG = re.compile(r"^Ogg ?: Junk after the last page", re.MULTILINE)
+# An Ogg page header: capture pattern, version, flags, granule position, serial number,
+# page number, checksum and the number of lacing values (segment sizes) that follow.
+_OGG_PAGE_HEADER = struct.Struct("<4sBBqIIIB")
+_OGG_BEGINS_STREAM = 0x02  # page header flags
+_OGG_ENDS_STREAM = 0x04
+_OGG_CUT_NOTE = "its last Ogg page is cut off or missing"
 
 
 def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | FfmpegAudio:
@@ -247,6 +258,13 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
         A handle whose ``frames`` are the recording's true length.
 
     """
+    if handle.format == "OGG" and (handle.frames == _SF_COUNT_MAX
+                                   or _OGG_AFTER_END_LOG.search(handle.extra_info)):
+        chain = _ogg_chain(path)
+        if chain is not None:
+            handle.close()
+            return _open_with_ffmpeg(path, "Ogg", needs="Ogg audio joined from several recordings",
+                                     chain=chain)
     if handle.frames == _SF_COUNT_MAX:
         container = handle.format
         handle.close()
@@ -259,11 +277,80 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
     return handle
 
 
+@dataclass(frozen=True)
+class _OggChain:
+    """What the page headers of a chained Ogg file (recordings joined end to end) say.
+
+    Attributes
+    ----------
+    cut_off : bool
+        Its last page is cut off, or ends no stream: the end of the last recording is missing.
+    """
+
+    cut_off: bool
+
+
+def _ogg_chain(path: Path) -> _OggChain | None:
+    """The chain of an Ogg file in which another logical stream begins where the first one ends.
+
+    Only page headers are read, never the audio. None for a file of one stream
+    (or of streams multiplexed side by side), which libsndfile reads itself.
+    """
+    first_serial: int | None = None
+    first_ended = chained = last_ends_stream = False
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            while True:
+                start = handle.tell()
+                header = handle.read(_OGG_PAGE_HEADER.size)
+                if len(header) < _OGG_PAGE_HEADER.size or not header.startswith(b"OggS"):
+                    break
+                _, _, flags, _, serial, _, _, segments = _OGG_PAGE_HEADER.unpack(header)
+                if first_ended and not chained:
+                    if not flags & _OGG_BEGINS_STREAM:
+                        return None
+                    chained = True
+                if first_serial is None:
+                    first_serial = serial
+                first_ended = first_ended or (serial == first_serial and bool(flags & _OGG_ENDS_STREAM))
+                last_ends_stream = bool(flags & _OGG_ENDS_STREAM)
+                handle.seek(sum(handle.read(segments)), io.SEEK_CUR)
+    except OSError:
+        return None
+    if not chained:
+        return None
+    # A whole file ends with a whole page that ends a stream; a cut one runs past its end.
+    return _OggChain(cut_off=not last_ends_stream or start != size)
+
+
+class _ChainedOgg(FfmpegAudio):
+    """A chained Ogg file, read through ffmpeg, which says nothing of a cut-off last page.
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    tools : tuple of str
+        Paths of ``ffmpeg`` and ``ffprobe``.
+    chain : _OggChain
+        What its page headers say.
+    """
+
+    def __init__(self, path: Path, tools: tuple[str, str], chain: _OggChain) -> None:
+        super().__init__(path, tools, chained=True)
+        self.chain = chain
+
+
 def _decode_problem(handle: sf.SoundFile | FfmpegAudio) -> str | None:
     if isinstance(handle, FfmpegAudio):
-        return None if handle.decode_problem is None else f"ffmpeg reported \"{handle.decode_problem}\""
+        if handle.decode_problem is not None:
+            return f"ffmpeg reported \"{handle.decode_problem}\""
+        if isinstance(handle, _ChainedOgg) and handle.chain.cut_off:
+            return _OGG_CUT_NOTE
+        return None
     if handle.format == "OGG" and _OGG_CUT_LOG.search(handle.extra_info):
-        return "its last Ogg page is cut off or missing"
+        return _OGG_CUT_NOTE
     return None
 
 
@@ -370,14 +457,15 @@ def _ffmpeg_container(path: Path) -> str | None:
     return None
 
 
-def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None) -> FfmpegAudio:
+def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None,
+                      chain: _OggChain | None = None) -> FfmpegAudio:
     tools = ffmpeg_tools()
     if tools is None:
         raise AudioInputError(
             f"{path}: {needs or f'{container} audio'} needs ffmpeg, which is not installed; install "
             f"it, or convert the file to WAV or FLAC (for example: ffmpeg -i {path.name} {path.stem}.wav)")
     try:
-        return FfmpegAudio(path, tools)
+        return FfmpegAudio(path, tools) if chain is None else _ChainedOgg(path, tools, chain)
     except FfmpegDataError as exc:
         raise AudioInputError(f"{path}: the file is truncated or damaged ({exc})") from None
     except FfmpegError as exc:
@@ -386,9 +474,14 @@ def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None) -> F
 
 # libsndfile clamps a chunk that runs past the end of the file and notes it in its
 # header log as "<chunk> : <declared> (should be <present>)": the data chunk of a
-# WAV, the SSND chunk of an AIFF, and the riff chunk of a W64, whose data chunk gets
-# no such note (a WAV's is "RIFF", in capitals, and may be wrong where the data is whole).
-_DATA_LOG = re.compile(r"^\s*(?:data|SSND|riff)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# WAV, the SSND chunk of an AIFF. The file's own chunk (RIFF, FORM) may be cut in
+# metadata after whole audio, so its note is no sign of missing audio.
+_DATA_LOG = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# A W64 data chunk gets no such note, so its header is read here: chunks of a GUID and
+# a 64-bit size that counts the header, each 8-byte aligned, after a 40-byte file header.
+_W64_CHUNK_HEADER = struct.Struct("<16sQ")
+_W64_FIRST_CHUNK = 40
+_W64_DATA_GUID = bytes.fromhex("64617461f3acd3118cd100c04f8edb8a")
 # An RF64 file states its length in its ds64 chunk; libsndfile notes a shorter data chunk so.
 _DS64_LOG = re.compile(r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)")
 # Recorders that never finalised the header leave these placeholders; such files are fine.
@@ -403,6 +496,27 @@ def _missing_data_bytes(header_log: str) -> int:
     if declared in _UNFINALISED_SIZES or declared <= present:
         return 0
     return declared - present
+
+
+def _w64_missing_data_bytes(path: Path) -> int:
+    """Bytes of a W64 file's data chunk that are not in the file; 0 where its header cannot tell."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            offset = _W64_FIRST_CHUNK
+            while offset + _W64_CHUNK_HEADER.size <= size:
+                handle.seek(offset)
+                guid, chunk_bytes = _W64_CHUNK_HEADER.unpack(handle.read(_W64_CHUNK_HEADER.size))
+                if guid == _W64_DATA_GUID:
+                    if chunk_bytes in _UNFINALISED_SIZES:
+                        return 0
+                    return max(0, offset + chunk_bytes - size)
+                if chunk_bytes < _W64_CHUNK_HEADER.size:
+                    return 0
+                offset += -(-chunk_bytes // 8) * 8
+    except OSError:
+        pass
+    return 0
 
 
 def _ds64_frames(header_log: str) -> int:

@@ -9,9 +9,10 @@ of :class:`soundfile.SoundFile` that CalmLine reads: ``samplerate``,
 :meth:`~FfmpegAudio.close` and use as a context manager.
 
 The length comes from ffprobe; a stream that does not state it (a FLAC or
-WebM written to a pipe) is decoded once to count its frames. Compressed
-formats can decode a few milliseconds longer or shorter than their container
-says, so reads are padded with silence or cut to that length. A decoder that
+WebM written to a pipe), or a chained Ogg file, whose length ffprobe gets
+wrong, is decoded once to count its frames. Compressed formats can decode a
+few milliseconds longer or shorter than their container says, so reads are
+padded with silence or cut to that length. A decoder that
 runs dry well before that length, or fails, means the file is truncated or
 damaged: that is raised as :class:`FfmpegDataError` rather than analysed as
 silence. Errors the decoder reports while it goes on (a damaged frame, or the
@@ -74,6 +75,11 @@ class FfmpegAudio:
         The recording.
     tools : tuple of str
         Paths of ``ffmpeg`` and ``ffprobe`` (see :func:`ffmpeg_tools`).
+    chained : bool
+        The file is a chained Ogg file (recordings joined end to end). ffprobe
+        then gives one link's length and ffmpeg seeks by one link's timestamps,
+        so the frames are counted and reading from a position decodes the file
+        from its start.
 
     Raises
     ------
@@ -86,9 +92,10 @@ class FfmpegAudio:
     extra_info = ""
     """No header log (soundfile's ``extra_info``): the container's checks are ffmpeg's."""
 
-    def __init__(self, path: Path, tools: tuple[str, str]) -> None:
+    def __init__(self, path: Path, tools: tuple[str, str], chained: bool = False) -> None:
         self.path = Path(path)
         self._ffmpeg, ffprobe = tools
+        self._chained = chained
         stream = _probe(self.path, ffprobe)
         self.samplerate = int(stream["sample_rate"] or 0)
         self.channels = int(stream["channels"] or 0)
@@ -96,7 +103,7 @@ class FfmpegAudio:
             raise FfmpegError("ffprobe finds no audio in it")
         self.decode_problem: str | None = None
         """ffmpeg's first decoding error so far, or None while the audio decodes cleanly."""
-        duration = stream.get("duration")
+        duration = None if chained else stream.get("duration")
         # Without a stated length the decoder is the only judge of it (the spec allows
         # a FLAC stream to leave its total-samples field 0, for one).
         self.frames = (round(float(duration) * self.samplerate) if duration is not None
@@ -187,12 +194,23 @@ class FfmpegAudio:
         self.close()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        seek = ["-ss", f"{self._position / self.samplerate:.6f}"] if self._position else []
+        before_input, filters = self._decoder_options(self._position)
         self._errors = []
         self._process, self._error_reader = _decoder(
-            self._ffmpeg, self.path, seek,
-            ["-f", "f32le", "-ac", str(self.channels), "-ar", str(self.samplerate)], self._errors)
+            self._ffmpeg, self.path, before_input,
+            [*filters, "-f", "f32le", "-ac", str(self.channels), "-ar", str(self.samplerate)],
+            self._errors)
         return self._process
+
+    def _decoder_options(self, start_frame: int) -> tuple[list[str], list[str]]:
+        """Input options and output filters for a decoder that starts at ``start_frame``."""
+        if not self._chained:
+            return (["-ss", f"{start_frame / self.samplerate:.6f}"] if start_frame else []), []
+        # Every link of a chain starts its timestamps anew. Read as unseekable, ffmpeg skips
+        # its length probe, which stumbles over a later link and says so as an error;
+        # samples are counted rather than timed, so the joins raise no timestamp errors.
+        trim = f"atrim=start_sample={start_frame}," if start_frame else ""
+        return ["-seekable", "0"], ["-af", f"{trim}asetpts=N/SR/TB"]
 
     def _end_of_stream(self, process: subprocess.Popen[bytes], decoded: int) -> None:
         code = process.wait()
@@ -221,8 +239,10 @@ class FfmpegAudio:
     def _count_frames(self) -> int:
         """Decode the whole stream once, to mono 16-bit, and count its frames."""
         errors: list[str] = []
-        process, reader = _decoder(self._ffmpeg, self.path, [],
-                                   ["-f", "s16le", "-ac", "1", "-ar", str(self.samplerate)], errors)
+        before_input, filters = self._decoder_options(0)
+        process, reader = _decoder(self._ffmpeg, self.path, before_input,
+                                   [*filters, "-f", "s16le", "-ac", "1", "-ar", str(self.samplerate)],
+                                   errors)
         assert process.stdout is not None
         total_bytes = 0
         try:
@@ -266,7 +286,7 @@ def _decoder(ffmpeg: str, path: Path, before_input: list[str], output: list[str]
     before_input : list of str
         Options for the input (a seek).
     output : list of str
-        Options for the raw output (format, channels, rate in Hz).
+        Options for the raw output (filters, format, channels, rate in Hz).
     errors : list of str
         Receives ffmpeg's error lines, without their ``[component @ address]`` prefix.
 

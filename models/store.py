@@ -17,7 +17,9 @@ as ``interrupted`` the next time a monitoring engine opens the file
 :mod:`models.engine_presence`): another engine's open call is in progress.
 Then, too, breathing prompts that an earlier process left on screen or under
 way are closed: a ``shown`` offer as ``dismissed``, a ``started`` exercise as
-``stopped``, keeping the time of their last recorded outcome.
+``stopped``, keeping the time of their last recorded outcome; but not while
+another live process has a breathing prompt log open on the file
+(``prompt_log=True``), whose exercises may be on screen there.
 
 Threads
 -------
@@ -67,7 +69,7 @@ from urllib.parse import quote
 
 from platformdirs import user_data_path
 
-from models.engine_presence import EngineClaim
+from models.engine_presence import EngineClaim, OtherClaims
 from models.errors import UserError
 from models.events import Event, EventKind, EventPhase, EventUpdate, Severity
 from models.private_files import (USER_ONLY, make_private_folder, same_file, write_private_text,
@@ -96,6 +98,13 @@ screen in this one, whose engine restarts when monitoring is paused or reconfigu
 _CLOCK_SLACK = timedelta(minutes=5)
 """How far after the ``now`` given to retention a call may start and still count as rightly
 stamped: an engine may begin a call just after the caller read the clock."""
+
+_STARTED_AT_BEFORE_V3 = (
+    "CASE WHEN outcome = 'started' THEN updated_at "
+    "WHEN \"trigger\" = 'manual' AND outcome IN ('completed', 'stopped') THEN at END")
+"""A prompt's exercise start as far as a log before v3 tells it: a prompt still ``started``
+changed to that last, and one started by hand (``manual``) was logged as it started. Any
+other start time was overwritten by the outcome that followed, and stays unknown (NULL)."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # v1: the first schema.
@@ -168,12 +177,67 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE breathing_prompts_v2 RENAME TO breathing_prompts",
         "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
     ),
+    # v3: ids are never reused (AUTOINCREMENT): exports and log lines name calls and prompts
+    # by id, and without it the next call took the id of the newest one deleted. A prompt
+    # also keeps when its exercise started (started_at), lost once it completed. Both tables
+    # are rebuilt, with foreign keys off (see CallStore._migrate): dropping calls with them on
+    # would delete every event and prompt.
+    (
+        """CREATE TABLE calls_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            start_s REAL NOT NULL,
+            end_s REAL,
+            mode TEXT NOT NULL CHECK (mode IN ('two_party', 'mic_only')),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'ended', 'interrupted')),
+            duration_s REAL,
+            agent_talk_s REAL,
+            agent_talk_share REAL,
+            agent_rate_sps REAL,
+            customer_talk_s REAL,
+            customer_talk_share REAL,
+            customer_rate_sps REAL,
+            overtalk_s REAL,
+            interruptions INTEGER,
+            raised_voice_s REAL,
+            fast_speech_s REAL,
+            monologues INTEGER,
+            breathing_prompts INTEGER,
+            recording_path TEXT
+        )""",
+        "INSERT INTO calls_v3 SELECT id, started_at, ended_at, start_s, end_s, mode, status, "
+        "duration_s, agent_talk_s, agent_talk_share, agent_rate_sps, customer_talk_s, "
+        "customer_talk_share, customer_rate_sps, overtalk_s, interruptions, raised_voice_s, "
+        "fast_speech_s, monologues, breathing_prompts, recording_path FROM calls",
+        "DROP TABLE calls",
+        "ALTER TABLE calls_v3 RENAME TO calls",
+        "CREATE INDEX calls_by_start ON calls (started_at)",
+        """CREATE TABLE breathing_prompts_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id INTEGER REFERENCES calls (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            "trigger" TEXT NOT NULL,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('shown', 'started', 'completed', 'stopped', 'dismissed')),
+            updated_at TEXT NOT NULL,
+            started_at TEXT
+        )""",
+        'INSERT INTO breathing_prompts_v3 (id, call_id, at, "trigger", outcome, updated_at, '
+        'started_at) SELECT id, call_id, at, "trigger", outcome, updated_at, '
+        f"{_STARTED_AT_BEFORE_V3} FROM breathing_prompts",
+        "DROP TABLE breathing_prompts",
+        "ALTER TABLE breathing_prompts_v3 RENAME TO breathing_prompts",
+        "CREATE INDEX prompts_by_call ON breathing_prompts (call_id, at)",
+    ),
 )
 """Schema migrations in order: entry ``n`` upgrades version ``n`` to ``n + 1``.
 
 A read-only store reads an older schema as it is, since it may not upgrade the
 file: a migration must leave the read queries working on the versions before it
-(v2 only widened a CHECK constraint), or :meth:`CallStore._open` must refuse them."""
+(v2 only widened a CHECK constraint; before v3 a prompt's ``started_at`` is read as
+:data:`_STARTED_AT_BEFORE_V3`), or :meth:`CallStore._open` must refuse them."""
 
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this code writes (``PRAGMA user_version``)."""
@@ -187,8 +251,11 @@ _CALL_COLUMNS = (
 )
 _EVENT_COLUMNS = ("id", "call_id", "kind", "start_s", "end_s", "value", "threshold",
                   "severity", "final", "emitted_at")
-_PROMPT_COLUMNS = ("id", "call_id", "at", "trigger", "outcome", "updated_at")
-_PROMPT_SELECT = 'id, call_id, at, "trigger", outcome, updated_at'
+# started_at comes last, so that readers of older exports find the columns where they were.
+_PROMPT_COLUMNS = ("id", "call_id", "at", "trigger", "outcome", "updated_at", "started_at")
+_PROMPT_SELECT = 'id, call_id, at, "trigger", outcome, updated_at, started_at'
+_PROMPT_SELECT_BEFORE_V3 = ('id, call_id, at, "trigger", outcome, updated_at, '
+                            f"{_STARTED_AT_BEFORE_V3} AS started_at")
 
 
 WallTime = datetime | str
@@ -254,7 +321,7 @@ class CallRecord:
     Attributes
     ----------
     id : int
-        The call's key.
+        The call's key; never reused, even after the call is deleted.
     started_at, ended_at : datetime
         Wall-clock start and end (UTC); ``ended_at`` is None while the call is open.
     start_s, end_s : float
@@ -315,7 +382,7 @@ class PromptRecord:
     Attributes
     ----------
     id : int
-        The prompt's key.
+        The prompt's key; never reused, even after the prompt is deleted.
     call_id : int or None
         The call it was offered in; None outside a call.
     at : datetime
@@ -326,6 +393,10 @@ class PromptRecord:
         What became of it so far.
     updated_at : datetime
         Wall-clock time (UTC) of the latest outcome.
+    started_at : datetime or None
+        Wall-clock time (UTC) the exercise started: ``at`` for one started by
+        hand. None if it never started, or if it ended before CalmLine kept
+        this (schema version 3).
     """
 
     id: int
@@ -334,6 +405,7 @@ class PromptRecord:
     trigger: str
     outcome: PromptOutcome
     updated_at: datetime
+    started_at: datetime | None
 
 
 def default_store_path() -> Path:
@@ -363,10 +435,16 @@ class CallStore:
     recover : bool
         Open as a monitoring engine: the store claims the log as an engine's
         until it is closed, and closes calls (and breathing prompts) left open
-        by a crash unless another live engine has the log open. Only the
+        by a crash unless another live engine has the log open (prompts also
+        unless another live process has a prompt log on it). Only the
         monitoring engine passes True, as it starts: any other store may be
         opened while a live call is open, and must not end it. Ignored with
         ``read_only``.
+    prompt_log : bool
+        Open as the app's breathing prompt log: the store claims the log
+        until it is closed, so that an engine of another process does not
+        take the exercises on screen here for ones a crash left. Ignored with
+        ``read_only`` or ``recover``.
 
     Raises
     ------
@@ -376,10 +454,12 @@ class CallStore:
         file is left as it was.
     """
 
-    def __init__(self, path: Path, *, read_only: bool = False, recover: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, recover: bool = False,
+                 prompt_log: bool = False) -> None:
         self.path = Path(path)
         self._read_only = read_only
-        self._engine: EngineClaim | None = None
+        self._presence: EngineClaim | None = None
+        self._prompt_select = _PROMPT_SELECT
         if read_only:
             self._conn = _connect_read_only(self.path)
         else:
@@ -389,6 +469,8 @@ class CallStore:
             self._open()
             if recover and not read_only:
                 self._claim_as_engine()
+            elif prompt_log and not read_only:
+                self._claim_for_prompts()
         except BaseException:
             self.close()
             raise
@@ -396,11 +478,11 @@ class CallStore:
     # --- life cycle
 
     def close(self) -> None:
-        """Close the connection and drop any engine claim; the store cannot be used afterwards."""
+        """Close the connection and drop any claim; the store cannot be used afterwards."""
         self._conn.close()
-        if self._engine is not None:
-            self._engine.release()
-            self._engine = None
+        if self._presence is not None:
+            self._presence.release()
+            self._presence = None
 
     def __enter__(self) -> CallStore:
         return self
@@ -736,12 +818,13 @@ class CallStore:
         trigger : str
             What led to it, such as ``raised_voice`` or ``interruption``.
         outcome : PromptOutcome
-            What has become of it so far.
+            What has become of it so far; ``started`` for an exercise started
+            by hand, which then started at ``at``.
 
         Returns
         -------
         int
-            The prompt's id.
+            The prompt's id, never one that an earlier (deleted) prompt had.
 
         Raises
         ------
@@ -749,13 +832,15 @@ class CallStore:
             If the call does not exist.
         """
         stamp = _iso(at)
+        first = PromptOutcome(outcome)
+        started_at = stamp if first is PromptOutcome.STARTED else None
         with self._write("record the breathing prompt") as conn:
             if call_id is not None:
                 self._require_call(conn, call_id)
             cursor = conn.execute(
-                'INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at) '
-                "VALUES (?, ?, ?, ?, ?)",
-                (call_id, stamp, trigger, PromptOutcome(outcome).value, stamp))
+                'INSERT INTO breathing_prompts (call_id, at, "trigger", outcome, updated_at, '
+                "started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (call_id, stamp, trigger, first.value, stamp, started_at))
         return _row_id(cursor)
 
     def update_prompt_outcome(self, prompt_id: int, outcome: PromptOutcome,
@@ -772,7 +857,7 @@ class CallStore:
             started). Repeating the current
             outcome changes nothing.
         updated_at : datetime or str
-            When, timezone-aware.
+            When, timezone-aware; for ``started``, kept as the exercise's start.
 
         Raises
         ------
@@ -791,8 +876,11 @@ class CallStore:
             if new not in _NEXT_OUTCOMES[current]:
                 raise StoreError(f"breathing prompt {prompt_id} is already {current.value}; "
                                  f"it cannot become {new.value}")
-            conn.execute("UPDATE breathing_prompts SET outcome = ?, updated_at = ? WHERE id = ?",
-                         (new.value, _iso(updated_at), prompt_id))
+            stamp = _iso(updated_at)
+            conn.execute("UPDATE breathing_prompts SET outcome = ?, updated_at = ?, "
+                         "started_at = COALESCE(?, started_at) WHERE id = ?",
+                         (new.value, stamp, stamp if new is PromptOutcome.STARTED else None,
+                          prompt_id))
 
     def prompts(self, call_id: int | None) -> list[PromptRecord]:
         """Breathing exercise offers in order.
@@ -806,22 +894,28 @@ class CallStore:
         -------
         list of PromptRecord
         """
-        sql = f"SELECT {_PROMPT_SELECT} FROM breathing_prompts WHERE call_id IS ? ORDER BY at, id"
+        sql = (f"SELECT {self._prompt_select} FROM breathing_prompts WHERE call_id IS ? "
+               "ORDER BY at, id")
         return [_prompt_record(row) for row in self._query("read the breathing prompts", sql,
                                                             (call_id,))]
 
-    def prompt_counts(self) -> dict[int, int]:
-        """Breathing exercises per call, offered or started by hand.
+    def prompts_by_call(self) -> dict[int, list[PromptRecord]]:
+        """Breathing exercises per call, offered or started by hand, in one query.
 
         Returns
         -------
-        dict of int to int
-            Call id to the number of exercises offered or started in it; calls without
-            any are left out.
+        dict of int to list of PromptRecord
+            Call id to the exercises offered or started in it, in order; calls
+            without any are left out.
         """
-        sql = ("SELECT call_id, COUNT(*) FROM breathing_prompts WHERE call_id IS NOT NULL "
-               "GROUP BY call_id")
-        return dict(self._query("count the breathing prompts", sql, ()))
+        sql = (f"SELECT {self._prompt_select} FROM breathing_prompts "
+               "WHERE call_id IS NOT NULL ORDER BY call_id, at, id")
+        by_call: dict[int, list[PromptRecord]] = {}
+        for row in self._query("read the breathing prompts", sql, ()):
+            record = _prompt_record(row)
+            assert record.call_id is not None
+            by_call.setdefault(record.call_id, []).append(record)
+        return by_call
 
     # --- export
 
@@ -963,6 +1057,8 @@ class CallStore:
                 # An empty file: a first writer has created it and not yet set it up,
                 # or failed to (a full disk); either way no call is in it.
                 raise NoCallLogYet(f"{self.path}: no call log here yet (an empty file)")
+            if version < 3:
+                self._prompt_select = _PROMPT_SELECT_BEFORE_V3
             return
         try:
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -979,33 +1075,67 @@ class CallStore:
             self._migrate()
 
     def _migrate(self) -> None:
-        with self._write("upgrade the call log") as conn:
-            # Read again under the write lock: another store may have upgraded meanwhile.
-            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            for number, statements in enumerate(_MIGRATIONS[current:], start=current + 1):
-                for sql in statements:
-                    conn.execute(sql)
-                conn.execute(f"PRAGMA user_version = {number}")
-                logger.info("%s: upgraded the call log to schema version %d",
-                            self.path, number)
+        # A migration may rebuild a table that others reference (see "Making Other Kinds Of
+        # Table Schema Changes" in SQLite's ALTER TABLE notes): with foreign keys on, dropping
+        # the old calls table would delete every event and prompt. The pragma is ignored
+        # inside a transaction, so it is set around it, and the keys are checked before
+        # the commit instead.
+        self._set_foreign_keys(False)
+        try:
+            with self._write("upgrade the call log") as conn:
+                # Read again under the write lock: another store may have upgraded meanwhile.
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                for number, statements in enumerate(_MIGRATIONS[current:], start=current + 1):
+                    for sql in statements:
+                        conn.execute(sql)
+                    conn.execute(f"PRAGMA user_version = {number}")
+                    logger.info("%s: upgraded the call log to schema version %d",
+                                self.path, number)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise StoreError(
+                        f"{self.path}: cannot upgrade the call log: {len(broken)} rows refer to "
+                        "calls that are not in it; the file was left as it was")
+        finally:
+            self._set_foreign_keys(True)
+
+    def _set_foreign_keys(self, on: bool) -> None:
+        try:
+            self._conn.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot set up the call log "
+                             f"({_reason(exc, self.path)})") from None
 
     def _claim_as_engine(self) -> None:
-        self._engine = EngineClaim(self.path)
+        with self._claiming(EngineClaim(self.path), "the monitoring engine") as others:
+            if others.engines:
+                logger.info("%s: another CalmLine engine has the call log open; calls left "
+                            "open are closed when one starts alone", self.path)
+                return
+            if others.prompt_logs:
+                logger.info("%s: another CalmLine has breathing exercises open on the call "
+                            "log; those left open are closed when none is", self.path)
+            self._close_what_a_crash_left_open(prompts=not others.prompt_logs)
+
+    def _claim_for_prompts(self) -> None:
+        # Registering is all: the claim only tells engines that this process is alive.
+        with self._claiming(EngineClaim(self.path, prompts=True), "the breathing log"):
+            pass
+
+    @contextmanager
+    def _claiming(self, claim: EngineClaim, what: str) -> Iterator[OtherClaims]:
+        self._presence = claim
         try:
-            with self._engine.registering() as alone:
-                if alone:
-                    self._close_what_a_crash_left_open()
-                else:
-                    logger.info("%s: another CalmLine engine has the call log open; calls left "
-                                "open are closed when one starts alone", self.path)
+            with claim.registering() as others:
+                yield others
         except TimeoutError:
             raise StoreError(f"{self.path}: another CalmLine is starting on this call log; "
                              "try again") from None
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot register the monitoring engine "
+            raise StoreError(f"{self.path}: cannot register {what} "
                              f"({exc.strerror or _one_line(exc)})") from None
 
-    def _close_what_a_crash_left_open(self) -> None:
+    def _close_what_a_crash_left_open(self, prompts: bool) -> None:
         with self._write("close what a crash left open") as conn:
             cursor = conn.execute(
                 "UPDATE calls SET status = 'interrupted', "
@@ -1014,17 +1144,19 @@ class CallStore:
                 "end_s = COALESCE((SELECT max(end_s) FROM events "
                 "                  WHERE events.call_id = calls.id), start_s) "
                 "WHERE status = 'open'")
-            prompts = conn.execute(
-                "UPDATE breathing_prompts SET outcome = CASE outcome WHEN 'shown' "
-                "THEN 'dismissed' ELSE 'stopped' END "
-                "WHERE outcome IN ('shown', 'started') AND updated_at < ?",
-                (_iso(_PROCESS_STARTED_AT),))
+            closed_prompts = 0
+            if prompts:
+                closed_prompts = conn.execute(
+                    "UPDATE breathing_prompts SET outcome = CASE outcome WHEN 'shown' "
+                    "THEN 'dismissed' ELSE 'stopped' END "
+                    "WHERE outcome IN ('shown', 'started') AND updated_at < ?",
+                    (_iso(_PROCESS_STARTED_AT),)).rowcount
         if cursor.rowcount:
             logger.warning("%s: closed %d calls left open by a crash as interrupted",
                            self.path, cursor.rowcount)
-        if prompts.rowcount:
+        if closed_prompts:
             logger.warning("%s: closed %d breathing prompts left open by a crash",
-                           self.path, prompts.rowcount)
+                           self.path, closed_prompts)
 
     @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -1076,7 +1208,7 @@ class CallStore:
                                                _CALL_COLUMNS)]
 
     def _prompt_dicts(self, call_id: int | None) -> list[dict[str, Any]]:
-        return self._rows_as_dicts(f"SELECT {_PROMPT_SELECT} FROM breathing_prompts "
+        return self._rows_as_dicts(f"SELECT {self._prompt_select} FROM breathing_prompts "
                                    "WHERE call_id IS ? ORDER BY at, id", (call_id,),
                                    _PROMPT_COLUMNS)
 
@@ -1319,4 +1451,6 @@ def _prompt_record(row: Sequence[Any]) -> PromptRecord:
     p = dict(zip(_PROMPT_COLUMNS, row))
     return PromptRecord(id=p["id"], call_id=p["call_id"], at=_from_iso(p["at"]),
                         trigger=p["trigger"], outcome=PromptOutcome(p["outcome"]),
-                        updated_at=_from_iso(p["updated_at"]))
+                        updated_at=_from_iso(p["updated_at"]),
+                        started_at=None if p["started_at"] is None
+                        else _from_iso(p["started_at"]))

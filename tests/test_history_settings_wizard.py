@@ -280,6 +280,40 @@ def test_history_lists_calls_newest_first(qtbot, tmp_path: Path) -> None:
     assert table_model.rowCount() == 4
 
 
+def test_history_tells_when_each_breathing_exercise_started(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "calmline.sqlite3"
+    with CallStore(path) as store:
+        call_id = store.begin_call(BASE, 0.0, CallMode.TWO_PARTY)
+        offered = store.record_prompt(call_id, BASE + timedelta(seconds=20), "raised_voice")
+        store.update_prompt_outcome(offered, PromptOutcome.STARTED, BASE + timedelta(seconds=31))
+        store.update_prompt_outcome(offered, PromptOutcome.COMPLETED,
+                                    BASE + timedelta(seconds=101))
+        declined = store.record_prompt(call_id, BASE + timedelta(minutes=3), "interruption")
+        store.update_prompt_outcome(declined, PromptOutcome.DISMISSED,
+                                    BASE + timedelta(minutes=3, seconds=5))
+        by_hand = store.record_prompt(call_id, BASE + timedelta(minutes=5), "manual",
+                                      PromptOutcome.STARTED)
+        store.update_prompt_outcome(by_hand, PromptOutcome.STOPPED,
+                                    BASE + timedelta(minutes=5, seconds=40))
+        store.record_prompt(call_id, BASE + timedelta(minutes=7), "raised_voice",
+                            PromptOutcome.STARTED)
+    window = make_history(qtbot, path)
+    cell = window.model.index(0, 6)
+    assert cell.data() == "4"
+
+    def clock(offset: timedelta) -> str:
+        return f"{(BASE + offset).astimezone():%H:%M:%S}"
+
+    assert cell.data(Qt.ItemDataRole.ToolTipRole).splitlines() == [
+        f"Offered at {clock(timedelta(seconds=20))} after a raised voice, started at "
+        f"{clock(timedelta(seconds=31))}, completed at {clock(timedelta(seconds=101))}",
+        f"Offered at {clock(timedelta(minutes=3))} after interruptions, not taken",
+        f"Started by you at {clock(timedelta(minutes=5))}, stopped early at "
+        f"{clock(timedelta(minutes=5, seconds=40))}",
+        f"Offered at {clock(timedelta(minutes=7))} after a raised voice, started at "
+        f"{clock(timedelta(minutes=7))}, under way"]
+
+
 def test_history_shows_interrupted_and_open_calls(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     with CallStore(path) as store:

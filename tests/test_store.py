@@ -55,7 +55,7 @@ def test_new_store_is_user_only_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "data" / "calmline" / "calmline.sqlite3"
     with CallStore(path) as store:
         store.begin_call(NOW, 0.0, CallMode.TWO_PARTY)
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         for suffix in ("", "-wal", "-shm"):
             assert mode_of(Path(f"{path}{suffix}")) == 0o600, suffix
     assert mode_of(path.parent) == 0o700 and mode_of(path.parent.parent) == 0o700
@@ -83,7 +83,8 @@ def test_an_existing_log_is_tightened_but_a_chosen_folder_keeps_its_mode(tmp_pat
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master "
                                                  "WHERE type = 'table'")}
-    assert tables == {"calls", "events", "breathing_prompts"}
+    # sqlite_sequence is SQLite's own: it keeps the highest id used, so that none is reused.
+    assert tables == {"calls", "events", "breathing_prompts", "sqlite_sequence"}
 
 
 def test_call_round_trip_with_events_and_prompts(store: CallStore, tmp_path: Path) -> None:
@@ -143,13 +144,16 @@ def test_prompt_outside_a_call_and_outcome_order(store: CallStore) -> None:
         store.update_prompt_outcome(99, PromptOutcome.STARTED, NOW)
 
 
-def test_prompt_counts_per_call_leave_out_offers_outside_calls(store: CallStore) -> None:
+def test_prompts_by_call_leave_out_offers_outside_calls(store: CallStore) -> None:
     first = store.begin_call(NOW, 0.0, CallMode.TWO_PARTY)
     second = store.begin_call(NOW + timedelta(minutes=5), 300.0, CallMode.TWO_PARTY)
     store.begin_call(NOW + timedelta(minutes=9), 540.0, CallMode.TWO_PARTY)
-    for call_id in (first, second, second, None):
-        store.record_prompt(call_id, NOW, "raised_voice")
-    assert store.prompt_counts() == {first: 1, second: 2}
+    for call_id, minutes in ((first, 1), (second, 8), (second, 6), (None, 2)):
+        store.record_prompt(call_id, NOW + timedelta(minutes=minutes), "raised_voice")
+    by_call = store.prompts_by_call()
+    assert by_call == {first: store.prompts(first), second: store.prompts(second)}
+    assert [p.at for p in by_call[second]] == [NOW + timedelta(minutes=6),
+                                               NOW + timedelta(minutes=8)]
 
 
 def test_a_started_exercise_ends_completed_or_stopped_never_dismissed(store: CallStore) -> None:
@@ -169,7 +173,7 @@ def test_a_version_1_log_is_upgraded_with_its_prompts(tmp_path: Path) -> None:
     path = tmp_path / "calmline.sqlite3"
     write_version_1_log(path)
     with CallStore(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION
         [kept] = store.prompts(1)
         assert (kept.trigger, kept.outcome) == ("raised_voice", PromptOutcome.COMPLETED)
         added = store.record_prompt(1, NOW, "manual", PromptOutcome.STARTED)
@@ -397,7 +401,8 @@ def test_export_csv_with_the_breathing_prompts(store: CallStore, tmp_path: Path)
     assert {call_id for call_id, _, _ in rows} == {str(first), ""}
     assert mode_of(paths[2]) == 0o600
     store.export_csv(*paths[:2], call_ids=[second], prompts_path=paths[2])
-    assert paths[2].read_text().splitlines() == ["id,call_id,at,trigger,outcome,updated_at"]
+    assert paths[2].read_text().splitlines() == [
+        "id,call_id,at,trigger,outcome,updated_at,started_at"]
 
 
 def test_export_never_writes_over_the_call_log(store: CallStore, tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ focus from the softphone, and goes away by itself after
 :data:`OFFER_EXPIRES_S`.
 
 Every offer, and every exercise started by hand, is one row in the call log
-(:class:`StorePromptLog`): ``shown`` when the offer appears, then ``started``,
-and ``completed`` or ``stopped`` (ended early); an offer turned down, closed or
-left to expire is ``dismissed``. A hand-started exercise has the trigger
-``manual`` and starts at ``started``.
+(:class:`StorePromptLog`): ``shown`` when the offer appears, then ``started``
+(the row keeps that time as the exercise's start), and ``completed`` or
+``stopped`` (ended early); an offer turned down, closed or left to expire is
+``dismissed``. A hand-started exercise has the trigger ``manual`` and starts at
+``started``.
 
 Wiring, in the app::
 
@@ -126,7 +127,9 @@ class StorePromptLog:
     it).
 
     It may be opened at any time, during a call too: only a monitoring
-    engine's store closes calls left open by a crash.
+    engine's store closes calls left open by a crash. While it is open, an
+    engine started by another process (``calmline monitor --headless``) leaves
+    the exercises logged here alone, even if this app's engine is paused.
 
     Parameters
     ----------
@@ -143,7 +146,7 @@ class StorePromptLog:
 
     def __init__(self, store_path: Path,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        self._store = CallStore(store_path)
+        self._store = CallStore(store_path, prompt_log=True)
         self._now = now
 
     def record(self, trigger: str, call_id: int | None,

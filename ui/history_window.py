@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
-from models.store import CallRecord, CallStatus, CallStore, NoCallLogYet, StoreError
+from models.store import (CallRecord, CallStatus, CallStore, NoCallLogYet, PromptOutcome,
+                          PromptRecord, StoreError)
 from models.summary import CallSummary
+from ui.breathing_pacer import MANUAL_TRIGGER
 from ui.window_titles import APP_NAME, window_title
 
 logger = logging.getLogger(__name__)
@@ -59,12 +61,12 @@ class CallRow:
     ----------
     record : CallRecord
         The call from the store.
-    prompts : int
-        Breathing exercises offered during the call, counted in the store.
+    prompts : tuple of PromptRecord
+        Breathing exercises offered or started during the call, in order.
     """
 
     record: CallRecord
-    prompts: int
+    prompts: tuple[PromptRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,48 @@ def trend_buckets(calls: Sequence[CallRecord], per_shift: bool = False) -> list[
     return buckets
 
 
+def exercise_text(prompt: PromptRecord) -> str:
+    """One breathing exercise of the log as a line of text, times in local time.
+
+    Parameters
+    ----------
+    prompt : PromptRecord
+        The exercise.
+
+    Returns
+    -------
+    str
+        Such as "Offered at 14:02:10 after a raised voice, started at 14:02:31,
+        completed at 14:03:41".
+    """
+    if prompt.trigger == MANUAL_TRIGGER:
+        text = f"Started by you at {_clock(prompt.at)}"
+    else:
+        cause = _TRIGGER_TEXT.get(prompt.trigger, prompt.trigger.replace("_", " "))
+        text = f"Offered at {_clock(prompt.at)} after {cause}"
+        if prompt.started_at is not None:
+            text += f", started at {_clock(prompt.started_at)}"
+        elif prompt.outcome in (PromptOutcome.STARTED, PromptOutcome.COMPLETED,
+                                PromptOutcome.STOPPED):
+            # Logs from before CalmLine kept start times lost them once the exercise ended.
+            text += ", started (time not logged)"
+    if prompt.outcome is PromptOutcome.SHOWN:
+        return text
+    if prompt.outcome is PromptOutcome.DISMISSED:
+        return f"{text}, not taken"
+    if prompt.outcome is PromptOutcome.STARTED:
+        return f"{text}, under way"
+    ended = "completed" if prompt.outcome is PromptOutcome.COMPLETED else "stopped early"
+    return f"{text}, {ended} at {_clock(prompt.updated_at)}"
+
+
+_TRIGGER_TEXT = {"raised_voice": "a raised voice", "interruption": "interruptions"}
+
+
+def _clock(moment: datetime) -> str:
+    return f"{moment.astimezone():%H:%M:%S}"
+
+
 def _duration_s(record: CallRecord) -> float | None:
     if record.summary is not None:
         return record.summary.duration_s
@@ -163,7 +207,8 @@ class CallTableModel(QAbstractTableModel):
         "Times you started talking over the customer (needs the customer's side)",
         "Seconds you spent with a raised voice",
         "Your median speaking pace in syllables per second",
-        "Breathing exercises during the call: offered by CalmLine, or started by you",
+        "Breathing exercises during the call: offered by CalmLine, or started by you "
+        "(point at a count for when each started and how it ended)",
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -278,7 +323,8 @@ class CallTableModel(QAbstractTableModel):
                         "At least this long: CalmLine was stopped during the call")
             return _minutes_seconds(duration), duration, None
         if column == 6:
-            return str(row.prompts), row.prompts, None
+            count = len(row.prompts)
+            return str(count), count, "\n".join(map(exercise_text, row.prompts)) or None
         if summary is None:
             return NOT_AVAILABLE, -1.0, "No totals: the call did not end normally"
         if column == 2:
@@ -712,7 +758,7 @@ class HistoryWindow(QMainWindow):
         try:
             with CallStore(self.store_path, read_only=True) as store:
                 records = store.calls(limit=self._max_calls)
-                prompts = store.prompt_counts()
+                prompts = store.prompts_by_call()
         except NoCallLogYet:
             self._status("No calls logged yet.")  # the first call creates the log
             return []
@@ -721,7 +767,7 @@ class HistoryWindow(QMainWindow):
             self._status(f"Cannot read the call log: {exc}")
             return []
         self._status(f"{len(records)} call{'s' if len(records) != 1 else ''}.")
-        return [CallRow(r, prompts.get(r.id, 0)) for r in records]
+        return [CallRow(r, tuple(prompts.get(r.id, ()))) for r in records]
 
     def _update_chart(self) -> None:
         self.chart.set_buckets(trend_buckets([row.record for row in self.model.rows()],

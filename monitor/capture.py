@@ -26,7 +26,11 @@ Everything slow happens in :meth:`CaptureSource.poll` on the engine thread:
   its own source vanished (unplugged headset, Bluetooth drop): PulseAudio
   "rescues" such streams, so without this check the microphone stream would
   quietly record the customer. Checked with ``pactl`` every
-  ``pulse_check_interval_s``.
+  ``pulse_check_interval_s``, and at once when the server announces a moved
+  stream or a vanished source (:class:`PulseRouteWatch`). From such an
+  announcement until ``pactl`` has confirmed the stream's source, its audio is
+  held back from the engine; if the stream was moved, that audio is dropped,
+  so not even a moment of the wrong source reaches the analysis.
 
 A lost source closes its stream, reports ``'<role> lost'`` and retries every
 ``retry_interval_s``. :class:`PortAudioHost` decides when PortAudio itself is
@@ -39,6 +43,8 @@ import enum
 import logging
 import math
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -287,6 +293,70 @@ def _playing_through_sounddevice() -> bool:
     return not stream.closed and stream.active
 
 
+class PulseRouteWatch:
+    """Counts the sound server's announcements that may have moved a recording stream.
+
+    PulseAudio moves a stream whose source vanished onto the default source
+    at once, and announces it to subscribers before the stream delivers any
+    audio from its new source. ``pactl subscribe`` hears that within
+    milliseconds; polling ``pactl`` every second alone let up to a second of
+    the default source through (on a headset unplug, the customer's voice on
+    the microphone's line, which reads as the agent cutting in).
+
+    One ``pactl subscribe`` process serves every source of a host. Without
+    ``pactl`` or a server, nothing is counted and the periodic check remains.
+    """
+
+    def __init__(self) -> None:
+        self.events = 0
+        """Announcements so far; written only by the reader thread."""
+        self._process: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+
+    def ensure_running(self) -> None:
+        """Start watching, or start again after the server went away (engine thread)."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        self.stop()
+        exe = shutil.which("pactl")
+        if exe is None:
+            return
+        try:
+            process = subprocess.Popen([exe, "subscribe"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                       text=True, env=dict(os.environ, LC_ALL="C"))
+        except OSError as exc:
+            logger.debug("cannot watch the sound server: %s", exc)
+            return
+        self._process = process
+        self._thread = threading.Thread(target=self._read, args=(process,),
+                                        name="calmline-pulse-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        process.stdout.close()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        # A move is a 'change' on the stream; the vanished source's 'remove' follows it.
+        for line in process.stdout:
+            if "'change' on source-output" in line or "'remove' on source #" in line:
+                self.events += 1
+
+
 class PortAudioHost:
     """Coordinates everything that touches PortAudio globally.
 
@@ -331,6 +401,8 @@ class PortAudioHost:
         self._outside_streams = 0
         # A device-list refresh waiting for the engine thread: (its answer, interrupt_running).
         self._refresh_request: tuple[Future[bool], bool] | None = None
+        self.route_watch = PulseRouteWatch()
+        """Announcements of moved streams, for sources on named PulseAudio sources."""
 
     def register(self, source: SoundDeviceSource) -> None:
         """Take part in re-initialisation decisions (done by the source)."""
@@ -343,6 +415,8 @@ class PortAudioHost:
         with self._lock:
             if source in self._sources:
                 self._sources.remove(source)
+            if not self._sources:
+                self.route_watch.stop()
 
     def outside_stream_opened(self) -> None:
         """A stream this host does not manage is open: hold re-initialisation until it closes."""
@@ -601,6 +675,9 @@ class SoundDeviceSource(CaptureSource):
         self._next_pulse_check_s = 0.0
         # pactl's answer about a stream: (stream id and whether audio had flowed when asked, answer).
         self._route_check: tuple[str, bool, Future[int | None]] | None = None
+        self._route_events_seen = 0
+        # First frame held back from the engine until pactl confirms the stream's source.
+        self._held_from: int | None = None
         self._next_retry_s = 0.0
         self._stale_device_list = False
         # Written only by the callback (the producer side).
@@ -667,6 +744,19 @@ class SoundDeviceSource(CaptureSource):
         self._polled_at_s = now_s
         self._log_counters(now_s)
 
+    def read(self, max_frames: int | None = None) -> CaptureChunk:
+        """Take the frames stored so far, except those held while the stream's source is in doubt.
+
+        Parameters
+        ----------
+        max_frames : int or None
+            Upper bound on the frames returned; None takes all.
+        """
+        if self._held_from is not None:
+            allowed = self._held_from - self._ring.frames_read
+            max_frames = allowed if max_frames is None else min(max_frames, allowed)
+        return super().read(max_frames)
+
     # -- PortAudio callback (producer side) ------------------------------------
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: object,
@@ -711,6 +801,9 @@ class SoundDeviceSource(CaptureSource):
         self._stream = stream
         self._target = target
         self._pulse_index = self._pulse_source_index(target.pulse_source)
+        if target.pulse_source is not None:
+            self._host.route_watch.ensure_running()
+        self._route_events_seen = self._host.route_watch.events
         now_s = time.monotonic()
         self._opened_at_s = now_s
         self._progress_frames = self._ring.frames_stored
@@ -738,6 +831,22 @@ class SoundDeviceSource(CaptureSource):
             # A vanished device often refuses to close cleanly; it is gone either way.
             self._stream_errors += 1
             logger.info("%s: error closing stream: %s", self._role, exc)
+        self._drop_held_audio()
+
+    def _drop_held_audio(self) -> None:
+        """Discard audio held since the server announced a move that pactl never cleared.
+
+        It may be another source's (the customer's voice on the microphone's
+        line); the engine fills the gap with silence on the call's clock.
+        """
+        if self._held_from is None:
+            return
+        self._held_from = None
+        dropped = self._ring.read_available()
+        self._ring.read(dropped)
+        if dropped:
+            logger.info("%s: dropped %.2f s of audio recorded after its source was moved",
+                        self._role, dropped / self._sr_hz)
 
     def _reopen_after_reinit(self) -> None:
         """Reopen a running stream that the host closed to re-initialise PortAudio."""
@@ -777,6 +886,16 @@ class SoundDeviceSource(CaptureSource):
         # pactl takes milliseconds, but seconds while the sound server restarts, and
         # the engine's tick must not wait for it: it is asked on the host's worker
         # thread and its answer is read on a later tick.
+        events = self._host.route_watch.events
+        if events != self._route_events_seen:
+            # Audio stored since the last read may come from another source already;
+            # it waits for an answer asked after the announcement (an earlier one may
+            # predate the move).
+            self._route_events_seen = events
+            if self._held_from is None:
+                self._held_from = self._ring.frames_read
+            self._route_check = None
+            self._next_pulse_check_s = now_s
         pending = self._route_check
         if pending is None:
             if now_s >= self._next_pulse_check_s:
@@ -794,10 +913,14 @@ class SoundDeviceSource(CaptureSource):
         if on_index is None:
             # The server lists a stream only once it records; before audio
             # flowed its absence proves nothing.
-            return "the sound server dropped the stream" if flowed else None
-        if on_index != self._pulse_index:
-            return f"source {source_name} went away"
-        return None
+            problem = "the sound server dropped the stream" if flowed else None
+        elif on_index != self._pulse_index:
+            problem = f"source {source_name} went away"
+        else:
+            problem = None
+        if problem is None and self._route_events_seen == self._host.route_watch.events:
+            self._held_from = None  # asked after the last announcement: the held audio is ours
+        return problem
 
     def _enter_lost(self, message: str) -> None:
         self._set_state(SourceState.LOST, message)

@@ -221,23 +221,24 @@ def test_a_navigation_notice_goes_when_the_cursor_moves_but_a_problem_stays(
     assert "no sound output device" in window.message
     window.seek(window.report.events[-1].start_s)
     qtbot.keyClick(window.timeline, Qt.Key.Key_N)
-    assert window.message == "No more events after this point."
+    assert window.notice == "No more events after this point."
+    assert "no sound output device" in window.message  # the problem stays in view
     qtbot.keyClick(window.timeline, Qt.Key.Key_Left)
-    assert "no sound output device" in window.message  # the problem it covered is back
+    assert window.notice == "" and "no sound output device" in window.message
     window.seek(0.0)
     qtbot.keyClick(window.timeline, Qt.Key.Key_P)
-    assert window.message == "No events before this point."
+    assert window.notice == "No events before this point."
     qtbot.keyClick(window.timeline, Qt.Key.Key_N)  # the next navigation that succeeds
     assert window.timeline.cursor_s == pytest.approx(window.report.events[0].start_s)
-    assert "no sound output device" in window.message
+    assert window.notice == "" and "no sound output device" in window.message
 
 
 def test_a_navigation_notice_goes_when_playing_on(qtbot, opened: ReviewWindow) -> None:
     opened.seek(opened.report.events[-1].start_s)
     opened.next_event()
-    assert opened.message == "No more events after this point."
+    assert opened.notice == "No more events after this point."
     opened.playback.play()
-    assert opened.playback.playing and opened.message == ""
+    assert opened.playback.playing and opened.notice == ""
     opened.playback.pause()
 
 

@@ -21,8 +21,9 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import (QAction, QFontMetricsF, QKeySequence, QPainter, QPaintEvent, QPalette,
                            QPen)
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton,
-                               QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QMainWindow, QMessageBox, QPlainTextEdit,
+                               QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout,
+                               QWidget)
 
 from models.store import (CallRecord, CallStatus, CallStore, NoCallLogYet, PromptOutcome,
                           PromptRecord, StoreError)
@@ -37,6 +38,9 @@ SHIFT_WINDOW = timedelta(hours=12)
 
 DEFAULT_MAX_CALLS = 2000
 """Newest calls the window lists: months of calls, still a fast query."""
+
+EXERCISE_LINES = 4
+"""Lines of the selected call's breathing exercises shown without scrolling."""
 
 SIZE_BY_ROWS = 200
 """Rows, besides those in view, whose contents the columns are sized to."""
@@ -208,7 +212,7 @@ class CallTableModel(QAbstractTableModel):
         "Seconds you spent with a raised voice",
         "Your median speaking pace in syllables per second",
         "Breathing exercises during the call: offered by CalmLine, or started by you "
-        "(point at a count for when each started and how it ended)",
+        "(point at a count, or see below the table, for when each started and how it ended)",
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -298,7 +302,8 @@ class CallTableModel(QAbstractTableModel):
         display, _sort_key, tip = self._cell_at(source, index.column())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return display
-        if role == Qt.ItemDataRole.ToolTipRole:
+        # A screen reader reads the description with the cell: the tooltip is the mouse's only.
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleDescriptionRole):
             return tip
         return None
 
@@ -637,6 +642,20 @@ class HistoryWindow(QMainWindow):
         header.setResizeContentsPrecision(SIZE_BY_ROWS)
         self.table.verticalHeader().hide()
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.table.selectionModel().selectionChanged.connect(self._update_exercises)
+
+        # The Prompts count's tooltip, for the selected call, where the keyboard reaches it;
+        # a few lines tall whatever it holds, so that the table does not jump with the selection.
+        self.exercises = QPlainTextEdit()
+        self.exercises.setObjectName("exercises")
+        self.exercises.setReadOnly(True)
+        self.exercises.setTabChangesFocus(True)
+        self.exercises.setAccessibleName("Breathing exercises of the selected call")
+        margins = 2 * (self.exercises.document().documentMargin() + self.exercises.frameWidth())
+        self.exercises.setFixedHeight(round(self.exercises.fontMetrics().lineSpacing()
+                                            * EXERCISE_LINES + margins))
+        exercises_label = QLabel("Breathing e&xercises of the selected call:")
+        exercises_label.setBuddy(self.exercises)
 
         delete_action = QAction("Delete call", self.table)
         delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -698,8 +717,14 @@ class HistoryWindow(QMainWindow):
         chart_controls.addStretch(1)
         chart_layout.addLayout(chart_controls)
         chart_layout.addWidget(self.chart)
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table)
+        table_layout.addWidget(exercises_label)
+        table_layout.addWidget(self.exercises)
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(table_box)
         splitter.addWidget(chart_box)
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -707,7 +732,8 @@ class HistoryWindow(QMainWindow):
         layout.addWidget(splitter)
         layout.addWidget(self.status_label)
         self.setCentralWidget(central)
-        self.setTabOrder(self.table, self.delete_button)
+        self.setTabOrder(self.table, self.exercises)
+        self.setTabOrder(self.exercises, self.delete_button)
         self.setTabOrder(self.delete_button, self.export_csv_button)
         self.setTabOrder(self.export_csv_button, self.export_json_button)
         self.setTabOrder(self.export_json_button, self.selected_only)
@@ -752,6 +778,7 @@ class HistoryWindow(QMainWindow):
             self.table.selectRow(0)
             self.table.setCurrentIndex(self.model.index(0, 0))
         self._update_buttons()
+        self._update_exercises()
 
     def _read_rows(self) -> list[CallRow]:
         """The logged calls, newest first; none, with the reason in the status line, on failure."""
@@ -797,6 +824,17 @@ class HistoryWindow(QMainWindow):
         self.export_csv_button.setEnabled(has_calls)
         self.export_json_button.setEnabled(has_calls)
         self.selected_only.setEnabled(call_id is not None)
+
+    def _update_exercises(self) -> None:
+        call_id = self.selected_call_id()
+        row = next((r for r in self.model.rows() if r.record.id == call_id), None)
+        if row is None:
+            text = "No call selected."
+        elif not row.prompts:
+            text = "None during this call."
+        else:
+            text = "\n".join(map(exercise_text, row.prompts))
+        self.exercises.setPlainText(text)
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)

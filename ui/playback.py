@@ -9,6 +9,14 @@ flags and the GUI's timer logs them. The GUI polls the position at about 20 Hz
 instead of being signalled from the audio thread, which keeps Qt objects on
 the GUI thread only.
 
+While playing, the position is that of the sound being heard, not of the
+samples just handed to PortAudio: those reach the speakers only after the
+output's latency (a quarter of a second through some sound servers), and a
+cursor that far ahead marks a raised voice before it is heard. The callback
+keeps PortAudio's figure for that delay; the GUI takes it off the samples
+handed out. Pausing drops what is still on its way, so the sound stops where
+the cursor stands, and playing on starts there.
+
 Without an output device (a headless machine, a server, an unplugged headset)
 ``available`` is False and ``message`` says why; the position can still be
 moved so that the rest of the review works.
@@ -20,6 +28,7 @@ to the app's :class:`~monitor.capture.PortAudioHost` while it is open.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -41,6 +50,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_OUTPUT_DELAY_S = 2.0
+"""Longest delay from callback to speaker believed, in seconds; a longer one (or a
+negative one) means the host API does not time its buffers, and the stream's
+nominal latency is used instead."""
 POSITION_INTERVAL_MS = 50
 """How often the position is reported while playing (20 Hz: smooth to the eye)."""
 FEED_BLOCK_S = 0.1
@@ -65,7 +78,10 @@ class OutputStream(Protocol):
 
     A stream may also have an ``active`` attribute, as sounddevice's has: False
     once it has stopped by itself, as PortAudio's does when its device or the
-    sound server goes away. Without one, a stream is taken to play on.
+    sound server goes away. Without one, a stream is taken to play on. It may
+    have a ``latency`` (seconds from callback to speaker, as PortAudio expects
+    it), used when the callback is given no timing, and an ``abort()`` that
+    stops without playing out what is buffered, used to pause.
     """
 
     def start(self) -> None:
@@ -186,11 +202,16 @@ class _Feeder:
     The first source sets the rate; a second file at another rate (the
     customer's recording of the same call) is resampled to it, and whichever
     file ends first is continued with silence.
+
+    ``frames_out`` counts the file's frames handed to the output, and
+    ``frames_after_end`` the silence handed out after them: the end has been
+    heard once that silence is longer than what the output still holds.
     """
 
     def __init__(self, sources: list[Source], sr_hz: int, start_frame: int) -> None:
         self.start_frame = start_frame
         self.frames_out = 0
+        self.frames_after_end = 0
         self.finished = False
         self._sources = sources
         self._sr_hz = sr_hz
@@ -255,7 +276,8 @@ class _Feeder:
             done += take
         out[done:] = 0.0
         self.frames_out += done
-        if self._ended and self._pending is None:
+        if self._ended:
+            self.frames_after_end += wanted - done
             self.finished = True
 
     def close(self) -> None:
@@ -304,6 +326,10 @@ class Playback(QObject):
         self._feeder: _Feeder | None = None
         self._status_flags = 0  # written by the audio callback only
         self._status_flags_logged = 0
+        # Written by the audio callback only: how long after it ran the first frame of its
+        # last buffer reaches the speaker, in seconds, and that buffer's length in frames.
+        self._dac_delay_s = math.nan
+        self._buffer_frames = 0
         self._timer = QTimer(self)
         self._timer.setInterval(POSITION_INTERVAL_MS)
         self._timer.timeout.connect(self._poll)
@@ -330,13 +356,26 @@ class Playback(QObject):
 
     @property
     def position_s(self) -> float:
-        """The play position in seconds."""
+        """The play position in seconds: while playing, that of the sound being heard."""
         if not self._sr_hz:
             return 0.0
         frames = self._position_frames
-        if self._feeder is not None:
-            frames = self._feeder.start_frame + self._feeder.frames_out
+        feeder = self._feeder
+        if feeder is not None:
+            frames = feeder.start_frame + self._heard_frames(feeder, self._stream)
         return min(frames, self._frames) / self._sr_hz
+
+    def _unheard_frames(self, stream: OutputStream | None) -> int:
+        """Frames handed to the output that had not been heard when the callback last ran."""
+        delay_s = self._dac_delay_s
+        if 0.0 <= delay_s <= MAX_OUTPUT_DELAY_S:  # False for NaN: no timing given yet
+            return round(delay_s * self._sr_hz) + self._buffer_frames
+        return round(float(getattr(stream, "latency", 0.0)) * self._sr_hz)
+
+    def _heard_frames(self, feeder: _Feeder, stream: OutputStream | None) -> int:
+        """Frames of the file from ``feeder``'s start that have been heard."""
+        handed_out = feeder.frames_out + feeder.frames_after_end
+        return min(feeder.frames_out, max(0, handed_out - self._unheard_frames(stream)))
 
     def load(self, path: Path, channels: Sequence[int] | None = None,
              customer_path: Path | None = None) -> None:
@@ -408,6 +447,8 @@ class Playback(QObject):
             return
         if self._position_frames >= self._frames:
             self._position_frames = 0
+        self._dac_delay_s = math.nan
+        self._buffer_frames = 0
         self._feeder = _Feeder(self._sources, self._sr_hz, self._position_frames)
         if self._audio_host is not None:
             self._audio_host.outside_stream_opened()
@@ -425,18 +466,19 @@ class Playback(QObject):
         self.playing_changed.emit(True)
 
     def pause(self) -> None:
-        """Stop playing, keeping the position."""
+        """Stop playing, keeping the position of the sound last heard."""
         stream, self._stream = self._stream, None
         if stream is None:
             return
         self._timer.stop()
         try:
-            stream.stop()
+            # What is on its way to the speaker is dropped, not played out past the cursor.
+            getattr(stream, "abort", stream.stop)()
             stream.close()
         except Exception as exc:  # a device that vanished mid-play must not take the window with it
             logger.warning("closing the output stream failed: %s", exc)
         self._stream_closed()
-        self._drop_feeder()
+        self._drop_feeder(stream)
         self.playing_changed.emit(False)
         self.position_changed.emit(self.position_s)
 
@@ -464,13 +506,18 @@ class Playback(QObject):
         feeder = self._feeder
         if feeder is None:
             outdata[:] = 0.0
-            return
-        feeder.fill(outdata)
+        else:
+            feeder.fill(outdata)
+        # After the fill: the GUI must not take a new buffer's delay off the count before it.
+        if time is not None:
+            self._dac_delay_s = time.outputBufferDacTime - time.currentTime
+            self._buffer_frames = frames
 
-    def _drop_feeder(self) -> None:
+    def _drop_feeder(self, stream: OutputStream | None = None) -> None:
         feeder, self._feeder = self._feeder, None
         if feeder is not None:
-            self._position_frames = min(feeder.start_frame + feeder.frames_out, self._frames)
+            self._position_frames = min(feeder.start_frame + self._heard_frames(feeder, stream),
+                                        self._frames)
             feeder.close()
 
     def _poll(self) -> None:
@@ -481,7 +528,8 @@ class Playback(QObject):
             self._status_flags_logged = flags
         feeder = self._feeder
         self.position_changed.emit(self.position_s)
-        if feeder is not None and feeder.finished:
+        if (feeder is not None and feeder.finished
+                and feeder.frames_after_end >= self._unheard_frames(self._stream)):
             self.pause()
             self._position_frames = self._frames
             self.position_changed.emit(self.position_s)

@@ -13,6 +13,7 @@ opens a file, Ctrl+L a logged call. All of them are in the menus too.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -281,8 +282,6 @@ class ReviewWindow(QMainWindow):
         self._choice = ChannelChoice()
         self._file_channels = 0  # known once an analysis has opened the file
         self._file_levels: list[float | None] | None = None  # per channel, for the channel dialog
-        self._lasting = ""  # the last message that stays (a problem, a result), back when a notice goes
-        self._notice = ""  # a navigation notice that holds only until the cursor moves
         self._playback = Playback(self, stream_factory, audio_host)
         self._playback.position_changed.connect(self._on_position)
         self._playback.playing_changed.connect(self._on_playing)
@@ -319,6 +318,11 @@ class ReviewWindow(QMainWindow):
     def message(self) -> str:
         """The one-line message shown in the window (empty when none)."""
         return self._message.text()
+
+    @property
+    def notice(self) -> str:
+        """The navigation notice beside the play position (empty when none)."""
+        return self._notice.text()
 
     @property
     def progress_bar(self) -> QProgressBar:
@@ -568,8 +572,12 @@ class ReviewWindow(QMainWindow):
         self._play.clicked.connect(self._toggle_play)
         self._position = QLabel(central)
         self._position.setAccessibleName("Play position")
+        self._notice = QLabel(central)
+        self._notice.setAccessibleName("Notice")
         transport.addWidget(self._play)
-        transport.addWidget(self._position, 1)
+        transport.addWidget(self._position)
+        transport.addSpacing(self.fontMetrics().averageCharWidth() * 4)
+        transport.addWidget(self._notice, 1)
 
         self._events = QListWidget(central)
         self._events.setAccessibleName("Events")
@@ -738,7 +746,8 @@ class ReviewWindow(QMainWindow):
             self._timeline.set_view(*self._open_view)
         if self._open_at_s > 0:
             self.seek(self._open_at_s)
-        if self._open_playing:
+        # At the very end play() would start the call over: a swap there stays put, paused.
+        if self._open_playing and self._playback.position_s < self._playback.duration_s:
             self._playback.play()
         self._update_enabled()
         self._timeline.setFocus()
@@ -830,25 +839,20 @@ class ReviewWindow(QMainWindow):
 
     def _show_message(self, text: str) -> None:
         """Show a message that stays until the next one (a problem, a result); empty clears it."""
-        self._lasting = text
-        self._notice = ""
-        self._update_message()
+        self._notice.clear()
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
         if text:
             logger.info("%s", text)
 
     def _show_notice(self, text: str) -> None:
-        """Show a navigation notice over the message until the cursor moves; empty clears it.
+        """Show a navigation notice until the cursor moves; empty clears it.
 
-        Clearing brings back a problem the notice covered (playback
-        unavailable, say): the user still needs to see that.
+        It sits in the transport row, which is as tall with it as without, so
+        the window does not jump when N or P finds nothing; and a problem in
+        the message line (playback unavailable, say) stays in view.
         """
-        self._notice = text
-        self._update_message()
-
-    def _update_message(self) -> None:
-        text = self._notice or self._lasting
-        self._message.setText(text)
-        self._message.setVisible(bool(text))
+        self._notice.setText(text)
 
     # --- dialogs
 
@@ -884,9 +888,17 @@ class ReviewWindow(QMainWindow):
         if dialog.exec() == QDialog.DialogCode.Accepted and (chosen := dialog.selected_path()):
             self.open_file(chosen)
 
-    def _suggested_name(self, suffix: str) -> str:
-        stem = Path(self.report.source).stem if self.report is not None else "call"
-        return f"{stem}-review{suffix}"
+    def _suggested_path(self, suffix: str) -> Path:
+        """Where the export dialog starts: beside the recording when that folder takes files.
+
+        The process's own folder, where a dialog would start otherwise, is often
+        ``/`` or the install folder for an app started from a menu.
+        """
+        recording = (Path(self.report.source).absolute() if self.report is not None
+                     else Path.home() / "call")
+        # Home otherwise, where History's exports start too.
+        folder = recording.parent if os.access(recording.parent, os.W_OK) else Path.home()
+        return folder / f"{recording.stem}-review{suffix}"
 
     def _choose_html(self) -> None:
         self._choose_report("html", self.export_html)
@@ -898,7 +910,7 @@ class ReviewWindow(QMainWindow):
         """Ask where to save the report as ``kind``, under a name with that format's ending."""
         endings = REPORT_SUFFIXES[kind]
         name, _ = QFileDialog.getSaveFileName(
-            self, f"Export report as {kind.upper()}", self._suggested_name(endings[0]),
+            self, f"Export report as {kind.upper()}", str(self._suggested_path(endings[0])),
             f"{kind.upper()} ({' '.join('*' + e for e in endings)})")
         if not name:
             return

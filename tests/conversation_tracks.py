@@ -48,15 +48,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 from scipy import signal
 
+from monitor.features import DC_CUTOFF_HZ
 from tests.audio_fixtures import (office_noise, pocketsphinx_clips, resample, rms_dbfs,
                                   telephone_band)
 
 SR_HZ = 16000
 FRAME = 160
+PROMPTS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+"""Asterisk's recorded prompts (asterisk-core-sounds-en-wav): one professional voice, 8 kHz."""
 """Label frame in samples (10 ms at 16 kHz)."""
 
 AGENT_LEVEL_DBFS = -26.0
@@ -326,3 +332,30 @@ def score(flags: np.ndarray, cond: Condition, labels: np.ndarray | None = None,
         neighbour_false_accept=_rate(f, neigh & ~t) if neigh.any() else float("nan"),
         n_frames=len(f),
     )
+
+
+def prompt_speech(hop: int = 1600) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each of Asterisk's recorded prompts at 16 kHz and DC-blocked as the analysis has it.
+
+    Parameters
+    ----------
+    hop : int
+        Hop length in samples at 16 kHz.
+
+    Returns
+    -------
+    list of (np.ndarray, np.ndarray)
+        Per prompt, its audio, shape (n,), and its speech hops by the energy
+        oracle, shape (n // hop,), bool; empty when the prompts are not installed.
+    """
+    dc_b, dc_a = signal.butter(2, DC_CUTOFF_HZ, "highpass", fs=SR_HZ)
+    prompts = []
+    for path in sorted(PROMPTS.rglob("*.wav")):
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        x = signal.lfilter(dc_b, dc_a, soxr.resample(x[:, 0], sr, SR_HZ)).astype(np.float32)
+        labels = oracle_labels(x)
+        n = labels.size * FRAME // hop
+        speech = labels[:n * hop // FRAME].reshape(n, hop // FRAME).mean(axis=1) >= 0.5
+        if speech.any():
+            prompts.append((x, speech))
+    return prompts

@@ -10,6 +10,7 @@ import pytest
 from monitor.line_sounds import MUSIC_EARLY_PAIRS, MUSIC_PAIRS, TONE_RUN_HOPS, LineSoundDetector
 from tests.audio_fixtures import (HOLD_MUSIC_STYLES, POCKETSPHINX_DATA, espeak, have, hold_music,
                                   office_noise, pocketsphinx_clips, telephone_band)
+from tests.conversation_tracks import PROMPTS, prompt_speech
 from ui.cli import main
 
 SR_HZ = 16000
@@ -116,10 +117,28 @@ def test_talking_over_a_ringback_tone_is_not_an_interruption(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("style", HOLD_MUSIC_STYLES)
-def test_steady_hold_music_is_music_once_one_and_a_half_seconds_are_heard(style: str) -> None:
-    flags = music_flags(telephone_band(hold_music(40.0, SR_HZ, style), SR_HZ))
-    assert not flags[:MUSIC_EARLY_PAIRS].any()  # 15 pairs of hops need 16 hops
-    assert flags[MUSIC_EARLY_PAIRS:].mean() >= 0.95
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hold_music_that_holds_its_notes_is_music_within_a_second(style: str, seed: int) -> None:
+    # Piano, pads and a beat change notes every 0.25-0.5 s and hold them in between:
+    # 0.6 s of that is evidence enough. It took 1.5 s, counted as the customer talking.
+    flags = music_flags(telephone_band(hold_music(40.0, SR_HZ, style, seed=seed), SR_HZ))
+    assert not flags[:MUSIC_EARLY_PAIRS].any()  # 6 pairs of hops need 7 hops
+    assert flags[10:].all()
+
+
+def test_piano_hold_music_is_under_a_second_of_customer_talk(tmp_path: Path) -> None:
+    customer = np.zeros(20 * SR_HZ, np.float32)
+    customer[5 * SR_HZ:] = telephone_band(hold_music(15.0, SR_HZ, "piano"), SR_HZ)
+    data = analyze_call(np.zeros_like(customer), customer, tmp_path)
+    assert data["summary"]["customer"]["talk_s"] < 1.0  # was 1.5 s
+
+
+@pytest.mark.skipif(not PROMPTS.exists(), reason="asterisk-core-sounds-en-wav not installed")
+def test_recorded_prompts_are_not_music() -> None:
+    # 555 recordings of one professional voice, 8 kHz: the decision on 0.6 s of
+    # sound must not take a steady, careful reading for music.
+    for x, speech in prompt_speech():
+        assert not music_flags(x, speech).any()
 
 
 def test_speech_after_hold_music_is_speech_again_within_1_5_s() -> None:

@@ -707,10 +707,8 @@ class CalibrationWizard(QWizard):
                                                   self.baseline_page)
         for page in (self.devices_page, *self.live_pages):
             self.addPage(page)
-        # Word-wrapped labels claim a one-line minimum height, so below its laid-out size
-        # the wizard would clip the text the user must read aloud on the baseline page.
-        self.setMinimumSize(self.sizeHint())
         self.currentIdChanged.connect(self._release_hidden_pages)
+        self.currentIdChanged.connect(self._fit_page)
         self.finished.connect(self._release_all)
 
     @Slot(int)
@@ -720,6 +718,14 @@ class CalibrationWizard(QWizard):
         for page in self.live_pages:
             if page is not current:
                 page.stop()
+
+    @Slot()
+    def _fit_page(self) -> None:
+        # Word-wrapped labels claim a one-line minimum height, so below its laid-out size
+        # the wizard would clip the text the user must read aloud on the baseline page.
+        # Measured per page once it is shown: before that the wizard only knows Qt's
+        # fixed floor, which a large font outgrows.
+        self.setMinimumSize(self.sizeHint())
 
     @Slot()
     def _release_all(self) -> None:

@@ -48,6 +48,9 @@ LOCKED_TOOLTIP = "Set by your IT department"
 ERROR_GLYPH = "\N{WARNING SIGN}"
 MIC_ONLY_LABEL = "none (mic-only)"
 AUTOSTART_FILE_NAME = "calmline.desktop"
+DEVICE_BOX_CHARS = 40
+"""Width of a device list, in characters: longer names are cut in the box and whole
+in its drop-down list and tooltip."""
 
 DeviceLister = Callable[[], list[InputDevice]]
 
@@ -189,6 +192,15 @@ class DevicePicker(QWidget):
         self.customer_combo = QComboBox()
         self.customer_combo.setObjectName("customer_device")
         self.customer_combo.setAccessibleName("The customer's side")
+        for combo in (self.agent_combo, self.customer_combo):
+            # PulseAudio names run past a hundred characters (the description and the
+            # source's system name): sized by them, the dialog and the set-up wizard were
+            # wider than a laptop screen at 125 % or with a large font.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(DEVICE_BOX_CHARS)
+            combo.currentTextChanged.connect(
+                lambda name, combo=combo: _show_whole_name(combo, name))
         self.agent_label = QLabel("Your &microphone:")
         self.agent_label.setBuddy(self.agent_combo)
         self.customer_label = QLabel("The c&ustomer's side:")
@@ -238,6 +250,12 @@ class DevicePicker(QWidget):
         if customer:
             _lock(self.customer_combo, self.customer_label)
         self.refresh_button.setEnabled(not (agent and customer))
+
+
+def _show_whole_name(combo: QComboBox, name: str) -> None:
+    # A locked list keeps its "set by IT" tooltip: it says why the list cannot be opened.
+    if not combo.property("locked"):
+        combo.setToolTip(name)
 
 
 def _suffix(unit: str) -> str:

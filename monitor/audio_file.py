@@ -240,6 +240,9 @@ _OGG_PAGE_HEADER = struct.Struct("<4sBBqIIIB")
 _OGG_BEGINS_STREAM = 0x02  # page header flags
 _OGG_ENDS_STREAM = 0x04
 _OGG_CUT_NOTE = "its last Ogg page is cut off or missing"
+# Where a codec's identification header (the first packet of a stream's first page)
+# states the channel count: (how the header starts, the byte that holds the count).
+_OGG_CHANNELS_BYTE = ((b"\x01vorbis", 11), (b"OpusHead", 9))
 
 
 def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | FfmpegAudio:
@@ -263,6 +266,12 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
         chain = _ogg_chain(path)
         if chain is not None:
             handle.close()
+            if len(chain.channel_counts) > 1:
+                # Decoded as one, a stereo recording would be mixed into a mono one's channel
+                # (or the mono one copied to both sides): you and the customer as one voice.
+                counts = " and ".join(map(str, sorted(chain.channel_counts)))
+                raise AudioInputError(f"{path}: joins recordings of {counts} channels, which "
+                                      "cannot be analysed as one call; save them as separate files")
             return _open_with_ffmpeg(path, "Ogg", needs="Ogg audio joined from several recordings",
                                      chain=chain)
     if handle.frames == _SF_COUNT_MAX:
@@ -285,18 +294,22 @@ class _OggChain:
     ----------
     cut_off : bool
         Its last page is cut off, or ends no stream: the end of the last recording is missing.
+    channel_counts : frozenset of int
+        Channels of its recordings, as far as their codec's header says (Vorbis, Opus).
     """
 
     cut_off: bool
+    channel_counts: frozenset[int]
 
 
 def _ogg_chain(path: Path) -> _OggChain | None:
     """The chain of an Ogg file in which another logical stream begins where the first one ends.
 
-    Only page headers are read, never the audio. None for a file of one stream
-    (or of streams multiplexed side by side), which libsndfile reads itself.
+    Only page headers and codec headers are read, never the audio. None for a file
+    of one stream (or of streams multiplexed side by side), which libsndfile reads itself.
     """
     first_serial: int | None = None
+    channel_counts: set[int] = set()
     first_ended = chained = last_ends_stream = False
     try:
         size = path.stat().st_size
@@ -315,13 +328,20 @@ def _ogg_chain(path: Path) -> _OggChain | None:
                     first_serial = serial
                 first_ended = first_ended or (serial == first_serial and bool(flags & _OGG_ENDS_STREAM))
                 last_ends_stream = bool(flags & _OGG_ENDS_STREAM)
-                handle.seek(sum(handle.read(segments)), io.SEEK_CUR)
+                body_bytes = sum(handle.read(segments))
+                if flags & _OGG_BEGINS_STREAM:
+                    head = handle.read(min(body_bytes, 16))
+                    body_bytes -= len(head)
+                    channel_counts.update(head[at] for start_of, at in _OGG_CHANNELS_BYTE
+                                          if head.startswith(start_of) and len(head) > at)
+                handle.seek(body_bytes, io.SEEK_CUR)
     except OSError:
         return None
     if not chained:
         return None
     # A whole file ends with a whole page that ends a stream; a cut one runs past its end.
-    return _OggChain(cut_off=not last_ends_stream or start != size)
+    return _OggChain(cut_off=not last_ends_stream or start != size,
+                     channel_counts=frozenset(channel_counts))
 
 
 class _ChainedOgg(FfmpegAudio):

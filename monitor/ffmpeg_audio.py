@@ -44,6 +44,10 @@ _PROBE_TIMEOUT_S = 30.0
 _SHORTFALL_TOLERANCE_S = 0.5
 # ffmpeg's error lines kept per decoder: the first says what went wrong.
 _MAX_ERROR_LINES = 20
+# Where a chained file's links differ in rate or channels, ffmpeg starts its filters anew
+# and the output's timestamps start over. A raw output keeps no timestamps, so the muxer
+# only says so and writes every sample: not a decoding error.
+_RAW_TIMESTAMP_NOTE = "non monotonically increasing dts to muxer"
 # How long to wait for the last error lines of a decoder that has ended, in seconds.
 _ERROR_READER_TIMEOUT_S = 5.0
 # Bytes read per chunk while counting the frames of a stream that does not state its length.
@@ -200,7 +204,19 @@ class FfmpegAudio:
             self._ffmpeg, self.path, before_input,
             [*filters, "-f", "f32le", "-ac", str(self.channels), "-ar", str(self.samplerate)],
             self._errors)
+        if self._chained and self._position:
+            self._discard(self._process, self._position)
         return self._process
+
+    def _discard(self, process: subprocess.Popen[bytes], frames: int) -> None:
+        """Read past a new decoder's first ``frames`` frames (a chained file's seek)."""
+        assert process.stdout is not None
+        left_bytes = frames * self.channels * 4
+        while left_bytes > 0:
+            chunk = process.stdout.read(min(left_bytes, _COUNT_CHUNK_BYTES))
+            if not chunk:
+                return  # ran dry: the read that follows finds the end
+            left_bytes -= len(chunk)
 
     def _decoder_options(self, start_frame: int) -> tuple[list[str], list[str]]:
         """Input options and output filters for a decoder that starts at ``start_frame``."""
@@ -209,8 +225,10 @@ class FfmpegAudio:
         # Every link of a chain starts its timestamps anew. Read as unseekable, ffmpeg skips
         # its length probe, which stumbles over a later link and says so as an error;
         # samples are counted rather than timed, so the joins raise no timestamp errors.
-        trim = f"atrim=start_sample={start_frame}," if start_frame else ""
-        return ["-seekable", "0"], ["-af", f"{trim}asetpts=N/SR/TB"]
+        # A link of another rate or channel count gets filters of its own, which would apply
+        # a trim (atrim) again from its start: the decoder starts at the file's start, and
+        # _start reads past the frames before ``start_frame``.
+        return ["-seekable", "0"], ["-af", "asetpts=N/SR/TB"]
 
     def _end_of_stream(self, process: subprocess.Popen[bytes], decoded: int) -> None:
         code = process.wait()
@@ -317,7 +335,7 @@ def _collect_errors(stream: IO[bytes], errors: list[str]) -> None:
     with stream:
         for raw in stream:
             line = raw.decode("utf-8", "replace").strip()
-            if line and len(errors) < _MAX_ERROR_LINES:
+            if line and len(errors) < _MAX_ERROR_LINES and _RAW_TIMESTAMP_NOTE not in line:
                 # "[matroska,webm @ 0x55d0] File ended prematurely": the user needs the words.
                 errors.append(line.split("] ", 1)[-1] if line.startswith("[") else line)
 

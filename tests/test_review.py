@@ -138,8 +138,8 @@ def test_hold_music_is_marked_on_the_timeline_and_in_the_notes(qtbot, window: Re
     open_and_wait(qtbot, window, path)
     report = window.timeline.report
     assert report is not None
-    # All but the first 1.6 s, which steady music needs to be recognised (15 pairs of hops).
-    assert report.frames.customer_line_sound_s == pytest.approx(12.0 - 1.6, abs=0.15)
+    # All but the first 0.7 s, which music holding its notes needs to be recognised (6 pairs of hops).
+    assert report.frames.customer_line_sound_s == pytest.approx(12.0 - 0.7, abs=0.15)
     assert any("music or ringing" in note for note in report.notes)
     assert ("music or ringing on the line", "line_sound") in _legend_items(has_customer=True)
     assert not window.timeline.render_image(800).isNull()

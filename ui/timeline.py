@@ -765,15 +765,15 @@ class TimelineWidget(QWidget):
             zone = QRectF(rect.left(), rect.top(), rect.width(), zone_y - rect.top())
             painter.fillRect(zone, QBrush(colours.zone, RAISED_ZONE_PATTERN))
             painter.setPen(colours.text)
-            label = f"raised voice zone (+{self._settings.raised_voice_lu:g} LU)"
+            label = f"raised voice zone (+{self._settings.raised_voice_lu:g} dB)"  # 1 LU is 1 dB
             painter.drawText(QPointF(rect.right() - fm.horizontalAdvance(label) - 4,
                                      rect.top() + fm.ascent()), label)
         if math.isfinite(baseline):
             y = y_of(baseline)
             painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-            _label_above(painter, fm, QPointF(rect.left() + 4, y), f"your baseline {baseline:.0f} LUFS",
-                         colours)
+            # The level itself (in LUFS) means nothing to a trainee; the line is the reference.
+            _label_above(painter, fm, QPointF(rect.left() + 4, y), "your baseline", colours)
         values = np.frombuffer(self._report.frames.agent.momentary_lufs, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         # Loudness between the agent's words is room noise; drawing it would hide the voice.

@@ -49,6 +49,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -70,7 +71,7 @@ from monitor.devices import (
     list_input_devices,
     parse_device_spec,
     pulse_sources,
-    pulse_stream_source_index,
+    pulse_stream_route,
     resolve_portaudio_input,
 )
 from monitor.rate_match import RateMatcher
@@ -293,6 +294,10 @@ def _playing_through_sounddevice() -> bool:
     return not stream.closed and stream.active
 
 
+FIRST_ROUTE_CHECK_S = 0.5
+"""Seconds after a ``pulse:`` stream opens that ``pactl`` is first asked where it is."""
+
+
 class PulseRouteWatch:
     """Counts the sound server's announcements that may have moved a recording stream.
 
@@ -303,48 +308,75 @@ class PulseRouteWatch:
     the default source through (on a headset unplug, the customer's voice on
     the microphone's line, which reads as the agent cutting in).
 
+    Announcements are counted per stream (``'change' on source-output #N``)
+    and per vanished source (``'remove' on source #N``), so that a source
+    reacts only to its own: other programs change their streams all the time.
     One ``pactl subscribe`` process serves every source of a host. Without
     ``pactl`` or a server, nothing is counted and the periodic check remains.
     """
 
+    _KINDS = (("'change' on source-output #", "source-output"), ("'remove' on source #", "source"))
+
     def __init__(self) -> None:
-        self.events = 0
-        """Announcements so far; written only by the reader thread."""
+        # Written only by the reader thread; a dict lookup from another thread is atomic.
+        self._counts: dict[tuple[str, int | None], int] = {}
         self._process: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
+        self._end_process: weakref.finalize | None = None
+        self._lock = threading.Lock()  # the wizard's sources open on the GUI thread
+
+    def count(self, kind: str, index: int | None) -> int:
+        """Announcements so far about one stream or source.
+
+        Parameters
+        ----------
+        kind : str
+            ``"source-output"`` (a recording stream changed) or ``"source"`` (a source vanished).
+        index : int or None
+            Its index on the server; None counts those about any of that kind.
+
+        Returns
+        -------
+        int
+        """
+        return self._counts.get((kind, index), 0)
 
     def ensure_running(self) -> None:
-        """Start watching, or start again after the server went away (engine thread)."""
-        if self._process is not None and self._process.poll() is None:
-            return
-        self.stop()
-        exe = shutil.which("pactl")
-        if exe is None:
-            return
-        try:
-            process = subprocess.Popen([exe, "subscribe"], stdout=subprocess.PIPE,
-                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                       text=True, env=dict(os.environ, LC_ALL="C"))
-        except OSError as exc:
-            logger.debug("cannot watch the sound server: %s", exc)
-            return
-        self._process = process
-        self._thread = threading.Thread(target=self._read, args=(process,),
-                                        name="calmline-pulse-watch", daemon=True)
-        self._thread.start()
+        """Start watching, or start again after the server went away."""
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            self._stop()
+            exe = shutil.which("pactl")
+            if exe is None:
+                return
+            try:
+                process = subprocess.Popen([exe, "subscribe"], stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                           text=True, env=dict(os.environ, LC_ALL="C"))
+            except OSError as exc:
+                logger.debug("cannot watch the sound server: %s", exc)
+                return
+            self._process = process
+            # A quiet server gives pactl nothing to write, so it would not notice that
+            # CalmLine has gone: it is ended when the watch or the interpreter is.
+            self._end_process = weakref.finalize(self, _end_process, process)
+            self._thread = threading.Thread(target=self._read, args=(process,),
+                                            name="calmline-pulse-watch", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop watching."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=2.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if self._end_process is not None:
+            self._end_process()
+            self._end_process = None
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
@@ -353,8 +385,24 @@ class PulseRouteWatch:
     def _read(self, process: subprocess.Popen) -> None:
         # A move is a 'change' on the stream; the vanished source's 'remove' follows it.
         for line in process.stdout:
-            if "'change' on source-output" in line or "'remove' on source #" in line:
-                self.events += 1
+            for marker, kind in self._KINDS:
+                at = line.find(marker)
+                if at < 0:
+                    continue
+                digits = line[at + len(marker):].strip()
+                index = int(digits) if digits.isdigit() else None
+                for key in ((kind, index), (kind, None)):
+                    self._counts[key] = self._counts.get(key, 0) + 1
+
+
+def _end_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class PortAudioHost:
@@ -676,6 +724,8 @@ class SoundDeviceSource(CaptureSource):
         # pactl's answer about a stream: (stream id and whether audio had flowed when asked, answer).
         self._route_check: tuple[str, bool, Future[int | None]] | None = None
         self._route_events_seen = 0
+        # The stream's own index on the sound server, once pactl has named it.
+        self._pulse_stream_index: int | None = None
         # First frame held back from the engine until pactl confirms the stream's source.
         self._held_from: int | None = None
         self._next_retry_s = 0.0
@@ -803,14 +853,17 @@ class SoundDeviceSource(CaptureSource):
         self._pulse_index = self._pulse_source_index(target.pulse_source)
         if target.pulse_source is not None:
             self._host.route_watch.ensure_running()
-        self._route_events_seen = self._host.route_watch.events
+        self._pulse_stream_index = None
+        self._route_events_seen = self._route_events()
         now_s = time.monotonic()
         self._opened_at_s = now_s
         self._progress_frames = self._ring.frames_stored
         self._progress_at_s = now_s
         self._polled_at_s = now_s
         self._flowed = False
-        self._next_pulse_check_s = now_s + self._pulse_check_interval_s
+        # The first check comes soon, once audio flows: it names the stream, after which only
+        # the server's announcements about this stream hold its audio (see _route_events).
+        self._next_pulse_check_s = now_s + min(self._pulse_check_interval_s, FIRST_ROUTE_CHECK_S)
         logger.info("%s: opened %s at %d Hz", self._role, target.label, self._sr_hz)
         return True
 
@@ -882,11 +935,20 @@ class SoundDeviceSource(CaptureSource):
             return self._pulse_route_problem(target.pulse_source, now_s)
         return None
 
+    def _route_events(self) -> int:
+        """The sound server's announcements so far that may concern this stream.
+
+        Before pactl has named the stream, a change to any recording stream may be its move.
+        """
+        watch = self._host.route_watch
+        return (watch.count("source-output", self._pulse_stream_index)
+                + watch.count("source", self._pulse_index))
+
     def _pulse_route_problem(self, source_name: str, now_s: float) -> str | None:
         # pactl takes milliseconds, but seconds while the sound server restarts, and
         # the engine's tick must not wait for it: it is asked on the host's worker
         # thread and its answer is read on a later tick.
-        events = self._host.route_watch.events
+        events = self._route_events()
         if events != self._route_events_seen:
             # Audio stored since the last read may come from another source already;
             # it waits for an answer asked after the announcement (an earlier one may
@@ -901,7 +963,7 @@ class SoundDeviceSource(CaptureSource):
             if now_s >= self._next_pulse_check_s:
                 self._next_pulse_check_s = now_s + self._pulse_check_interval_s
                 self._route_check = (self._stream_id, self._flowed, self._host.in_background(
-                    pulse_stream_source_index, STREAM_ID_PROPERTY, self._stream_id))
+                    pulse_stream_route, STREAM_ID_PROPERTY, self._stream_id))
             return None
         stream_id, flowed, answer = pending
         if not answer.done():
@@ -909,16 +971,21 @@ class SoundDeviceSource(CaptureSource):
         self._route_check = None
         if stream_id != self._stream_id:
             return None  # about a stream since closed
-        on_index = answer.result()
-        if on_index is None:
+        route = answer.result()
+        if route is None:
             # The server lists a stream only once it records; before audio
             # flowed its absence proves nothing.
             problem = "the sound server dropped the stream" if flowed else None
-        elif on_index != self._pulse_index:
+        elif route.source_index != self._pulse_index:
             problem = f"source {source_name} went away"
         else:
             problem = None
-        if problem is None and self._route_events_seen == self._host.route_watch.events:
+        if route is not None and route.stream_index != self._pulse_stream_index:
+            # From now on only this stream's own announcements count; those about others
+            # until now were looked into by this answer, which was asked after them.
+            self._pulse_stream_index = route.stream_index
+            self._route_events_seen = events = self._route_events()
+        if problem is None and events == self._route_events():
             self._held_from = None  # asked after the last announcement: the held audio is ours
         return problem
 

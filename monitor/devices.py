@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import sounddevice as sd
 
@@ -280,7 +280,22 @@ def pulse_default_source() -> str | None:
     return raw.strip() or None
 
 
-def pulse_stream_source_index(property_name: str, property_value: str) -> int | None:
+class PulseStreamRoute(NamedTuple):
+    """Where a recording stream is on the sound server.
+
+    Attributes
+    ----------
+    stream_index : int
+        The stream's own index (its ``source-output``).
+    source_index : int
+        Index of the source it records from.
+    """
+
+    stream_index: int
+    source_index: int
+
+
+def pulse_stream_route(property_name: str, property_value: str) -> PulseStreamRoute | None:
     """Which source a recording stream tagged with a client property is on.
 
     Parameters
@@ -290,16 +305,16 @@ def pulse_stream_source_index(property_name: str, property_value: str) -> int | 
 
     Returns
     -------
-    int or None
-        Index of the source the stream records from; None when no such stream
-        exists (e.g. the server restarted) or ``pactl`` cannot be asked.
+    PulseStreamRoute or None
+        The stream's index and its source's; None when no such stream exists
+        (e.g. the server restarted) or ``pactl`` cannot be asked.
     """
     raw = _pactl("-f", "json", "list", "source-outputs")
     if raw is not None:
         try:
             for entry in json.loads(raw):
                 if (entry.get("properties") or {}).get(property_name) == property_value:
-                    return int(entry["source"])
+                    return PulseStreamRoute(int(entry["index"]), int(entry["source"]))
             return None
         except (ValueError, KeyError, TypeError) as exc:
             logger.debug("unexpected pactl JSON, falling back to text: %s", exc)
@@ -307,16 +322,18 @@ def pulse_stream_source_index(property_name: str, property_value: str) -> int | 
     if raw is None:
         return None
     wanted = f'{property_name} = "{property_value}"'
+    stream: int | None = None
     source: int | None = None
     for line in raw.splitlines():
         stripped = line.strip()
         if stripped.startswith("Source Output #"):
-            source = None
+            value = stripped.removeprefix("Source Output #")
+            stream, source = (int(value) if value.isdigit() else None), None
         elif stripped.startswith("Source:"):
             value = stripped.split(":", 1)[1].strip()
             source = int(value) if value.isdigit() else None
         elif stripped == wanted:
-            return source
+            return None if stream is None or source is None else PulseStreamRoute(stream, source)
     return None
 
 

@@ -29,8 +29,8 @@ from monitor.capture import (
     SourceState,
 )
 from monitor.audio_file import CallRecording, ChannelChoice
-from monitor.devices import DeviceError, OpenTarget, list_input_devices, parse_device_spec, \
-    resolve_portaudio_input
+from monitor.devices import (DeviceError, OpenTarget, PulseStreamRoute, list_input_devices,
+                             parse_device_spec, resolve_portaudio_input)
 from tests.pulse_server import PulseServer, dominant_frequency_hz, pulse_server, write_tone
 
 __all__ = ["pulse_server"]  # the fixture is used by name
@@ -463,10 +463,10 @@ def test_the_route_check_never_holds_up_the_engine(
     # While the sound server restarts, pactl can take seconds to answer.
     import monitor.capture
 
-    real = monitor.capture.pulse_stream_source_index
+    real = monitor.capture.pulse_stream_route
     asked, answered, release = threading.Event(), threading.Event(), threading.Event()
 
-    def slow_pactl(name: str, value: str) -> int | None:
+    def slow_pactl(name: str, value: str) -> PulseStreamRoute | None:
         asked.set()
         release.wait(timeout=10.0)
         try:
@@ -474,7 +474,7 @@ def test_the_route_check_never_holds_up_the_engine(
         finally:
             answered.set()
 
-    monkeypatch.setattr(monitor.capture, "pulse_stream_source_index", slow_pactl)
+    monkeypatch.setattr(monitor.capture, "pulse_stream_route", slow_pactl)
     pulse_server.play("customer_line", tones["customer"])
     _, _, customer = two_monitor_sources()
     recorder = Recorder([customer])

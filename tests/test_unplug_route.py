@@ -8,6 +8,8 @@ move: the server's own announcement must.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,46 @@ def test_unplugging_while_the_customer_talks_is_no_interruption(
     assert interruptions == []
     assert "microphone_lost" in collector.kinds()
     assert "customer_audio_lost" not in collector.kinds()
+
+
+def test_other_programs_changing_their_streams_do_not_hold_up_the_microphone(
+        pulse_server: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Softphones and browsers change their recording streams all the time (volume, corking):
+    # only announcements about this stream or its source may hold its audio for a check.
+    import monitor.capture
+
+    real = monitor.capture.pulse_stream_route
+    asked: list[str] = []
+
+    def counted(name: str, value: str):
+        asked.append(value)
+        return real(name, value)
+
+    monkeypatch.setattr(monitor.capture, "pulse_stream_route", counted)
+    pulse_server.play("customer_line", write_tone(tmp_path / "customer.wav", 1000.0, 60.0, SR_HZ))
+    host = PortAudioHost()
+    agent = monitor_source("agent_mic", "microphone", host)
+    recorder = Recorder([agent])
+    other = subprocess.Popen(["parecord", "--device=customer_line.monitor", "--raw", "/dev/null"],
+                             env=pulse_server._client_process_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    agent.start()
+    try:
+        # Running, and named by its first check (asked at once, whatever the interval).
+        assert recorder.until(lambda: len(recorder.frames(agent)) >= SR_HZ and asked, timeout_s=20)
+        recorder.until(lambda: False, timeout_s=0.5)
+        checks = len(asked)
+        outputs = json.loads(pulse_server.pactl("-f", "json", "list", "source-outputs"))
+        (others_index,) = [o["index"] for o in outputs
+                           if o["properties"].get("application.name") == "parecord"]
+        for volume in ("50%", "80%", "30%"):
+            pulse_server.pactl("set-source-output-volume", str(others_index), volume)
+        mark = recorder.mark(agent)
+        recorder.until(lambda: False, timeout_s=1.0)
+    finally:
+        agent.stop()
+        other.terminate()
+        other.wait(timeout=5)
+    assert len(asked) == checks, "another program's stream made the microphone stop to check"
+    assert len(recorder.frames(agent, mark)) >= 0.8 * SR_HZ
+    assert agent.counters.losses == 0

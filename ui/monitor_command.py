@@ -156,7 +156,7 @@ def _csv_export_paths(prefix_text: str) -> tuple[Path, ...]:
 def _open_jsonl(target: str | None, stack: ExitStack) -> IO[str]:
     """Open the events log for appending; ``target`` has passed :func:`check_output_target`."""
     if target is None:
-        return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
+        return stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
     if target == "-":
         return sys.stdout
     path = Path(target).expanduser()

@@ -85,6 +85,34 @@ def test_export_dialogs_start_beside_the_recording_else_at_home(
     assert "Report saved" not in window.message  # cancelled: nothing written
 
 
+class _OpenDialog:
+    """QFileDialog's open question, remembering where it was asked to start; always cancelled."""
+
+    def __init__(self) -> None:
+        self.started_at: list[str] = []
+
+    def getOpenFileName(self, parent, caption: str, start: str, name_filter: str):  # noqa: N802
+        self.started_at.append(start)
+        return "", name_filter
+
+
+def test_open_dialogs_start_at_home_else_beside_the_call_under_review(
+        qtbot, window: ReviewWindow, demo_call: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir("/")  # as when started from a desktop menu
+    dialog = _OpenDialog()
+    monkeypatch.setattr(ui.review_window, "QFileDialog", dialog)
+    window._choose_file()
+    window._choose_pair()
+    assert dialog.started_at == [str(home), str(home)]
+    open_and_wait(qtbot, window, demo_call)
+    window._choose_file()
+    assert dialog.started_at[-1] == str(demo_call.parent)
+
+
 def test_swapping_in_the_last_moment_of_playback_stays_at_the_end(
         qtbot, opened: ReviewWindow, output: FakeOutput) -> None:
     playback = opened.playback

@@ -856,13 +856,25 @@ class ReviewWindow(QMainWindow):
 
     # --- dialogs
 
+    def _open_folder(self) -> str:
+        """Where the open dialogs start: the folder of the call under review, else home.
+
+        The process's own folder, where a dialog would start otherwise, is often
+        ``/`` or the install folder for an app started from a menu.
+        """
+        if self.report is not None and (folder := Path(self.report.source).absolute().parent).is_dir():
+            return str(folder)
+        return str(Path.home())
+
     def _choose_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open a call recording", "", AUDIO_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Open a call recording", self._open_folder(),
+                                              AUDIO_FILTER)
         if name:
             self.open_file(Path(name))
 
     def _choose_pair(self) -> None:
-        mine, _ = QFileDialog.getOpenFileName(self, "Open a call: your recording", "", AUDIO_FILTER)
+        mine, _ = QFileDialog.getOpenFileName(self, "Open a call: your recording", self._open_folder(),
+                                              AUDIO_FILTER)
         if not mine:
             return
         theirs, _ = QFileDialog.getOpenFileName(self, "Open a call: the customer's recording",

@@ -41,8 +41,9 @@ def test_a_navigation_notice_does_not_move_the_window(opened: ReviewWindow) -> N
     assert opened.notice == "" and _places(opened, widgets) == before
 
 
-class _SaveDialog:
-    """QFileDialog's save question, remembering where it was asked to start; always cancelled."""
+class _FileDialog:
+    """QFileDialog's open and save questions, remembering where each was asked to start; always
+    cancelled."""
 
     def __init__(self) -> None:
         self.started_at: list[str] = []
@@ -50,6 +51,8 @@ class _SaveDialog:
     def getSaveFileName(self, parent, caption: str, start: str, name_filter: str):  # noqa: N802
         self.started_at.append(start)
         return "", name_filter
+
+    getOpenFileName = getSaveFileName  # noqa: N815
 
 
 def test_export_dialogs_start_beside_the_recording_else_at_home(
@@ -64,7 +67,7 @@ def test_export_dialogs_start_beside_the_recording_else_at_home(
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir("/")  # as when started from a desktop menu
     open_and_wait(qtbot, window, recording)
-    dialog = _SaveDialog()
+    dialog = _FileDialog()
     monkeypatch.setattr(ui.review_window, "QFileDialog", dialog)
     window._choose_html()
     window._choose_pdf()
@@ -85,17 +88,6 @@ def test_export_dialogs_start_beside_the_recording_else_at_home(
     assert "Report saved" not in window.message  # cancelled: nothing written
 
 
-class _OpenDialog:
-    """QFileDialog's open question, remembering where it was asked to start; always cancelled."""
-
-    def __init__(self) -> None:
-        self.started_at: list[str] = []
-
-    def getOpenFileName(self, parent, caption: str, start: str, name_filter: str):  # noqa: N802
-        self.started_at.append(start)
-        return "", name_filter
-
-
 def test_open_dialogs_start_at_home_else_beside_the_call_under_review(
         qtbot, window: ReviewWindow, demo_call: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +95,7 @@ def test_open_dialogs_start_at_home_else_beside_the_call_under_review(
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir("/")  # as when started from a desktop menu
-    dialog = _OpenDialog()
+    dialog = _FileDialog()
     monkeypatch.setattr(ui.review_window, "QFileDialog", dialog)
     window._choose_file()
     window._choose_pair()

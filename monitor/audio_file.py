@@ -651,22 +651,32 @@ class _Cursor:
         target = min(self.total, round((k + 1) * self.block_s * self.sr_hz))
         span = max(0, target - self.position)
         wanted = max(0, min(self.handle.frames, target) - self.position)
-        data = np.zeros((span, self.handle.channels), dtype=np.float32)
+        data = np.empty((span, self.handle.channels), dtype=np.float32)
+        got = 0
         if wanted > 0:
             try:
-                got = self.handle.read(wanted, dtype="float32", always_2d=True)
+                got = self._read_into(data[:wanted])
             except FfmpegDataError as exc:
                 raise AudioInputError(f"{self.path}: the file is truncated or damaged ({exc})") from None
             except (sf.LibsndfileError, RuntimeError) as exc:  # FfmpegError is a RuntimeError
                 raise AudioInputError(f"{self.path}: the audio data is damaged ({_reason(exc)})") from None
-            if len(got) < wanted:
+            if got < wanted:
                 raise AudioInputError(
                     f"{self.path}: the file is truncated (its audio ends at "
-                    f"{(self.position + len(got)) / self.sr_hz:.1f} s, its header says "
+                    f"{(self.position + got) / self.sr_hz:.1f} s, its header says "
                     f"{self.handle.frames / self.sr_hz:.1f} s)")
-            data[: len(got)] = got
+        data[got:] = 0.0
         self.position += span
         return data
+
+    def _read_into(self, out: np.ndarray) -> int:
+        """Read ``len(out)`` frames into ``out``; return how many there were."""
+        if isinstance(self.handle, sf.SoundFile):
+            # Straight into the block: a separate array and a copy cost more than decoding.
+            return len(self.handle.read(dtype="float32", always_2d=True, out=out))
+        got = self.handle.read(len(out), dtype="float32", always_2d=True)
+        out[: len(got)] = got
+        return len(got)
 
 
 class CallRecording:

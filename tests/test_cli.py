@@ -100,10 +100,16 @@ def test_json_to_stdout_keeps_stdout_clean(demo_call: Path) -> None:
     assert "CalmLine analysis" in result.stderr
 
 
-def test_a_reader_that_stops_early_ends_the_command_quietly(demo_call: Path) -> None:
-    # As in `calmline analyze call.wav --json - | head -c 40`. The report is far
-    # larger than a pipe's buffer, so the write meets the closed pipe.
-    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "analyze", str(demo_call), "--json", "-"],
+def test_a_reader_that_stops_early_ends_the_command_quietly(demo_call: Path, tmp_path: Path) -> None:
+    # As in `calmline analyze call.wav --json - | head -c 40`. The report of three
+    # demo calls end to end (150 kB) is far larger than a pipe's buffer (64 kB),
+    # so the write meets the closed pipe.
+    import soundfile as sf
+
+    audio, sr_hz = sf.read(demo_call, dtype="int16")
+    call = tmp_path / "three_calls.wav"
+    sf.write(call, np.concatenate([audio] * 3), sr_hz)
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "analyze", str(call), "--json", "-"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     assert len(proc.stdout.read(40)) == 40

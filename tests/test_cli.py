@@ -501,6 +501,20 @@ def test_block_size_does_not_change_the_result(demo_call: Path) -> None:
     assert a["frames"] == b["frames"]
 
 
+def test_numpy_math_stays_in_the_calling_thread() -> None:
+    # OpenBLAS's idle workers spin; the command keeps it to one thread unless told otherwise.
+    count_threads = ("import os, sys; from ui import cli; cli.use_one_blas_thread(); import numpy; "
+                     "print(len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("counting threads needs Linux's /proc")
+    result = subprocess.run([sys.executable, "-c", count_threads], env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "1", result.stderr
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    result = subprocess.run([sys.executable, "-c", count_threads], env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "2", result.stderr
+
+
 def test_output_to_a_device_writes_through_it(demo_call: Path) -> None:
     # Replacing /dev/null with a regular file (atomic rename) would break the machine.
     result = run_cli("analyze", str(demo_call), "--json", "/dev/null", "--csv", "/dev/null")

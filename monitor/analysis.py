@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from models.report import AnalysisReport
 from models.settings import RuleSettings
 from monitor.audio_file import CallRecording
+from monitor.features import CallFeatureExtractor, FilteredBlocks
 from monitor.pipeline import CallPipeline
 
 logger = logging.getLogger(__name__)
@@ -56,11 +60,17 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
     pipeline = CallPipeline(recording.agent_sr_hz, recording.customer_sr_hz, rules)
     duration_s = recording.duration_s
     done_s = 0.0
-    for agent, customer in recording.blocks(block_s):
-        pipeline.process(agent, customer)
-        done_s += block_s
-        if progress is not None and progress(min(1.0, done_s / duration_s)) is False:
-            raise AnalysisCancelled()
+    blocks = recording.blocks(block_s)
+    # Reading and the per-party filters release the GIL for most of their time,
+    # so a second thread runs them a block ahead of the rest of the analysis.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="calmline-reader") as reader:
+        ahead = reader.submit(_read_and_filter, blocks, pipeline.extractor)
+        while (filtered := ahead.result()) is not None:
+            ahead = reader.submit(_read_and_filter, blocks, pipeline.extractor)
+            pipeline.accept(filtered)
+            done_s += block_s
+            if progress is not None and progress(min(1.0, done_s / duration_s)) is False:
+                raise AnalysisCancelled()
     pipeline.finish()
     session = pipeline.session
     assert session.frames is not None
@@ -116,6 +126,13 @@ def analyze_recording(recording: CallRecording, settings: RuleSettings | None = 
         rules=rules,
         calibrated_at_s=session.calibrated_at_s,
     )
+
+
+def _read_and_filter(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]],
+                     extractor: CallFeatureExtractor) -> FilteredBlocks | None:
+    """The next block through the signal path's first stage, or None at the end."""
+    block = next(blocks, None)
+    return None if block is None else extractor.filter(*block)
 
 
 def cues_turned_off(rules: RuleSettings, has_customer: bool) -> list[str]:

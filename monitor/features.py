@@ -13,6 +13,11 @@ Each party's audio goes through its own chain:
 Frames are assembled hop by hop once every stage of both parties has
 reached the end of the hop, so the two parties stay aligned whatever block
 sizes arrive, and whatever their sample rates are.
+
+The first stage of each chain (loudness, resampling, DC blocking) keeps its
+state apart from the rest, so offline analysis runs it a block ahead in a
+reader thread (:meth:`CallFeatureExtractor.filter` and
+:meth:`CallFeatureExtractor.accept`); the live engine runs both in turn.
 """
 from __future__ import annotations
 
@@ -45,8 +50,21 @@ def _lufs_or_none(value: float) -> float | None:
     return float(value) if value >= SILENCE_FLOOR_LUFS else None
 
 
+@dataclass(frozen=True)
+class _FilteredBlock:
+    """One party's block after the loudness meter and the DC blocker."""
+
+    momentary_lufs: list[float]
+    short_term_lufs: list[float]
+    audio_16k: np.ndarray  # float32, DC-blocked, at ANALYSIS_SR_HZ
+
+
 class _PartyChain:
-    """One party's loudness meter, resampler and DC blocker, with their pending output."""
+    """One party's loudness meter, resampler and DC blocker, with their pending output.
+
+    :meth:`filter` touches only the filters' state and :meth:`accept` only the
+    pending output, so the two may run in different threads.
+    """
 
     def __init__(self, sr_hz: int, hop_s: float) -> None:
         self.loudness = LoudnessMeter(sr_hz, hop_s)
@@ -60,19 +78,38 @@ class _PartyChain:
         self.short_term: deque[float] = deque()
         self.pending_16k = np.zeros(0, dtype=np.float32)
 
-    def push(self, block: np.ndarray, last: bool = False) -> None:
+    def filter(self, block: np.ndarray, last: bool = False) -> _FilteredBlock:
         momentary, short_term = self.loudness.process(block)
-        self.momentary.extend(momentary.tolist())
-        self.short_term.extend(short_term.tolist())
         if self.resampler is not None:
             block = self.resampler.resample_chunk(block, last=last)
+        filtered = np.zeros(0, dtype=np.float32)
         if block.size:
-            filtered, self.dc_state = signal.lfilter(self.dc_b, self.dc_a, block, zi=self.dc_state)
-            self.pending_16k = np.concatenate([self.pending_16k, filtered.astype(np.float32)])
+            # lfilter's own conversion of float32 input is about twice as slow as this one.
+            filtered, self.dc_state = signal.lfilter(self.dc_b, self.dc_a, block.astype(np.float64),
+                                                     zi=self.dc_state)
+        return _FilteredBlock(momentary.tolist(), short_term.tolist(), filtered.astype(np.float32))
+
+    def accept(self, filtered: _FilteredBlock) -> None:
+        self.momentary.extend(filtered.momentary_lufs)
+        self.short_term.extend(filtered.short_term_lufs)
+        if filtered.audio_16k.size:
+            self.pending_16k = np.concatenate([self.pending_16k, filtered.audio_16k])
 
     def take_16k(self, n: int) -> np.ndarray:
         taken, self.pending_16k = self.pending_16k[:n], self.pending_16k[n:]
         return taken
+
+
+@dataclass(frozen=True)
+class FilteredBlocks:
+    """A block of each party after the first, per-party stage of :class:`CallFeatureExtractor`.
+
+    Made by :meth:`CallFeatureExtractor.filter` and consumed by
+    :meth:`CallFeatureExtractor.accept`.
+    """
+
+    agent: _FilteredBlock
+    customer: _FilteredBlock | None
 
 
 @dataclass
@@ -138,6 +175,8 @@ class CallFeatureExtractor:
     def process(self, agent: np.ndarray, customer: np.ndarray | None = None) -> list[FeatureFrame]:
         """Feed a block of each party and return the frames it completes.
 
+        The same as ``accept(filter(agent, customer))``.
+
         Parameters
         ----------
         agent : np.ndarray, shape (n,)
@@ -151,21 +190,66 @@ class CallFeatureExtractor:
         list of FeatureFrame
             Frames completed by this block, in order (possibly none).
         """
-        return self._advance(agent, customer, last=False)
+        return self.accept(self.filter(agent, customer))
 
     def flush(self) -> list[FeatureFrame]:
         """End the stream: drain the resamplers and return the remaining whole hops."""
-        empty = np.zeros(0, dtype=np.float32)
-        return self._advance(empty, empty if self.has_customer else None, last=True)
+        return self.accept(self.filter_end())
 
-    def _advance(self, agent: np.ndarray, customer: np.ndarray | None, last: bool) -> list[FeatureFrame]:
-        self._agent_chain.push(np.asarray(agent, dtype=np.float32), last)
+    def filter(self, agent: np.ndarray, customer: np.ndarray | None = None) -> FilteredBlocks:
+        """Run the first stage (loudness, resampling, DC blocking) over a block of each party.
+
+        This stage keeps its own state, apart from :meth:`accept`'s: a reader
+        thread may filter the next block while another thread accepts this
+        one, as long as each method is called in stream order.
+
+        Parameters
+        ----------
+        agent : np.ndarray, shape (n,)
+            The agent's samples, float32, at ``agent_sr_hz``.
+        customer : np.ndarray, shape (m,), optional
+            The customer's samples over the same span, at ``customer_sr_hz``.
+            Required when the extractor has a customer, ignored otherwise.
+
+        Returns
+        -------
+        FilteredBlocks
+            To be passed to :meth:`accept`.
+        """
+        return self._filter(agent, customer, last=False)
+
+    def filter_end(self) -> FilteredBlocks:
+        """End the first stage: drain the resamplers (see :meth:`filter`)."""
+        empty = np.zeros(0, dtype=np.float32)
+        return self._filter(empty, empty if self.has_customer else None, last=True)
+
+    def accept(self, filtered: FilteredBlocks) -> list[FeatureFrame]:
+        """Run the rest of the analysis over a filtered block and return the frames it completes.
+
+        Parameters
+        ----------
+        filtered : FilteredBlocks
+            The next block from :meth:`filter` or :meth:`filter_end`.
+
+        Returns
+        -------
+        list of FeatureFrame
+            Frames completed by this block, in order (possibly none).
+        """
+        self._agent_chain.accept(filtered.agent)
+        if self._customer_chain is not None and filtered.customer is not None:
+            self._customer_chain.accept(filtered.customer)
+        self._analyse_16k()
+        return self._assemble()
+
+    def _filter(self, agent: np.ndarray, customer: np.ndarray | None, last: bool) -> FilteredBlocks:
+        agent_filtered = self._agent_chain.filter(np.asarray(agent, dtype=np.float32), last)
+        customer_filtered = None
         if self._customer_chain is not None:
             if customer is None:
                 raise ValueError("this extractor analyses a customer; pass the customer's block too")
-            self._customer_chain.push(np.asarray(customer, dtype=np.float32), last)
-        self._analyse_16k()
-        return self._assemble()
+            customer_filtered = self._customer_chain.filter(np.asarray(customer, dtype=np.float32), last)
+        return FilteredBlocks(agent_filtered, customer_filtered)
 
     def _analyse_16k(self) -> None:
         chains = [self._agent_chain] + ([self._customer_chain] if self._customer_chain else [])

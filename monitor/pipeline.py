@@ -15,7 +15,7 @@ from models.call_session import CallSession
 from models.events import EventUpdate
 from models.frames import HOP_S, FeatureFrame
 from models.settings import RuleSettings
-from monitor.features import CallFeatureExtractor
+from monitor.features import CallFeatureExtractor, FilteredBlocks
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,24 @@ class CallPipeline:
             The frames completed by this block and the event updates they caused.
         """
         return self._consume(self.extractor.process(agent, customer), final=False)
+
+    def accept(self, filtered: FilteredBlocks) -> PipelineStep:
+        """Go on from the signal path's first stage; see :meth:`CallFeatureExtractor.accept`.
+
+        With :meth:`CallFeatureExtractor.filter` run on the next block in
+        another thread meanwhile, this gives what :meth:`process` gives.
+
+        Parameters
+        ----------
+        filtered : FilteredBlocks
+            The next block from ``extractor.filter`` or ``extractor.filter_end``.
+
+        Returns
+        -------
+        PipelineStep
+            The frames completed by this block and the event updates they caused.
+        """
+        return self._consume(self.extractor.accept(filtered), final=False)
 
     def finish(self) -> PipelineStep:
         """End the stream: flush the signal path and close open episodes."""

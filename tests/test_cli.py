@@ -501,6 +501,37 @@ def test_block_size_does_not_change_the_result(demo_call: Path) -> None:
     assert a["frames"] == b["frames"]
 
 
+def test_reading_ahead_in_a_thread_gives_what_one_thread_gives(demo_call: Path) -> None:
+    from monitor.analysis import analyze_recording
+    from monitor.audio_file import CallRecording
+    from monitor.pipeline import CallPipeline
+
+    with CallRecording(demo_call) as rec:
+        report = analyze_recording(rec, block_s=3.0)
+    with CallRecording(demo_call) as rec:
+        pipeline = CallPipeline(rec.agent_sr_hz, rec.customer_sr_hz)
+        frames = [frame for agent, customer in rec.blocks(3.0)
+                  for frame in pipeline.process(agent, customer).frames]
+        frames += pipeline.finish().frames
+    assert report.frames.to_json() == pipeline.session.frames.to_json()
+    assert len(frames) == len(report.frames.to_json()["t"])
+    assert report.events == pipeline.session.events
+
+
+def test_a_cancelled_analysis_leaves_no_reader_thread(demo_call: Path) -> None:
+    import threading
+
+    from monitor.analysis import AnalysisCancelled, analyze_recording
+    from monitor.audio_file import CallRecording
+
+    before = threading.active_count()
+    calls: list[float] = []
+    with CallRecording(demo_call) as rec, pytest.raises(AnalysisCancelled):
+        analyze_recording(rec, progress=lambda done: calls.append(done) or len(calls) < 2, block_s=5.0)
+    assert len(calls) == 2
+    assert threading.active_count() == before
+
+
 def test_numpy_math_stays_in_the_calling_thread() -> None:
     # OpenBLAS's idle workers spin; the command keeps it to one thread unless told otherwise.
     count_threads = ("import os, sys; from ui import cli; cli.use_one_blas_thread(); import numpy; "

@@ -101,13 +101,16 @@ class _LevelHistograms:
 
     def update(self, levels_db: list[np.ndarray]) -> None:
         """Forget a step's worth of the past, then count ``levels_db[g]`` into histogram ``g``."""
-        values = np.concatenate(levels_db)
-        bins = np.clip(np.nan_to_num((values - _LO_DBFS) / _BIN_DB, nan=0.0), 0, _N_BINS - 1).astype(np.intp)
+        position = (np.concatenate(levels_db) - _LO_DBFS) / _BIN_DB
+        # fmax takes NaN to bin 0 and minimum takes +inf to the top bin. Ufuncs, not
+        # nan_to_num and clip: their Python wrappers cost more than the arithmetic.
+        np.minimum(np.fmax(position, 0.0, out=position), _N_BINS - 1, out=position)
+        bins = position.astype(np.intp)
         bins += np.repeat(self._offsets, [x.size for x in levels_db])
         self.counts *= self.decay
         self.counts += np.bincount(bins, minlength=self.counts.size).reshape(self.counts.shape)
-        self.totals = self.counts.sum(axis=1)
-        np.cumsum(self.counts, axis=1, out=self._cum)
+        self.totals = np.add.reduce(self.counts, axis=1)
+        np.add.accumulate(self.counts, axis=1, out=self._cum)
 
     def percentile(self, group: int, q: float) -> float:
         """The ``q``-th percentile of histogram ``group``, in dBFS (a bin centre)."""

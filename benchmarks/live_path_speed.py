@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ui.cli import use_one_blas_thread  # noqa: E402
+
+use_one_blas_thread()  # as the calmline command does, before numpy loads
+
 from benchmarks.long_calls import WORK, long_call  # noqa: E402
 from models.baseline import Baseline  # noqa: E402
 from models.events import EventPhase  # noqa: E402

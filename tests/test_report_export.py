@@ -169,7 +169,10 @@ def test_the_report_says_which_file_and_channel_each_party_came_from(demo_call: 
     ("html", "call.pdf", "call.html"), ("html", "call", "call.html"),
     ("html", "call.v2", "call.v2.html"), ("html", "call.pdf.txt", "call.pdf.txt.html"),
     ("pdf", "call.PDF", "call.PDF"), ("pdf", "call.htm", "call.pdf"),
-    ("pdf", "call.html", "call.pdf"), ("pdf", "call.wav", "call.wav.pdf")])
+    ("pdf", "call.html", "call.pdf"), ("pdf", "call.wav", "call.wav.pdf"),
+    # Only the last ending is replaced: what is left is the name the user meant.
+    ("html", "call.html.pdf", "call.html"), ("html", "call.HTM.pdf", "call.HTM"),
+    ("pdf", "call.pdf.html", "call.pdf"), ("html", "call.pdf.pdf", "call.pdf.html")])
 def test_a_report_goes_under_a_name_of_its_format(kind: str, chosen: str, written: str) -> None:
     folder = Path("/reports")
     assert report_path(folder / chosen, kind) == folder / written

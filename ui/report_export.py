@@ -51,7 +51,10 @@ def report_path(path: Path, kind: str) -> Path:
     A report under another format's name would be a broken file, so the
     format's ending is enforced: a name that has it is kept, another report
     format's ending is replaced (``call.pdf`` becomes ``call.html``), and any
-    other name has it added (``call.v2`` becomes ``call.v2.html``).
+    other name has it added (``call.v2`` becomes ``call.v2.html``). Only the
+    last ending is replaced, and a name left with this format's ending is
+    taken as it is (``call.html.pdf`` becomes ``call.html``, not
+    ``call.html.html``).
 
     Parameters
     ----------
@@ -68,7 +71,9 @@ def report_path(path: Path, kind: str) -> Path:
     if path.name.lower().endswith(own):
         return path
     if any(path.suffix.lower() in endings for endings in REPORT_SUFFIXES.values()):
-        return path.with_suffix(own[0])
+        path = path.with_suffix("")
+        if path.name.lower().endswith(own):
+            return path
     return path.with_name(path.name + own[0])
 
 
@@ -190,9 +195,21 @@ def summary_rows(report: AnalysisReport) -> list[tuple[str, str]]:
     rows.append(("Pace", pace))
     # Before calibration the loudness is a running median of whatever was heard, not a baseline.
     if report.baseline.calibrated and math.isfinite(report.baseline.loudness_lufs):
-        rows.append(("Your baseline loudness", f"{report.baseline.loudness_lufs:.0f} LUFS"))
+        rows.append(("Your baseline loudness", _baseline_loudness_text(report)))
     rows.append(("Events", str(len(report.events))))
     return rows
+
+
+def _baseline_loudness_text(report: AnalysisReport) -> str:
+    # A level in LUFS depends on the microphone and its gain as much as on the voice, so alone
+    # it tells a trainee nothing: the words say what the baseline is and where a raised voice
+    # starts against it; the level stays, explained, for a coach comparing calls on one headset.
+    text = "your normal speaking level, learnt from your speech"
+    if report.rules.raised_voice_enabled:
+        # LU steps like dB; "dB" is the word people know (as in the events' details).
+        text += f"; your voice counts as raised from {report.rules.raised_voice_lu:g} dB above it"
+    return (f"{text} (measured {report.baseline.loudness_lufs:.0f} LUFS, a level that depends "
+            "on the microphone)")
 
 
 def summary_html(report: AnalysisReport, settings: RuleSettings | None = None) -> str:

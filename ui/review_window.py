@@ -36,6 +36,7 @@ from models.store import CallRecord, CallStore, StoreError, default_store_path
 from monitor.analysis import AnalysisCancelled, analyze_recording
 from monitor.audio_file import (AudioInputError, CallRecording, ChannelChoice, ChannelChoiceNeeded,
                                 PartyLayout, channel_levels_dbfs)
+from ui.announce import announce
 from ui.channel_dialog import ChannelDialog
 from ui.output_files import OutputError, check_output_target
 from ui.playback import Playback, PlaybackUnavailable, StreamFactory
@@ -62,6 +63,8 @@ REPORT_IMAGE_WIDTH_PX = 1600
 """Width of the timeline picture in exported reports, in pixels (sharp in print)."""
 REPORT_IMAGE_SHOWN_PX = 680
 """Width the report shows the picture at, in CSS pixels; it is drawn to read at that size."""
+MESSAGE_LINES = 2
+"""Lines of text the message line has room for, shown or not."""
 AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aiff *.aif "
                 "*.m4a *.mp4 *.wma *.amr *.webm *.mka);;All files (*)")
 
@@ -544,7 +547,10 @@ class ReviewWindow(QMainWindow):
         self._message.setWordWrap(True)
         self._message.setAccessibleName("Message")
         self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._message.setVisible(False)
+        # Its room is kept with or without a message, so that one coming or going does not move
+        # the window under the mouse; two lines take any message at a usual window width.
+        self._message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._message.setMinimumHeight(self._message.fontMetrics().lineSpacing() * MESSAGE_LINES)
         layout.addWidget(self._message)
 
         self._progress_row = QWidget(central)
@@ -838,10 +844,13 @@ class ReviewWindow(QMainWindow):
             self.jump_to_event(index)
 
     def _show_message(self, text: str) -> None:
-        """Show a message that stays until the next one (a problem, a result); empty clears it."""
-        self._notice.clear()
-        self._message.setText(text)
-        self._message.setVisible(bool(text))
+        """Show a message that stays until the next one (a problem, a result); empty clears it.
+
+        The message line keeps its room when empty, so the window does not
+        jump when a message comes or goes.
+        """
+        _show_label_text(self._notice, "")
+        _show_label_text(self._message, text)
         if text:
             logger.info("%s", text)
 
@@ -852,7 +861,7 @@ class ReviewWindow(QMainWindow):
         the window does not jump when N or P finds nothing; and a problem in
         the message line (playback unavailable, say) stays in view.
         """
-        self._notice.setText(text)
+        _show_label_text(self._notice, text)
 
     # --- dialogs
 
@@ -927,11 +936,18 @@ class ReviewWindow(QMainWindow):
         if not name:
             return
         path = report_path(Path(name), kind)
-        # The dialog asked about replacing the name chosen, not the one the report goes under.
-        if path != Path(name) and path.exists() and not _confirm(
-                self, f"{path.name} already exists in {path.parent}. Replace it with this report?"):
-            self._show_message(f"Report not saved: {path.name} was kept.")
-            return
+        # The dialog asked about replacing the name chosen, not the one the report goes under;
+        # a name that cannot take the report (a folder, say) is refused before that question.
+        if path != Path(name):
+            try:
+                self._check_export_target(path, kind)
+            except ExportError as exc:
+                self._show_message(str(exc))
+                return
+            if path.exists() and not _confirm(
+                    self, f"{path.name} already exists in {path.parent}. Replace it with this report?"):
+                self._show_message(f"Report not saved: {path.name} was kept.")
+                return
         self._export(write, path)
 
     def _export(self, write: object, path: Path) -> None:
@@ -970,6 +986,18 @@ class ReviewWindow(QMainWindow):
         self._stop_analysis()
         self._playback.unload()
         super().closeEvent(event)
+
+
+def _show_label_text(label: QLabel, text: str) -> None:
+    """Show ``text`` in a message or notice label and have screen readers speak it.
+
+    Neither label takes the focus, and one with an accessible name is read out
+    by that name alone ("Notice"), so the text goes in its description too, as
+    in the live window; and it is announced, since nothing else would read it.
+    """
+    label.setText(text)
+    label.setAccessibleDescription(text)
+    announce(label, text)
 
 
 def _confirm(parent: QWidget, question: str) -> bool:

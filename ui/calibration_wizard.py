@@ -725,7 +725,25 @@ class CalibrationWizard(QWizard):
         # the wizard would clip the text the user must read aloud on the baseline page.
         # Measured per page once it is shown: before that the wizard only knows Qt's
         # fixed floor, which a large font outgrows.
+        self._fit_subtitle()
         self.setMinimumSize(self.sizeHint())
+
+    def _fit_subtitle(self) -> None:
+        # Qt's header is as tall as two lines of subtitle at the narrowest the subtitle
+        # may get (512 px at most), and cuts off a third line, which a large font needs.
+        page = self.currentPage()
+        if page is None or not page.subTitle():
+            return
+        pages = [self.page(page_id) for page_id in self.pageIds()]
+        label = next((label for label in self.findChildren(QLabel)
+                      if label.text() == page.subTitle()
+                      and not any(p.isAncestorOf(label) for p in pages)), None)
+        if label is None:
+            return
+        extra = label.heightForWidth(label.minimumWidth()) - label.minimumHeight()
+        if extra > 0:
+            header = label.parentWidget()
+            header.setFixedHeight(header.minimumHeight() + extra)
 
     @Slot()
     def _release_all(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
 from monitor.audio_file import AudioInputError, ChannelChoice, PartyLayout, resolve_layout
@@ -17,6 +18,9 @@ from ui.window_titles import window_title
 
 NO_CUSTOMER = -1
 """The customer box's value for "none: analyse me only"."""
+
+FILE_NAME_CHARS = 40
+"""Average character widths a file name may take in the question before its middle is cut."""
 
 
 def channel_label(index: int, channels: int) -> str:
@@ -111,9 +115,20 @@ class ChannelDialog(QDialog):
         self._buttons.rejected.connect(self.reject)
         self.agent.currentIndexChanged.connect(self._check)
         self.customer.currentIndexChanged.connect(self._check)
+        question = QLabel(self)
+        # A recorder's long file name must not widen the dialog past the screen: its
+        # middle is cut (the start and the extension tell files apart) and the whole
+        # name is in the tooltip.
+        room_px = question.fontMetrics().averageCharWidth() * FILE_NAME_CHARS
+        shown_name = question.fontMetrics().elidedText(file_name, Qt.TextElideMode.ElideMiddle,
+                                                       room_px)
+        question.setTextFormat(Qt.TextFormat.PlainText)
+        question.setText(f"{shown_name} has {channels} channel{'s' if channels != 1 else ''}. "
+                         "Which one is which?")
+        question.setToolTip(file_name)
+        question.setAccessibleDescription(f"The recording: {file_name}")
         layout = QFormLayout(self)
-        layout.addRow(QLabel(f"{file_name} has {channels} channel{'s' if channels != 1 else ''}. "
-                             "Which one is which?", self))
+        layout.addRow(question)
         layout.addRow("&You (the agent):", self.agent)
         layout.addRow("The &customer:", self.customer)
         layout.addRow(self._problem)

@@ -37,11 +37,11 @@ from PySide6.QtWidgets import (QBoxLayout, QHBoxLayout, QLabel, QMenu, QPushButt
                                QToolButton, QVBoxLayout, QWidget)
 
 from models.baseline import Baseline
-from models.events import EventKind
+from models.events import EventKind, Severity
 from models.frames import HOP_S, FeatureFrame, PartyFrame
 from models.settings import RuleSettings
 from ui.announce import announce
-from ui.cues import SHORT_LABELS, Cue, CueHold, cue_for
+from ui.cues import SHORT_LABELS, Cue, CueHold, cue_for, cue_phrase
 from ui.tray import IndicatorState, state_icon
 from ui.window_titles import window_title
 
@@ -65,6 +65,11 @@ PACE_RANGE_SPS = (0.0, 10.0)
 
 TICK_MS = 250
 """How often held cues and timed status lines are re-checked while any is up, ms."""
+
+STRIP_STATUS_CHARS = 40
+"""Average character widths a status headline may take under the strip before it is cut short.
+
+Less than the strip's own row is wide, so the status never widens it."""
 
 _PROBLEM_KINDS = {"microphone_lost": "microphone_restored",
                   "customer_audio_lost": "customer_audio_restored",
@@ -443,10 +448,6 @@ class LiveWindow(QWidget):
         self.timer_label = QLabel("No call")
         self.timer_label.setAccessibleName("Call timer")
         self.timer_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        # Room for its longest usual text from the start: "No call" turning into
-        # "Last call 04:12" must not push the window wider, towards the softphone.
-        self.timer_label.setMinimumWidth(
-            self.timer_label.fontMetrics().horizontalAdvance(f"Last call {_clock_text(59 * 60)}"))
         lights = QHBoxLayout()
         lights.addWidget(self.you_light)
         lights.addWidget(self.customer_light)
@@ -462,6 +463,7 @@ class LiveWindow(QWidget):
         self.cue_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.cue_label.setForegroundRole(QPalette.ColorRole.HighlightedText)
         self.cue_label.setBackgroundRole(QPalette.ColorRole.Highlight)
+        self._reserve_widths()
 
         self.loudness_caption = QLabel()
         self.loudness_caption.setAccessibleName("Loudness")
@@ -522,7 +524,9 @@ class LiveWindow(QWidget):
                        self.more_button):
             buttons.addWidget(button)
 
-        self._root = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self._outer = QVBoxLayout(self)
+        self._root = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self._outer.addLayout(self._root)
         self._root.addLayout(lights)
         self._root.addWidget(self.cue_label)
         self._root.addLayout(loud_box)
@@ -531,6 +535,26 @@ class LiveWindow(QWidget):
         self._root.addWidget(self.status_label)
         self._root.addWidget(self._buttons)
         self._shortcuts()
+
+    def _reserve_widths(self) -> None:
+        # Room for the longest usual texts from the start: "No call" turning into
+        # "Last call 04:12", or a cue appearing in the strip, must not push the window
+        # wider, towards the softphone.
+        clock = _clock_text(59 * 60)
+        timer_fm = self.timer_label.fontMetrics()
+        timer_texts = (clock, "No call") if self._strip else (f"Last call {clock}",)
+        self.timer_label.setMinimumWidth(max(timer_fm.horizontalAdvance(t) for t in timer_texts))
+        if self._strip:
+            cue_fm = self.cue_label.fontMetrics()
+            widest_px = max(cue_fm.horizontalAdvance(cue_phrase(kind, severity))
+                            for kind in EventKind for severity in Severity)
+            self.cue_label.setMinimumWidth(widest_px + 2 * self.cue_label.margin())
+        else:
+            self.cue_label.setMinimumWidth(0)
+        for label in (self.timer_label, self.cue_label):
+            # A label keeps the size hint it worked out under its old minimum width until
+            # its text or format changes; setting its indent again makes it measure anew.
+            label.setIndent(label.indent())
 
     def _more_menu(self) -> QMenu:
         menu = QMenu(self)
@@ -751,14 +775,26 @@ class LiveWindow(QWidget):
             self.strip_button.setChecked(strip)
         self._root.setDirection(QBoxLayout.Direction.LeftToRight if strip
                                 else QBoxLayout.Direction.TopToBottom)
+        # In the strip the status rows go under it, so that however many problems
+        # there are, they never widen it past the screen.
+        self._outer.removeWidget(self.status_label)
+        self._root.removeWidget(self.status_label)
+        if strip:
+            self._outer.addWidget(self.status_label)
+        else:
+            self._root.insertWidget(self._root.indexOf(self._buttons), self.status_label)
         for widget in (self._pace_box, self.counts_label, self.loudness_caption,
                        self.call_button, self.breathe_button, self.pin_button, self.more_button):
             widget.setVisible(not strip)
+        # Buttons hidden in a window not shown yet (the strip restored at start-up) do not
+        # tell the layout that holds their row, which would keep the panel's width for it.
+        self._buttons.updateGeometry()
         for light in (self.you_light, self.customer_light):
             light.set_compact(strip)
         self.status_label.setWordWrap(not strip)
-        self._refresh_texts()
         self.cue_label.setFont(_scaled_font(self.font(), 1.2 if strip else 1.6, bold=True))
+        self._reserve_widths()
+        self._refresh_texts()
         self.adjustSize()
         self.resize(self.sizeHint())
 
@@ -911,13 +947,19 @@ class LiveWindow(QWidget):
             self._timer.stop()
 
     def _refresh_timer(self) -> None:
+        clock = _clock_text(self._elapsed_s)
         if self._in_call:
-            text = f"In call {_clock_text(self._elapsed_s)}"
+            text = f"In call {clock}"
         elif self._call_start_s is not None:
-            text = f"Last call {_clock_text(self._elapsed_s)}"
+            text = f"Last call {clock}"
         else:
             text = "No call"
-        self._set_caption(self.timer_label, text)
+        # The strip keeps the running clock only; the words are in the tooltip.
+        shown = (clock if self._in_call else "No call") if self._strip else text
+        self._set_caption(self.timer_label, shown)
+        if self.timer_label.toolTip() != text:
+            self.timer_label.setToolTip(text)
+            self.timer_label.setAccessibleDescription(text)
 
     def _refresh_counts(self) -> None:
         kinds = [EventKind.RAISED_VOICE, EventKind.FAST_SPEECH]
@@ -931,8 +973,7 @@ class LiveWindow(QWidget):
 
     def _refresh_texts(self) -> None:
         text = self._status.text()
-        # The strip keeps each line's headline ("Microphone lost"); the rest is in the tooltip.
-        shown = " ".join(line.split(":")[0] for line in text.splitlines()) if self._strip else text
+        shown = self._strip_status(text) if self._strip else text
         self.status_label.setText(shown)
         self.status_label.setToolTip(text)
         self.status_label.setVisible(bool(text))
@@ -944,12 +985,26 @@ class LiveWindow(QWidget):
         self.setWindowTitle(window_title(state))
         self._update_indicator()
 
+    def _strip_status(self, text: str) -> str:
+        # The strip keeps each line's headline ("Microphone lost"), one a row, and cuts
+        # a long one short rather than grow wider than its row; the rest is in the tooltip.
+        fm = self.status_label.fontMetrics()
+        room_px = fm.averageCharWidth() * STRIP_STATUS_CHARS
+        return "\n".join(fm.elidedText(line.split(":")[0], Qt.TextElideMode.ElideRight, room_px)
+                         for line in text.splitlines())
+
     def _fit_height(self) -> None:
+        if self._strip:
+            # The strip is as tall as its status rows, and thin again when they clear
+            # (the layout first lowers the window's minimum height to match). A hidden
+            # window is sized when it is shown; its layout is not to be settled before.
+            if self.isVisible():
+                self._outer.activate()
+                self.resize(self.width(), self.minimumSizeHint().height())
+            return
         # A top-level window does not grow by itself when a wrapped status line
         # needs another row; without this the advice at its end is cut off.
-        if self._strip:
-            return
-        needed = self._root.totalHeightForWidth(self.width())
+        needed = self._outer.totalHeightForWidth(self.width())
         if needed > self.height():
             self.resize(self.width(), needed)
 

@@ -1,0 +1,121 @@
+"""The live strip, the call history, the wizard's subtitles and the channel dialog at a large font.
+
+A 1366x768 laptop at 125 % scaling is 1092x614 device-independent pixels to a
+window (see tests/test_hidpi_layouts.py, whose large-font fixture these use).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from PySide6.QtWidgets import QLabel, QWizard
+
+from models.events import EventKind, Severity
+from models.settings import RuleSettings
+from monitor.engine import StatusChange
+from tests.test_hidpi_layouts import LAPTOP_WIDTH_PX, large_font, make_wizard  # noqa: F401
+from tests.test_history_settings_wizard import BASE, populate
+from ui.channel_dialog import ChannelDialog
+from ui.cues import Cue, cue_phrase
+from ui.history_window import HistoryWindow
+from ui.live_window import LiveWindow
+
+LAPTOP_HEIGHT_PX = 768 * 4 // 5
+"""A 1366x768 screen at 125 % scaling, in device-independent pixels."""
+
+PROBLEMS = [
+    ("microphone_lost", "Microphone lost: check the headset is plugged in; retrying every 2 s."),
+    ("customer_audio_lost", "Customer audio lost: customer cues are paused; retrying every 2 s."),
+    ("call_log_failed", "The call log cannot be used (database or disk is full). Coaching goes "
+                        "on without logging until monitoring starts again."),
+    ("overflow", "Audio was lost 12 time(s): the computer was too busy to keep up. Close other "
+                 "heavy programs if this repeats."),
+]
+
+
+def test_the_strip_fits_a_laptop_screen_with_every_problem_and_the_longest_cue(
+        qtbot, large_font) -> None:  # noqa: F811
+    window = LiveWindow(RuleSettings(), chime=lambda: None)
+    qtbot.addWidget(window)
+    window.show()
+    window.set_strip_mode(True)
+    thin_px = window.height()
+    window.show_status(StatusChange("mic_only", 0.0, 0.0, "No customer audio."))
+    window.show_status(StatusChange("call_started", 1.0, 0.0))
+    for kind, detail in PROBLEMS:
+        window.show_status(StatusChange(kind, 2.0, 0.0, detail))
+    window.set_notice("The replay has finished. Pause and resume monitoring to replay it again.")
+    phrase = max((cue_phrase(kind, severity) for kind in EventKind for severity in Severity),
+                 key=window.cue_label.fontMetrics().horizontalAdvance)
+    window._show_cue(Cue(EventKind.RAISED_VOICE, Severity.HIGH, phrase, "why", 1.0), chime=False)
+    assert window.sizeHint().width() <= LAPTOP_WIDTH_PX
+    assert window.minimumSizeHint().width() <= LAPTOP_WIDTH_PX
+    assert window.width() <= LAPTOP_WIDTH_PX
+    # The cue and each problem's headline are whole; the full text is in the tooltip.
+    cue = window.cue_label
+    assert cue.fontMetrics().horizontalAdvance(cue.text()) + 2 * cue.margin() <= cue.width()
+    status = window.status_label
+    lines = status.text().splitlines()
+    for headline in ("Microphone lost", "Customer audio lost", "Audio was lost 12 time(s)",
+                     "Mic-only"):
+        assert any(line.endswith(headline) for line in lines), headline
+    assert status.heightForWidth(status.width()) <= status.height()
+    for _, detail in PROBLEMS:
+        assert detail in status.toolTip()
+    # And it is thin again once they clear.
+    for kind in ("microphone_restored", "customer_audio_restored", "monitoring_stopped"):
+        window.show_status(StatusChange(kind, 3.0, 0.0))
+    window.set_notice("")
+    assert window.height() == thin_px
+
+
+def test_the_history_fits_a_laptop_screen_with_the_calls_in_view(
+        qtbot, tmp_path: Path, large_font) -> None:  # noqa: F811
+    path = tmp_path / "log" / "calmline.sqlite3"
+    populate(path, [BASE + timedelta(hours=5 * n) for n in range(20)])
+    window = HistoryWindow(path)
+    qtbot.addWidget(window)
+    assert window.minimumSizeHint().height() <= LAPTOP_HEIGHT_PX
+    window.show()
+    size = window.minimumSizeHint()
+    window.resize(size)
+    qtbot.waitUntil(lambda: window.size() == size)
+    table = window.table
+    rows_px = table.viewport().height()
+    assert rows_px >= 3 * table.rowHeight(0)
+    assert window.exercises.isVisible()
+    assert window.exercises.height() >= window.exercises.minimumHeight()
+    # The chart keeps a legible height and scrolls instead.
+    assert window.chart.height() >= window.chart.minimumHeight()
+
+
+def test_the_wizards_subtitles_are_whole_at_its_smallest_size_with_a_large_font(
+        qtbot, large_font) -> None:  # noqa: F811
+    wizard = make_wizard(qtbot)
+    for step in range(4):
+        if step:
+            wizard.button(QWizard.WizardButton.NextButton).click()
+        page = wizard.currentPage()
+        size = wizard.minimumSize()
+        wizard.resize(size)
+        qtbot.waitUntil(lambda: wizard.size() == size)
+        subtitle = next(label for label in wizard.findChildren(QLabel)
+                        if label.isVisible() and label.text() == page.subTitle())
+        assert subtitle.heightForWidth(subtitle.width()) <= subtitle.height(), page.title()
+        assert subtitle.visibleRegion().boundingRect().height() >= \
+            subtitle.heightForWidth(subtitle.width()), page.title()
+
+
+def test_a_long_file_name_does_not_widen_the_channel_dialog(qtbot, large_font) -> None:  # noqa: F811
+    name = ("2024-05-06_0915_conference-bridge_recording_agent-4711_customer-ACME-Corporation-"
+            "escalation-ticket-123456789_final_v2.wav")
+    dialog = ChannelDialog(name, 4, levels_dbfs=[-20.0, None, -30.0, -25.0])
+    qtbot.addWidget(dialog)
+    assert dialog.sizeHint().width() <= LAPTOP_WIDTH_PX
+    assert dialog.minimumSizeHint().width() <= LAPTOP_WIDTH_PX
+    question = next(label for label in dialog.findChildren(QLabel)
+                    if "Which one is which?" in label.text())
+    assert question.toolTip() == name
+    # The start and the extension stay, so that recordings can still be told apart.
+    assert question.text().startswith("2024-05-06")
+    assert ".wav has 4 channels" in question.text()

@@ -1,12 +1,10 @@
-"""The live strip, the call history, the wizard's subtitles and the channel dialog at a large font.
+"""The live strip, the wizard's subtitles and the channel dialog at a large font.
 
 A 1366x768 laptop at 125 % scaling is 1092x614 device-independent pixels to a
 window (see tests/test_hidpi_layouts.py, whose large-font fixture these use).
 """
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QWizard
 
@@ -14,14 +12,9 @@ from models.events import EventKind, Severity
 from models.settings import RuleSettings
 from monitor.engine import StatusChange
 from tests.test_hidpi_layouts import LAPTOP_WIDTH_PX, large_font, make_wizard  # noqa: F401
-from tests.test_history_settings_wizard import BASE, populate
 from ui.channel_dialog import ChannelDialog
 from ui.cues import Cue, cue_phrase
-from ui.history_window import HistoryWindow
 from ui.live_window import LiveWindow
-
-LAPTOP_HEIGHT_PX = 768 * 4 // 5
-"""A 1366x768 screen at 125 % scaling, in device-independent pixels."""
 
 PROBLEMS = [
     ("microphone_lost", "Microphone lost: check the headset is plugged in; retrying every 2 s."),
@@ -67,26 +60,6 @@ def test_the_strip_fits_a_laptop_screen_with_every_problem_and_the_longest_cue(
         window.show_status(StatusChange(kind, 3.0, 0.0))
     window.set_notice("")
     assert window.height() == thin_px
-
-
-def test_the_history_fits_a_laptop_screen_with_the_calls_in_view(
-        qtbot, tmp_path: Path, large_font) -> None:  # noqa: F811
-    path = tmp_path / "log" / "calmline.sqlite3"
-    populate(path, [BASE + timedelta(hours=5 * n) for n in range(20)])
-    window = HistoryWindow(path)
-    qtbot.addWidget(window)
-    assert window.minimumSizeHint().height() <= LAPTOP_HEIGHT_PX
-    window.show()
-    size = window.minimumSizeHint()
-    window.resize(size)
-    qtbot.waitUntil(lambda: window.size() == size)
-    table = window.table
-    rows_px = table.viewport().height()
-    assert rows_px >= 3 * table.rowHeight(0)
-    assert window.exercises.isVisible()
-    assert window.exercises.height() >= window.exercises.minimumHeight()
-    # The chart keeps a legible height and scrolls instead.
-    assert window.chart.height() >= window.chart.minimumHeight()
 
 
 def test_the_wizards_subtitles_are_whole_at_its_smallest_size_with_a_large_font(

@@ -22,8 +22,8 @@ from PySide6.QtGui import (QAction, QFontMetricsF, QKeySequence, QPainter, QPain
                            QPen)
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QPlainTextEdit,
-                               QPushButton, QScrollArea, QSizePolicy, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout,
+                               QWidget)
 
 from models.store import (CallRecord, CallStatus, CallStore, NoCallLogYet, PromptOutcome,
                           PromptRecord, StoreError)
@@ -44,9 +44,6 @@ EXERCISE_LINES = 4
 
 SIZE_BY_ROWS = 200
 """Rows, besides those in view, whose contents the columns are sized to."""
-
-CALL_ROWS_SHOWN = 3
-"""Calls the table shows however short the window is made."""
 
 NOT_AVAILABLE = "\N{EM DASH}"
 
@@ -438,10 +435,6 @@ class TrendChart(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self._describe()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        """Its minimum height, at which both panels are legible, in pixels."""
-        return QSize(self.fontMetrics().averageCharWidth() * 40, self.minimumHeight())
-
     def set_buckets(self, buckets: list[TrendBucket]) -> None:
         """Show these buckets (oldest first) and repaint."""
         self._buckets = list(buckets)
@@ -648,11 +641,6 @@ class HistoryWindow(QMainWindow):
         # refresh: the rows in view and this many around them are plenty to size by.
         header.setResizeContentsPrecision(SIZE_BY_ROWS)
         self.table.verticalHeader().hide()
-        # However short the window, a few calls stay in view (the rest scroll).
-        row_h = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(header.sizeHint().height() + CALL_ROWS_SHOWN * row_h
-                                    + self.table.horizontalScrollBar().sizeHint().height()
-                                    + 2 * self.table.frameWidth())
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.selectionModel().selectionChanged.connect(self._update_exercises)
 
@@ -728,30 +716,20 @@ class HistoryWindow(QMainWindow):
         chart_controls.addWidget(self.grouping)
         chart_controls.addStretch(1)
         chart_layout.addLayout(chart_controls)
-        # The chart needs its height to stay legible; in a window too short for it (a
-        # large font on a laptop screen) it scrolls, so the calls above stay in view.
-        chart_scroll = QScrollArea()
-        chart_scroll.setWidget(self.chart)
-        chart_scroll.setWidgetResizable(True)
-        chart_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        chart_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        chart_layout.addWidget(chart_scroll)
+        chart_layout.addWidget(self.chart)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
         table_layout.addWidget(self.table)
         table_layout.addWidget(exercises_label)
         table_layout.addWidget(self.exercises)
-        self._splitter = QSplitter(Qt.Orientation.Vertical)
-        # Dragging the handle may shrink either side to its minimum, never hide it.
-        self._splitter.setChildrenCollapsible(False)
-        self._splitter.addWidget(table_box)
-        self._splitter.addWidget(chart_box)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(table_box)
+        splitter.addWidget(chart_box)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(buttons)
-        layout.addWidget(self._splitter)
+        layout.addWidget(splitter)
         layout.addWidget(self.status_label)
         self.setCentralWidget(central)
         self.setTabOrder(self.table, self.exercises)
@@ -767,11 +745,10 @@ class HistoryWindow(QMainWindow):
         self.resize(self.sizeHint().boundedTo(available))
 
     def sizeHint(self) -> QSize:
-        """Wide enough for every column of the table and tall enough for the chart, in pixels.
+        """Wide enough for every column of the table, in pixels.
 
         The layout alone asks for a narrow window, which hides the last columns
-        behind a scroll bar, and leaves out the splitter's handle, which would put
-        the chart behind one.
+        behind a scroll bar.
         """
         hint = super().sizeHint()
         table = self.table
@@ -784,8 +761,7 @@ class HistoryWindow(QMainWindow):
         # The vertical scroll bar is counted too: a few weeks of calls need one.
         table_w = sum(widths) + table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
         margins = self.centralWidget().layout().contentsMargins()
-        return hint.expandedTo(QSize(table_w + margins.left() + margins.right(),
-                                     hint.height() + self._splitter.handleWidth()))
+        return hint.expandedTo(QSize(table_w + margins.left() + margins.right(), hint.height()))
 
     # --- reading
 

@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ import soundfile as sf
 
 from models.errors import UserError
 from models.private_files import same_file
-from monitor.ffmpeg_audio import FfmpegAudio, FfmpegDataError, FfmpegError, ffmpeg_tools
+from monitor.ffmpeg_audio import (SHORTFALL_TOLERANCE_S, FfmpegAudio, FfmpegDataError, FfmpegError,
+                                  ffmpeg_tools)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,14 @@ Float files may legitimately exceed 1.0 a little (gain applied after
 recording), but no recording holds samples a thousand times full scale: such
 values are corrupt floats, and one of them would swamp the level, speech
 detection and pace of everything around it. They are treated like NaN."""
+MP3_SHORTFALL_SHARE = 0.02
+"""Share of an MP3's stated length (0-1) its audio may fall short by, beyond codec padding.
+
+An MP3's decoder skips damaged frames and decodes on; measured on lame- and
+ffmpeg-made files (8-44.1 kHz, CBR and VBR, with and without a Xing header), a
+whole one decodes within 0.17 s of the length given, one damaged spot holding
+0.2 s of audio costs 0.26-0.65 s, and a few such spots in a 30 s file about 1 s.
+Such a file is analysed with the gap noted; one cut in half is truncated."""
 
 
 class AudioInputError(UserError):
@@ -130,6 +140,7 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
     path : Path
         The recording: anything libsndfile reads (WAV, FLAC, OGG, MP3, ...), or
         M4A/AAC, WMA, AMR, WebM and Ogg Speex through ffmpeg where it is installed.
+        MP3 is read through ffmpeg too where it is installed.
 
     Returns
     -------
@@ -145,23 +156,10 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
         sample rate outside 8-96 kHz.
     """
     _check_regular_readable_file(path)
-    try:
-        handle: sf.SoundFile | FfmpegAudio = sf.SoundFile(_soundfile_name(path))
-    except sf.LibsndfileError as exc:
-        container = _ffmpeg_container(path)
-        if container is None:
-            raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
-        handle = _open_with_ffmpeg(path, container)
-    except TypeError:
-        # libsndfile takes a .raw name as headerless PCM and then needs the rate,
-        # channels and encoding given; soundfile raises TypeError for their absence.
-        raise AudioInputError(
-            f"{path}: headerless raw audio, so its sample rate and encoding are unknown; "
-            "convert it to WAV first (for example with sox)") from None
-    except (OSError, RuntimeError) as exc:
-        raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
-    if isinstance(handle, sf.SoundFile):
-        handle = _repair_or_reject(path, handle)
+    if _starts_as_mpeg_audio(path) and ffmpeg_tools() is not None:
+        handle = _open_with_ffmpeg(path, "MP3", shortfall_share=MP3_SHORTFALL_SHARE)
+    else:
+        handle = _open_with_soundfile(path)
     if not MIN_SAMPLE_RATE_HZ <= handle.samplerate <= MAX_SAMPLE_RATE_HZ:
         rate = handle.samplerate
         handle.close()
@@ -182,6 +180,28 @@ def open_audio(path: Path) -> sf.SoundFile | FfmpegAudio:
         handle.close()
         raise AudioInputError(f"{path}: the file is truncated (its audio ends at {present / rate:.1f} s, "
                               f"its header says {stated / rate:.1f} s)")
+    return handle
+
+
+def _open_with_soundfile(path: Path) -> sf.SoundFile | FfmpegAudio:
+    """Open a recording with libsndfile, or with ffmpeg where libsndfile cannot read it or reads it wrong."""
+    try:
+        handle: sf.SoundFile | FfmpegAudio = sf.SoundFile(_soundfile_name(path))
+    except sf.LibsndfileError as exc:
+        container = _ffmpeg_container(path)
+        if container is None:
+            raise AudioInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+        handle = _open_with_ffmpeg(path, container)
+    except TypeError:
+        # libsndfile takes a .raw name as headerless PCM and then needs the rate,
+        # channels and encoding given; soundfile raises TypeError for their absence.
+        raise AudioInputError(
+            f"{path}: headerless raw audio, so its sample rate and encoding are unknown; "
+            "convert it to WAV first (for example with sox)") from None
+    except (OSError, RuntimeError) as exc:
+        raise AudioInputError(f"{path}: cannot be opened ({exc})") from None
+    if isinstance(handle, sf.SoundFile):
+        handle = _repair_or_reject(path, handle)
     return handle
 
 
@@ -228,7 +248,8 @@ _SF_COUNT_MAX = 2**63 - 1
 _EMPTY_DATA_LOG = re.compile(r"^data\s*:\s*0\s*\n\*\*\* Unknown chunk marker .* at position (\d+)",
                              re.MULTILINE)
 # libsndfile's notes on an Ogg file whose end is missing (cut off mid-page, or after a
-# page): the audio before it decodes, so it is analysed and the cut is noted.
+# page): the audio before it decodes, so it is analysed and the cut is noted, unless
+# its pages show a whole stream followed by a tag (ID3v1, APE) or padding.
 _OGG_CUT_LOG = re.compile(r"^Ogg ?: (Last page lacks an end-of-stream bit|Junk after the last page)",
                           re.MULTILINE)
 # libsndfile reads an Ogg file's first logical stream only; what follows it is "junk" to it,
@@ -237,6 +258,8 @@ _OGG_AFTER_END_LOG = re.compile(r"^Ogg ?: Junk after the last page", re.MULTILIN
 # An Ogg page header: capture pattern, version, flags, granule position, serial number,
 # page number, checksum and the number of lacing values (segment sizes) that follow.
 _OGG_PAGE_HEADER = struct.Struct("<4sBBqIIIB")
+_OGG_CHECKSUM_AT = 22  # byte offset of the checksum in a page header
+_BITS_REVERSED = bytes(int(f"{byte:08b}"[::-1], 2) for byte in range(256))
 _OGG_BEGINS_STREAM = 0x02  # page header flags
 _OGG_ENDS_STREAM = 0x04
 _OGG_CUT_NOTE = "its last Ogg page is cut off or missing"
@@ -263,8 +286,8 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
     """
     if handle.format == "OGG" and (handle.frames == _SF_COUNT_MAX
                                    or _OGG_AFTER_END_LOG.search(handle.extra_info)):
-        chain = _ogg_chain(path)
-        if chain is not None:
+        chain = _ogg_pages(path)
+        if chain is not None and chain.chained:
             handle.close()
             if len(chain.channel_counts) > 1:
                 # Decoded as one, a stereo recording would be mixed into a mono one's channel
@@ -274,6 +297,10 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
                                       "cannot be analysed as one call; save them as separate files")
             return _open_with_ffmpeg(path, "Ogg", needs="Ogg audio joined from several recordings",
                                      chain=chain)
+    if handle.format == "MP3" and ffmpeg_tools() is not None:
+        # An MP3 that its first bytes did not give away (see _starts_as_mpeg_audio).
+        handle.close()
+        return _open_with_ffmpeg(path, "MP3", shortfall_share=MP3_SHORTFALL_SHARE)
     if handle.frames == _SF_COUNT_MAX:
         container = handle.format
         handle.close()
@@ -287,30 +314,36 @@ def _repair_or_reject(path: Path, handle: sf.SoundFile) -> sf.SoundFile | Ffmpeg
 
 
 @dataclass(frozen=True)
-class _OggChain:
-    """What the page headers of a chained Ogg file (recordings joined end to end) say.
+class _OggPages:
+    """What the page headers of an Ogg file say.
 
     Attributes
     ----------
+    chained : bool
+        Another logical stream begins where the first one ends (recordings joined end to end).
     cut_off : bool
         Its last page is cut off, or ends no stream: the end of the last recording is missing.
+        Bytes after a whole last page that are no Ogg page (a tag, padding) cut nothing off.
     channel_counts : frozenset of int
         Channels of its recordings, as far as their codec's header says (Vorbis, Opus).
     """
 
+    chained: bool
     cut_off: bool
     channel_counts: frozenset[int]
 
 
-def _ogg_chain(path: Path) -> _OggChain | None:
-    """The chain of an Ogg file in which another logical stream begins where the first one ends.
+def _ogg_pages(path: Path) -> _OggPages | None:
+    """What the page headers of an Ogg file say of its streams and its end.
 
-    Only page headers and codec headers are read, never the audio. None for a file
-    of one stream (or of streams multiplexed side by side), which libsndfile reads itself.
+    Only page headers and codec headers are read, never the audio, but for the last
+    page where other bytes follow it. None for a file of streams multiplexed side by
+    side, or one that cannot be read.
     """
     first_serial: int | None = None
     channel_counts: set[int] = set()
     first_ended = chained = last_ends_stream = False
+    last_start = 0
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -318,7 +351,11 @@ def _ogg_chain(path: Path) -> _OggChain | None:
                 start = handle.tell()
                 header = handle.read(_OGG_PAGE_HEADER.size)
                 if len(header) < _OGG_PAGE_HEADER.size or not header.startswith(b"OggS"):
+                    # What follows the last whole page: nothing, a page cut off in its header,
+                    # or bytes of no page at all (a tagger's ID3v1 or APE tag, padding).
+                    trailer_is_page = bool(header) and b"OggS".startswith(header[:4])
                     break
+                last_start = start
                 _, _, flags, _, serial, _, _, segments = _OGG_PAGE_HEADER.unpack(header)
                 if first_ended and not chained:
                     if not flags & _OGG_BEGINS_STREAM:
@@ -335,13 +372,29 @@ def _ogg_chain(path: Path) -> _OggChain | None:
                     channel_counts.update(head[at] for start_of, at in _OGG_CHANNELS_BYTE
                                           if head.startswith(start_of) and len(head) > at)
                 handle.seek(body_bytes, io.SEEK_CUR)
+            # A whole file ends with a whole page that ends a stream; a cut one runs past its
+            # end. A page cut in its header, with a tag appended, can pass for a whole one
+            # until its checksum is checked.
+            whole = last_ends_stream and start <= size and not trailer_is_page
+            if whole and start < size:
+                handle.seek(last_start)
+                whole = _ogg_page_checksum_holds(handle.read(start - last_start))
     except OSError:
         return None
-    if not chained:
-        return None
-    # A whole file ends with a whole page that ends a stream; a cut one runs past its end.
-    return _OggChain(cut_off=not last_ends_stream or start != size,
-                     channel_counts=frozenset(channel_counts))
+    return _OggPages(chained=chained, cut_off=not whole, channel_counts=frozenset(channel_counts))
+
+
+def _ogg_page_checksum_holds(page: bytes) -> bool:
+    """Whether an Ogg page's checksum matches its bytes.
+
+    Ogg's CRC-32 is zlib's with the bits of every byte, and of the result, in the
+    other order, started from 0 and not inverted at the end.
+    """
+    stated = int.from_bytes(page[_OGG_CHECKSUM_AT:_OGG_CHECKSUM_AT + 4], "little")
+    unchecked = page[:_OGG_CHECKSUM_AT] + bytes(4) + page[_OGG_CHECKSUM_AT + 4:]
+    crc = zlib.crc32(unchecked.translate(_BITS_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return int(f"{crc:032b}"[::-1], 2) == stated
+
 
 
 class _ChainedOgg(FfmpegAudio):
@@ -353,24 +406,29 @@ class _ChainedOgg(FfmpegAudio):
         The recording.
     tools : tuple of str
         Paths of ``ffmpeg`` and ``ffprobe``.
-    chain : _OggChain
+    chain : _OggPages
         What its page headers say.
     """
 
-    def __init__(self, path: Path, tools: tuple[str, str], chain: _OggChain) -> None:
+    def __init__(self, path: Path, tools: tuple[str, str], chain: _OggPages) -> None:
         super().__init__(path, tools, chained=True)
         self.chain = chain
 
 
-def _decode_problem(handle: sf.SoundFile | FfmpegAudio) -> str | None:
+def _decode_problem(path: Path, handle: sf.SoundFile | FfmpegAudio, missing_s: float) -> str | None:
+    """What went wrong decoding ``handle``, for the notes; ``missing_s`` is what a read found missing."""
     if isinstance(handle, FfmpegAudio):
         if handle.decode_problem is not None:
             return f"ffmpeg reported \"{handle.decode_problem}\""
         if isinstance(handle, _ChainedOgg) and handle.chain.cut_off:
             return _OGG_CUT_NOTE
-        return None
-    if handle.format == "OGG" and _OGG_CUT_LOG.search(handle.extra_info):
-        return _OGG_CUT_NOTE
+        missing_s = handle.missing_s
+    elif handle.format == "OGG" and _OGG_CUT_LOG.search(handle.extra_info):
+        pages = _ogg_pages(path)
+        if pages is None or pages.cut_off:
+            return _OGG_CUT_NOTE
+    if missing_s:
+        return f"its audio ends {missing_s:.1f} s before the length its header gives"
     return None
 
 
@@ -477,15 +535,50 @@ def _ffmpeg_container(path: Path) -> str | None:
     return None
 
 
+_ID3V2_HEADER = struct.Struct(">3sBBB4s")  # "ID3", version, revision, flags, syncsafe size
+_ID3V2_HAS_FOOTER = 0x10
+
+
+def _starts_as_mpeg_audio(path: Path) -> bool:
+    """Whether the file begins with an MPEG audio frame (an MP3), after any ID3v2 tag.
+
+    Such a file is read through ffmpeg where it is installed, never opened by
+    libsndfile: the libmpg123 inside it prints its complaints on stderr (even of
+    whole files, and at opening), which no caller can turn off, stops at a length
+    it guessed from the first bitrate, and gives up at a damaged frame. ffmpeg's
+    complaints are caught for the report's notes, and it decodes past damage.
+    """
+    if path.suffix.lower() == ".raw":
+        return False  # headerless PCM to libsndfile, whose samples may look like a frame header
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_ID3V2_HEADER.size)
+            if head.startswith(b"ID3") and len(head) == _ID3V2_HEADER.size:
+                _, _, _, flags, size = _ID3V2_HEADER.unpack(head)
+                tag_bytes = sum(byte << (7 * (3 - i)) for i, byte in enumerate(size))
+                handle.seek(_ID3V2_HEADER.size + tag_bytes
+                            + (_ID3V2_HEADER.size if flags & _ID3V2_HAS_FOOTER else 0))
+                head = handle.read(4)
+    except OSError:
+        return False
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    # Reserved values of the version, layer, bitrate and sample rate fields mean no frame
+    # (and layer bits 00 with the same sync are an ADTS AAC stream).
+    return ((head[1] >> 3) & 3 != 1 and (head[1] >> 1) & 3 != 0
+            and head[2] >> 4 != 15 and (head[2] >> 2) & 3 != 3)
+
+
 def _open_with_ffmpeg(path: Path, container: str, needs: str | None = None,
-                      chain: _OggChain | None = None) -> FfmpegAudio:
+                      chain: _OggPages | None = None, shortfall_share: float = 0.0) -> FfmpegAudio:
     tools = ffmpeg_tools()
     if tools is None:
         raise AudioInputError(
             f"{path}: {needs or f'{container} audio'} needs ffmpeg, which is not installed; install "
             f"it, or convert the file to WAV or FLAC (for example: ffmpeg -i {path.name} {path.stem}.wav)")
     try:
-        return FfmpegAudio(path, tools) if chain is None else _ChainedOgg(path, tools, chain)
+        return (FfmpegAudio(path, tools, shortfall_share=shortfall_share) if chain is None
+                else _ChainedOgg(path, tools, chain))
     except FfmpegDataError as exc:
         raise AudioInputError(f"{path}: the file is truncated or damaged ({exc})") from None
     except FfmpegError as exc:
@@ -642,6 +735,8 @@ class _Cursor:
         self.total = round(duration_s * self.sr_hz)
         self.block_s = block_s
         self.position = 0
+        self.ran_dry = False
+        self.missing_s = 0.0  # audio found missing before the stated length, beyond codec padding
 
     @property
     def done(self) -> bool:
@@ -650,7 +745,7 @@ class _Cursor:
     def read_block(self, k: int) -> np.ndarray:
         target = min(self.total, round((k + 1) * self.block_s * self.sr_hz))
         span = max(0, target - self.position)
-        wanted = max(0, min(self.handle.frames, target) - self.position)
+        wanted = 0 if self.ran_dry else max(0, min(self.handle.frames, target) - self.position)
         data = np.empty((span, self.handle.channels), dtype=np.float32)
         got = 0
         if wanted > 0:
@@ -661,13 +756,26 @@ class _Cursor:
             except (sf.LibsndfileError, RuntimeError) as exc:  # FfmpegError is a RuntimeError
                 raise AudioInputError(f"{self.path}: the audio data is damaged ({_reason(exc)})") from None
             if got < wanted:
-                raise AudioInputError(
-                    f"{self.path}: the file is truncated (its audio ends at "
-                    f"{(self.position + got) / self.sr_hz:.1f} s, its header says "
-                    f"{self.handle.frames / self.sr_hz:.1f} s)")
+                missing_s = (self.handle.frames - self.position - got) / self.sr_hz
+                if missing_s > self._allowed_shortfall_s():
+                    raise AudioInputError(
+                        f"{self.path}: the file is truncated (its audio ends at "
+                        f"{(self.position + got) / self.sr_hz:.1f} s, its header says "
+                        f"{self.handle.frames / self.sr_hz:.1f} s)")
+                self.ran_dry = True
+                if missing_s > SHORTFALL_TOLERANCE_S:
+                    self.missing_s = missing_s
         data[got:] = 0.0
         self.position += span
         return data
+
+    def _allowed_shortfall_s(self) -> float:
+        """How far the audio may end before the stated length, in seconds (ffmpeg pads its own)."""
+        # libsndfile gives an MP3 without a Xing header a length guessed from its size:
+        # up to 0.15 s more than whole CBR files decode to, as measured (see MP3_SHORTFALL_SHARE).
+        if isinstance(self.handle, sf.SoundFile) and self.handle.format == "MP3":
+            return SHORTFALL_TOLERANCE_S + MP3_SHORTFALL_SHARE * self.handle.frames / self.sr_hz
+        return 0.0
 
     def _read_into(self, out: np.ndarray) -> int:
         """Read ``len(out)`` frames into ``out``; return how many there were."""
@@ -705,6 +813,7 @@ class CallRecording:
                                   "or --customer-channel N)")
         self._main = open_audio(self.path)
         self._other: sf.SoundFile | FfmpegAudio | None = None
+        self._cursors: list[_Cursor | None] = [None, None]  # main, other: of the last read
         try:
             self.layout = resolve_layout(self._main.channels, choice,
                                          self.customer_path is not None, self.path)
@@ -727,9 +836,12 @@ class CallRecording:
         Known for certain only once the file has been read to its end.
         """
         problems = []
-        for path, handle in ((self.path, self._main), (self.customer_path, self._other)):
-            problem = _decode_problem(handle) if handle is not None else None
-            if path is not None and problem is not None:
+        for path, handle, cursor in zip((self.path, self.customer_path), (self._main, self._other),
+                                        self._cursors):
+            if path is None or handle is None:
+                continue
+            problem = _decode_problem(path, handle, cursor.missing_s if cursor is not None else 0.0)
+            if problem is not None:
                 problems.append(f"{path.name}: {problem}")
         return problems
 
@@ -793,6 +905,7 @@ class CallRecording:
         main_cursor = _Cursor(self._main, self.path, duration_s, block_s)
         other_cursor = (_Cursor(self._other, self.customer_path, duration_s, block_s)
                         if self._other is not None else None)
+        self._cursors = [main_cursor, other_cursor]
         cursors = [c for c in (main_cursor, other_cursor) if c is not None]
         k = 0
         while not all(c.done for c in cursors):

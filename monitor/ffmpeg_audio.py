@@ -1,4 +1,4 @@
-"""Recordings libsndfile cannot decode (M4A/AAC, WMA, AMR, WebM), read through ffmpeg.
+"""Recordings libsndfile cannot decode well (M4A/AAC, WMA, AMR, WebM, MP3), read through ffmpeg.
 
 Phones and meeting tools save calls in such containers. When an ``ffmpeg``
 and ``ffprobe`` are installed, :class:`FfmpegAudio` decodes the first audio
@@ -9,8 +9,9 @@ of :class:`soundfile.SoundFile` that CalmLine reads: ``samplerate``,
 :meth:`~FfmpegAudio.close` and use as a context manager.
 
 The length comes from ffprobe; a stream that does not state it (a FLAC or
-WebM written to a pipe), or a chained Ogg file, whose length ffprobe gets
-wrong, is decoded once to count its frames. Compressed formats can decode a
+WebM written to a pipe, an MP3 without a Xing header, whose length ffprobe
+only guesses from its first bitrate), or a chained Ogg file, whose length
+ffprobe gets wrong, is decoded once to count its frames. Compressed formats can decode a
 few milliseconds longer or shorter than their container says, so reads are
 padded with silence or cut to that length. A decoder that
 runs dry well before that length, or fails, means the file is truncated or
@@ -41,7 +42,10 @@ _PROBE_TIMEOUT_S = 30.0
 # How far a decoder may run dry before the container's length and still count as
 # whole, in seconds: codec padding and priming are milliseconds, a cut-off file
 # misses whole seconds.
-_SHORTFALL_TOLERANCE_S = 0.5
+SHORTFALL_TOLERANCE_S = 0.5
+# ffprobe's words (at warning level) for a length it guessed from the file size and a
+# bitrate: for a variable-bitrate MP3 without a Xing header, seconds off either way.
+_ESTIMATED_LENGTH_NOTE = "Estimating duration from bitrate"
 # ffmpeg's error lines kept per decoder: the first says what went wrong.
 _MAX_ERROR_LINES = 20
 # Where a chained file's links differ in rate or channels, ffmpeg starts its filters anew
@@ -84,6 +88,11 @@ class FfmpegAudio:
         then gives one link's length and ffmpeg seeks by one link's timestamps,
         so the frames are counted and reading from a position decodes the file
         from its start.
+    shortfall_share : float
+        Share of the stated length (0-1) by which the audio may end early beyond
+        codec padding and still be read, with the gap noted in :attr:`missing_s`
+        rather than raised: damaged MP3 frames are skipped, so the audio after
+        them still decodes. 0 raises for any gap beyond codec padding.
 
     Raises
     ------
@@ -96,10 +105,12 @@ class FfmpegAudio:
     extra_info = ""
     """No header log (soundfile's ``extra_info``): the container's checks are ffmpeg's."""
 
-    def __init__(self, path: Path, tools: tuple[str, str], chained: bool = False) -> None:
+    def __init__(self, path: Path, tools: tuple[str, str], chained: bool = False,
+                 shortfall_share: float = 0.0) -> None:
         self.path = Path(path)
         self._ffmpeg, ffprobe = tools
         self._chained = chained
+        self._shortfall_share = shortfall_share
         stream = _probe(self.path, ffprobe)
         self.samplerate = int(stream["sample_rate"] or 0)
         self.channels = int(stream["channels"] or 0)
@@ -107,6 +118,8 @@ class FfmpegAudio:
             raise FfmpegError("ffprobe finds no audio in it")
         self.decode_problem: str | None = None
         """ffmpeg's first decoding error so far, or None while the audio decodes cleanly."""
+        self.missing_s = 0.0
+        """Seconds by which the audio ended before its stated length, beyond codec padding."""
         duration = None if chained else stream.get("duration")
         # Without a stated length the decoder is the only judge of it (the spec allows
         # a FLAC stream to leave its total-samples field 0, for one).
@@ -238,10 +251,13 @@ class FfmpegAudio:
         if code != 0:
             raise FfmpegDataError(_with_first_error(
                 f"ffmpeg stopped decoding it with exit code {code}", self._errors))
-        if (self.frames - decoded) / self.samplerate > _SHORTFALL_TOLERANCE_S:
+        missing_s = (self.frames - decoded) / self.samplerate
+        if missing_s > SHORTFALL_TOLERANCE_S + self._shortfall_share * self.frames / self.samplerate:
             raise FfmpegDataError(_with_first_error(
                 f"its audio ends at {decoded / self.samplerate:.1f} s, "
                 f"its header says {self.frames / self.samplerate:.1f} s", self._errors))
+        if missing_s > SHORTFALL_TOLERANCE_S:
+            self.missing_s = missing_s
         self._keep_errors()
         # The decoder ran dry a little before the container's length: the rest is silence.
         self._decoded_to_end = True
@@ -341,7 +357,7 @@ def _collect_errors(stream: IO[bytes], errors: list[str]) -> None:
 
 
 def _probe(path: Path, ffprobe: str) -> dict[str, str | None]:
-    command = [ffprobe, "-v", "error", "-protocol_whitelist", "file,pipe", "-select_streams", "a:0",
+    command = [ffprobe, "-v", "warning", "-protocol_whitelist", "file,pipe", "-select_streams", "a:0",
                "-show_entries", "stream=sample_rate,channels,duration:format=duration",
                "-of", "json", f"file:{path}"]
     try:
@@ -362,5 +378,6 @@ def _probe(path: Path, ffprobe: str) -> dict[str, str | None]:
     # Matroska and WebM give the length for the whole file only; a stream written
     # to a pipe may give none (None: the frames are counted instead).
     duration = stream.get("duration") or info.get("format", {}).get("duration")
-    stream["duration"] = None if duration in (None, "N/A") else duration
+    guessed = _ESTIMATED_LENGTH_NOTE in result.stderr
+    stream["duration"] = None if duration in (None, "N/A") or guessed else duration
     return stream

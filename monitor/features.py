@@ -175,15 +175,8 @@ class CallFeatureExtractor:
     def process(self, agent: np.ndarray, customer: np.ndarray | None = None) -> list[FeatureFrame]:
         """Feed a block of each party and return the frames it completes.
 
-        The same as ``accept(filter(agent, customer))``.
-
-        Parameters
-        ----------
-        agent : np.ndarray, shape (n,)
-            The agent's samples, float32, at ``agent_sr_hz``.
-        customer : np.ndarray, shape (m,), optional
-            The customer's samples over the same span, at ``customer_sr_hz``.
-            Required when the extractor has a customer, ignored otherwise.
+        The same as ``accept(filter(agent, customer))``; the parameters are
+        those of :meth:`filter`.
 
         Returns
         -------

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QFont, QFontMetrics, QWheelEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QTextBrowser
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QTextBrowser, QWidget
 
 import ui.review_window
 from models.events import EventKind
@@ -115,6 +115,13 @@ def open_and_wait(qtbot, window: ReviewWindow, path: Path) -> None:
 def opened(qtbot, window: ReviewWindow, demo_call: Path) -> ReviewWindow:
     open_and_wait(qtbot, window, demo_call)
     return window
+
+
+def widget_places(window: ReviewWindow, widgets: list[QWidget]) -> list[QRect]:
+    """Where each widget sits in ``window`` once its layout has settled."""
+    window.centralWidget().layout().activate()
+    QApplication.processEvents()
+    return [QRect(w.mapTo(window, QPoint(0, 0)), w.size()) for w in widgets]
 
 
 def test_opening_the_demo_call_lists_its_events(opened: ReviewWindow) -> None:

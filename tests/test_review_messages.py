@@ -5,24 +5,17 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QTextBrowser, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QTextBrowser
 
 import ui.review_window
 from tests.audio_fixtures import have
-from tests.test_review import _SaveDialog, demo_call, opened, output, window
+from tests.test_review import _SaveDialog, demo_call, opened, output, widget_places, window
 from ui.report_export import summary_rows
 from ui.review_window import ReviewWindow
 
 __all__ = ["demo_call", "opened", "output", "window"]  # fixtures, used by name
 
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
-
-
-def _places(window: ReviewWindow, widgets: list[QWidget]) -> list[QRect]:
-    window.centralWidget().layout().activate()
-    QApplication.processEvents()
-    return [QRect(w.mapTo(window, QPoint(0, 0)), w.size()) for w in widgets]
 
 
 def _message_label(window: ReviewWindow) -> QLabel:
@@ -52,20 +45,20 @@ def test_a_folder_under_the_reports_name_is_refused_before_any_replace_question(
 def test_a_lasting_message_does_not_move_the_window(opened: ReviewWindow, tmp_path: Path) -> None:
     play = next(b for b in opened.findChildren(QPushButton) if b.text() == "&Play")
     widgets = [play, opened.timeline, opened.event_list]
-    before = _places(opened, widgets)
+    before = widget_places(opened, widgets)
     assert opened.message == ""
     long_folder = tmp_path / ("a folder with a long name for the reports of the trainees " * 2).strip()
     long_folder.mkdir()
     saved = long_folder / "monday-review.html"
     opened._export(opened.export_html, saved)
     assert opened.message == f"Report saved to {saved}"
-    assert _places(opened, widgets) == before
+    assert widget_places(opened, widgets) == before
     label = _message_label(opened)
     assert label.isVisible() and label.height() >= label.heightForWidth(label.width())  # all of it
     opened._export(opened.export_pdf, tmp_path / "missing" / "call.pdf")
-    assert "no such folder" in opened.message and _places(opened, widgets) == before
+    assert "no such folder" in opened.message and widget_places(opened, widgets) == before
     opened._show_message("")  # as opening another call does
-    assert _places(opened, widgets) == before
+    assert widget_places(opened, widgets) == before
 
 
 def test_the_notice_and_messages_are_spoken_to_screen_readers(opened: ReviewWindow, tmp_path: Path,

@@ -6,13 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton
 
 import ui.review_window
 from tests.audio_fixtures import have
 from tests.test_review import (FakeOutput, _swap_and_wait, demo_call, open_and_wait, opened,
-                               output, window)
+                               output, widget_places, window)
 from ui.review_window import ReviewWindow
 
 __all__ = ["demo_call", "opened", "output", "window"]  # fixtures, used by name
@@ -20,25 +19,19 @@ __all__ = ["demo_call", "opened", "output", "window"]  # fixtures, used by name
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
 
 
-def _places(window: ReviewWindow, widgets: list[QWidget]) -> list[QRect]:
-    window.centralWidget().layout().activate()
-    QApplication.processEvents()
-    return [QRect(w.mapTo(window, QPoint(0, 0)), w.size()) for w in widgets]
-
-
 def test_a_navigation_notice_does_not_move_the_window(opened: ReviewWindow) -> None:
     play = next(b for b in opened.findChildren(QPushButton) if b.text() == "&Play")
     widgets = [play, opened.timeline, opened.event_list]
-    before = _places(opened, widgets)
+    before = widget_places(opened, widgets)
     opened.seek(0.0)
     opened.previous_event()
-    assert _places(opened, widgets) == before
+    assert widget_places(opened, widgets) == before
     notice = next(label for label in opened.findChildren(QLabel)
                   if label.text() == "No events before this point.")
     assert notice.isVisible() and notice.width() >= notice.sizeHint().width()
     assert opened.notice == notice.text()
     opened.seek(5.0)
-    assert opened.notice == "" and _places(opened, widgets) == before
+    assert opened.notice == "" and widget_places(opened, widgets) == before
 
 
 class _FileDialog:

@@ -187,7 +187,11 @@ class CallFeatureExtractor:
 
     def flush(self) -> list[FeatureFrame]:
         """End the stream: drain the resamplers and return the remaining whole hops."""
-        return self.accept(self.filter_end())
+        frames = self.accept(self.filter_end())
+        for analysis in (self._agent, self._customer):
+            if analysis is not None:
+                analysis.add_speech_frames(analysis.vad.flush())
+        return frames + self._assemble()
 
     def filter(self, agent: np.ndarray, customer: np.ndarray | None = None) -> FilteredBlocks:
         """Run the first stage (loudness, resampling, DC blocking) over a block of each party.

@@ -40,6 +40,13 @@ from the earpiece. Four things narrow it down to "is THIS party speaking?":
 * **Hysteresis and hangover.** Start/hold thresholds as above, and flags are
   held ``hangover_s`` after the last accepted frame of a real run (only
   ``short_hangover_s`` after a blip) so they do not chatter.
+* **Onset lead.** WebRTC and the start gate confirm a run a few frames into
+  it, so the weak first frames of an utterance are lost. Flags rise
+  ``onset_lead_s`` before each run's first accepted frame, over frames that
+  stand ``lead_margin_db`` above the noise floor; to know that,
+  :meth:`VoiceActivityDetector.process` reports each frame ``onset_lead_s``
+  after it has arrived, and :meth:`VoiceActivityDetector.flush` reports the
+  last ones at the end of the stream.
 
 Adaptive state changes only at fixed frame counts (every ``update_s``), so the
 flags do not depend on how the input is split into blocks.
@@ -188,6 +195,15 @@ class VoiceActivityDetector:
         False leaves steady tones out of the learned speech level (for the
         customer's line, which carries ringback and dial tones). Checking
         costs a spectrum per 100 ms of speech, about 0.3 s of CPU per hour.
+    onset_lead_s : float
+        Flags rise this long before the first accepted frame of each run, in
+        seconds; it is also how long each flag waits before it is reported.
+        60 ms recovers most of the onset frames the gates confirm late, and
+        lets the noisy hangover be shorter (see ``benchmarks/vad_accuracy.py``).
+    lead_margin_db : float
+        The lead flags only frames this many dB above the noise floor (and
+        above ``floor_dbfs``), going back from the onset until one is not: it
+        never paints silence, a muted mic or the gap before a tone as speech.
 
     Notes
     -----
@@ -221,11 +237,13 @@ class VoiceActivityDetector:
                  bleed_min_s: float = 0.5,
                  noisy_snr_db: float = 32.0,
                  noisy_hold_db: float = 26.0,
-                 noisy_hangover_s: float = 0.2,
+                 noisy_hangover_s: float = 0.16,
                  update_s: float = 1.0,
                  halflife_s: float = 120.0,
                  min_speech_s: float = 2.0,
-                 learn_from_tones: bool = True) -> None:
+                 learn_from_tones: bool = True,
+                 onset_lead_s: float = 0.06,
+                 lead_margin_db: float = 3.0) -> None:
         if sr_hz not in _SUPPORTED_SR_HZ:
             raise ValueError(f"sr_hz must be one of {_SUPPORTED_SR_HZ}, got {sr_hz}")
         if round(frame_s * 1000) not in (10, 20, 30) or abs(frame_s * 1000 - round(frame_s * 1000)) > 1e-9:
@@ -244,6 +262,12 @@ class VoiceActivityDetector:
         self._hang_long = round(hangover_s / frame_s)
         self._hang_noisy = round(noisy_hangover_s / frame_s)
         self._hang_short = round(short_hangover_s / frame_s)
+        self._lead = round(onset_lead_s / frame_s)
+        self.lead_margin_db = lead_margin_db
+        # Flags of the latest ``_lead`` frames, not reported yet: a run may start after them;
+        # and whether each may be flagged by a lead (it is louder than the noise).
+        self._held = np.zeros(0, bool)
+        self._held_audible = np.zeros(0, bool)
         self._long_run = round(long_run_s / frame_s)
         self._lag = max(1, int(np.ceil(bleed_lag_s / frame_s)))
         self._warmup_frames = int(np.ceil(_WEBRTC_WARMUP_S / frame_s - 1e-9))
@@ -301,8 +325,10 @@ class VoiceActivityDetector:
         Returns
         -------
         np.ndarray
-            Bool, shape (k,): one flag per ``frame_s`` frame completed by this
-            call, in order (k may be 0).
+            Bool, shape (k,): the next flags in stream order, one per
+            ``frame_s`` frame, for the frames completed by this call except
+            the latest ``onset_lead_s`` worth, which later calls or
+            :meth:`flush` report (k may be 0).
         """
         block = np.asarray(block, np.float32).reshape(-1)
         if reference is not None:
@@ -343,20 +369,62 @@ class VoiceActivityDetector:
         voiced &= level > self.floor_dbfs
         if self._frames_done < self._warmup_frames:
             voiced[:self._warmup_frames - self._frames_done] = False
-        out = np.empty(k, bool)
+        held = self._held.size
+        out = np.empty(held + k, bool)
+        out[:held] = self._held
+        onset = np.zeros(held + k, bool)
+        audible = np.empty(held + k, bool)
+        audible[:held] = self._held_audible
         i = 0
         while i < k:
             # Segments end at update points so learned levels change at fixed frames.
             j = min(k, i + self._update - self._frames_done % self._update)
-            out[i:j] = self._segment(frames[i:j], level[i:j], ref_level[i:j], ref_max[i:j], voiced[i:j])
+            audible[held + i:held + j] = level[i:j] > self._lead_floor_dbfs()
+            out[held + i:held + j], onset[held + i:held + j] = self._segment(
+                frames[i:j], level[i:j], ref_level[i:j], ref_max[i:j], voiced[i:j])
             self._frames_done += j - i
             if self._frames_done % self._update == 0:
                 self._learn()
             i = j
+        return self._release(out, onset, audible)
+
+    def flush(self) -> np.ndarray:
+        """End the stream: report the flags still held back (see ``onset_lead_s``).
+
+        Returns
+        -------
+        np.ndarray
+            Bool, shape (k,): the remaining flags in stream order. A partial
+            frame at the end of the stream gets none.
+        """
+        out, self._held = self._held, np.zeros(0, bool)
+        self._held_audible = np.zeros(0, bool)
         return out
 
+    def _release(self, flags: np.ndarray, onset: np.ndarray, audible: np.ndarray) -> np.ndarray:
+        """Raise the flags up to ``_lead`` frames before each onset, through audible frames only;
+        keep the latest ``_lead`` back."""
+        if self._lead and onset.any():
+            idx = np.arange(flags.size)
+            end = flags.size + self._lead
+            # Index of the next onset, and of the next inaudible frame, at or after each frame.
+            upcoming = np.minimum.accumulate(np.where(onset, idx, end)[::-1])[::-1]
+            blocked = np.minimum.accumulate(np.where(audible, end + 1, idx)[::-1])[::-1]
+            flags |= (upcoming - idx <= self._lead) & (blocked > upcoming)
+        cut = max(0, flags.size - self._lead)
+        self._held = flags[cut:]
+        self._held_audible = audible[cut:]
+        return flags[:cut]
+
+    def _lead_floor_dbfs(self) -> float:
+        """Level in dBFS a frame must exceed to be flagged by an onset lead."""
+        if self._noise_dbfs is None:
+            return self.floor_dbfs
+        return max(self.floor_dbfs, self._noise_dbfs + self.lead_margin_db)
+
     def _segment(self, frames: np.ndarray, level: np.ndarray, ref_level: np.ndarray,
-                 ref_max: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+                 ref_max: np.ndarray, voiced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flags and run onsets (first accepted frame of each run) of a stretch of frames."""
         n = len(level)
         over_bleed = level - ref_max - self._bleed_db
         candidate = voiced & (over_bleed > self.bleed_margin_db)
@@ -387,7 +455,7 @@ class VoiceActivityDetector:
         # A copy: the frames may be a view of the caller's buffer, and are read at the next update.
         kept = frames[:0] if self._learn_from_tones else frames.copy()
         self._pending.append((kept, level, ref_level, ref_max, candidate, accepted))
-        return flags
+        return flags, onset
 
     def _learn(self) -> None:
         frames, level, ref_level, ref_max, candidate, accepted = (

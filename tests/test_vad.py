@@ -29,13 +29,13 @@ def _run(x: np.ndarray, reference: np.ndarray | None, block: int = SR_HZ, **kwar
     vad = VoiceActivityDetector(SR_HZ, **kwargs)
     parts = [vad.process(x[i:i + block], None if reference is None else reference[i:i + block])
              for i in range(0, len(x), block)]
-    return np.concatenate(parts)
+    return np.concatenate(parts + [vad.flush()])
 
 
 # Floors are what the detector reaches on this track (measured, minus ~1 point of slack).
 @pytest.mark.parametrize("name, min_accuracy, max_neighbour_fa", [
-    ("clean", 0.96, None), ("telephone", 0.945, None), ("neighbour", 0.945, 0.065),
-    ("bleed", 0.955, None), ("combined", 0.935, 0.06),
+    ("clean", 0.965, None), ("telephone", 0.95, None), ("neighbour", 0.95, 0.075),
+    ("bleed", 0.965, None), ("combined", 0.94, 0.06),
 ])
 def test_agent_accuracy_per_condition(name: str, min_accuracy: float,
                                       max_neighbour_fa: float | None) -> None:
@@ -48,25 +48,17 @@ def test_agent_accuracy_per_condition(name: str, min_accuracy: float,
         assert s.neighbour_false_accept <= max_neighbour_fa, s
 
 
-@pytest.mark.parametrize("name", ["clean", "telephone", "neighbour", "bleed"])
+# The goal, 0.95, on this track; "combined" reads 0.951 here, and 0.957 / 0.950 / 0.953
+# over 300 s tracks of seeds 0-4 / 5-9 / 10-14, the last held out (benchmarks/vad_accuracy.py).
+@pytest.mark.parametrize("name", ["clean", "telephone", "neighbour", "bleed", "combined"])
 def test_agent_goal_accuracy(name: str) -> None:
     cond = _condition(name)
     assert score(_run(cond.agent_mic, cond.customer_line), cond).accuracy >= 0.95
 
 
-@pytest.mark.xfail(reason="goal not reached: all degradations at once reach 0.948 on this track "
-                          "(0.950 / 0.948 pooled over 300 s tracks, seeds 0-2 / 2-4): neighbour, "
-                          "bleed and office noise all sit ~20 dB under the agent, where the agent's "
-                          "own weak frames are",
-                   strict=False)
-def test_agent_goal_accuracy_combined() -> None:
-    cond = _condition("combined")
-    assert score(_run(cond.agent_mic, cond.customer_line), cond).accuracy >= 0.95
-
-
-@pytest.mark.xfail(reason="goal not reached: 0.057 of neighbour-only frames flagged on this track "
-                          "(0.035 / 0.049 pooled over 300 s tracks, seeds 0-1 / 2-4), nearly all "
-                          "of it the 140 ms hangover after the agent's utterances",
+@pytest.mark.xfail(reason="our own goal, not reached: 0.064 of neighbour-only frames flagged on this "
+                          "track (0.053 over 300 s tracks, seeds 0-9), nearly all of it the 140 ms "
+                          "hangover after the agent's utterances and the 60 ms onset lead before them",
                    strict=False)
 def test_neighbour_false_accept_goal() -> None:
     cond = _condition("neighbour")
@@ -146,7 +138,7 @@ def test_block_split_invariance(with_reference: bool) -> None:
         n = int(rng.choice([0, 1, 2, 159, 160, 161, 480, 1234, 16000]))
         parts.append(vad.process(x[i:i + n], None if ref is None else ref[i:i + n]))
         i += n
-    split = np.concatenate(parts)
+    split = np.concatenate(parts + [vad.flush()])
     assert len(whole) == len(x) // 160
     np.testing.assert_array_equal(split, whole)
     assert whole.any() and not whole.all()
@@ -157,17 +149,22 @@ def test_empty_and_short_blocks() -> None:
     empty = vad.process(np.zeros(0, np.float32), np.zeros(0, np.float32))
     assert empty.dtype == bool and empty.shape == (0,)
     assert vad.process(np.zeros(159, np.float32)).shape == (0,)
-    assert vad.process(np.zeros(1, np.float32)).shape == (1,)
+    # Each flag is held back for the onset lead (6 frames by default), then reported in order.
     assert vad.process(np.zeros(1, np.float32)).shape == (0,)
+    assert vad.process(np.zeros(6 * 160, np.float32)).shape == (1,)
+    assert vad.process(np.zeros(1, np.float32)).shape == (0,)
+    assert vad.flush().shape == (6,)
+    assert vad.flush().shape == (0,)
     assert vad.speech_level_dbfs is None
     # A reference may start mid-frame after reference-less calls.
     vad.process(np.zeros(100, np.float32))
-    assert vad.process(np.zeros(100, np.float32), np.zeros(100, np.float32)).shape == (1,)
+    vad.process(np.zeros(100, np.float32), np.zeros(100, np.float32))
+    assert vad.flush().shape == (1,)
 
 
 def test_frame_length_and_validation() -> None:
     vad = VoiceActivityDetector(SR_HZ, frame_s=0.03)
-    assert vad.process(np.zeros(SR_HZ, np.float32)).shape == (33,)
+    assert vad.process(np.zeros(SR_HZ, np.float32)).size + vad.flush().size == 33
     with pytest.raises(ValueError):
         VoiceActivityDetector(SR_HZ, frame_s=0.025)
     with pytest.raises(ValueError):
@@ -182,7 +179,8 @@ def test_faint_line_noise_at_the_start_is_not_speech(sr_hz: int, frame_s: float)
     # blocks so the warm-up is counted across calls.
     noise = (np.random.default_rng(1).standard_normal(2 * sr_hz) * 10 ** (-55 / 20)).astype(np.float32)
     vad = VoiceActivityDetector(sr_hz, frame_s)
-    flags = np.concatenate([vad.process(noise[i:i + 331]) for i in range(0, noise.size, 331)])
+    flags = np.concatenate([vad.process(noise[i:i + 331]) for i in range(0, noise.size, 331)]
+                           + [vad.flush()])
     assert flags.size == noise.size // round(frame_s * sr_hz) and not flags.any()
 
 
@@ -191,6 +189,9 @@ def test_speech_from_the_first_sample_is_found_after_the_warm_up() -> None:
     x = signal.resample_poly(clip.audio, SR_HZ, clip.sr_hz).astype(np.float32)
     frame_level = 20 * np.log10(np.sqrt(np.mean(x[: x.size // 160 * 160].reshape(-1, 160) ** 2, axis=1)) + 1e-9)
     first_loud = int(np.argmax(frame_level > frame_level.max() - 20))
-    flags = VoiceActivityDetector(SR_HZ).process(x[first_loud * 160:])
-    assert not flags[:10].any()
-    assert flags[10:30].mean() > 0.8
+    vad = VoiceActivityDetector(SR_HZ)
+    flags = np.concatenate((vad.process(x[first_loud * 160:]), vad.flush()))
+    # WebRTC's verdicts for the first 10 frames are ignored; the onset lead (6 frames)
+    # reaches back into them once the speech is confirmed.
+    assert not flags[:4].any()
+    assert flags[4:30].mean() > 0.8

@@ -11,6 +11,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,13 @@ def _cache_path(*key: object, suffix: str = ".wav") -> Path:
     return FIXTURE_DIR / f"{digest}{suffix}"
 
 
+def _scratch_path(suffix: str = ".wav") -> Path:
+    """A new file in the fixture folder that no other process uses (benchmarks run in parallel)."""
+    FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=FIXTURE_DIR, suffix=".tmp" + suffix, delete=False) as f:
+        return Path(f.name)
+
+
 def resample(x: np.ndarray, sr_from_hz: int, sr_to_hz: int) -> np.ndarray:
     """Resample a mono float signal (high quality, whole array)."""
     if sr_from_hz == sr_to_hz:
@@ -52,7 +60,7 @@ def espeak(text: str, wpm: int = 160, sr_hz: int = 16000, voice: str = "en-us",
     """
     path = _cache_path("espeak", text, wpm, voice, pitch, amplitude)
     if not path.exists():
-        tmp = path.with_suffix(".tmp.wav")
+        tmp = _scratch_path()
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch),
                         "-a", str(amplitude), "-w", str(tmp), text], check=True)
         tmp.replace(path)
@@ -62,12 +70,18 @@ def espeak(text: str, wpm: int = 160, sr_hz: int = 16000, voice: str = "en-us",
 
 def sox_effect(x: np.ndarray, sr_hz: int, *effect: str) -> np.ndarray:
     """Run a sox effect chain (e.g. ``"tempo", "1.2"``) over a mono signal."""
-    src = _cache_path("sox-in", hashlib.sha1(x.tobytes()).hexdigest(), sr_hz)
     dst = _cache_path("sox-out", hashlib.sha1(x.tobytes()).hexdigest(), sr_hz, effect)
     if not dst.exists():
-        sf.write(src, x, sr_hz, subtype="FLOAT")
-        subprocess.run(["sox", "-q", str(src), str(dst), *effect], check=True)
-        src.unlink(missing_ok=True)
+        # Private input and output files, renamed into place: two processes may make the
+        # same fixture at once, and neither may read the other's half-written file.
+        src, out = _scratch_path(), _scratch_path()
+        try:
+            sf.write(src, x, sr_hz, subtype="FLOAT")
+            subprocess.run(["sox", "-q", str(src), str(out), *effect], check=True)
+            out.replace(dst)
+        finally:
+            src.unlink(missing_ok=True)
+            out.unlink(missing_ok=True)
     y, sr = sf.read(dst, dtype="float32")
     assert sr == sr_hz
     return y

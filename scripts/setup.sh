@@ -9,6 +9,7 @@ SYSTEM_PACKAGES=(
   espeak-ng sox libsox-fmt-all ffmpeg  # the demo call, generated test audio, loudness reference
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils  # live-capture tests on a private server
   pocketsphinx-testdata                # real read speech with transcripts for accuracy tests
+  asterisk-core-sounds-en-wav asterisk-core-sounds-en  # ~500 real recorded prompts and their texts
   xvfb libegl1 libgl1 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3  # Qt offscreen and under Xvfb
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1                           # Qt's X11 (xcb) platform

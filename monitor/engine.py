@@ -165,15 +165,17 @@ _LOST_MESSAGES = {
 
 
 class _HopBatch:
-    """Aligned audio held until it completes the next hop.
+    """Aligned audio held until the extractor can complete the next hop's frame.
 
-    A frame cannot complete before its whole hop has arrived, so feeding the
-    extractor every tick would only multiply its fixed per-call cost; feeding
-    it once per hop delays no frame.
+    A frame cannot complete before its whole hop, and the extractor's
+    lookahead past it, have arrived, so feeding the extractor every tick
+    would only multiply its fixed per-call cost; feeding it once per hop, as
+    soon as that much has arrived, delays no frame.
     """
 
-    def __init__(self, agent_sr_hz: int, has_customer: bool) -> None:
+    def __init__(self, agent_sr_hz: int, has_customer: bool, lookahead_s: float) -> None:
         self._sr_hz = agent_sr_hz
+        self._lookahead = round(lookahead_s * agent_sr_hz)
         self._agent: list[np.ndarray] = []
         self._customer: list[np.ndarray] | None = [] if has_customer else None
         self._held = 0
@@ -187,7 +189,11 @@ class _HopBatch:
             self._customer.append(customer)
 
     def covers_next_hop(self) -> bool:
-        return self._fed + self._held >= hop_end_sample(self._next_hop, self._sr_hz, HOP_S)
+        return self._fed + self._held >= self._needed(self._next_hop)
+
+    def _needed(self, hop: int) -> int:
+        """Samples the extractor needs to complete the frame of ``hop``."""
+        return hop_end_sample(hop, self._sr_hz, HOP_S) + self._lookahead
 
     def take(self) -> tuple[np.ndarray, np.ndarray | None]:
         agent = np.concatenate(self._agent) if self._agent else np.zeros(0, np.float32)
@@ -199,7 +205,7 @@ class _HopBatch:
         self._agent = []
         self._fed += self._held
         self._held = 0
-        while hop_end_sample(self._next_hop, self._sr_hz, HOP_S) <= self._fed:
+        while self._needed(self._next_hop) <= self._fed:
             self._next_hop += 1
         return agent, customer
 
@@ -236,7 +242,7 @@ class MonitorEngine:
         self._aligner = StreamAligner(agent.sr_hz, customer_sr_hz)
         self._extractor = CallFeatureExtractor(agent.sr_hz, customer_sr_hz, HOP_S,
                                                self.options.agent_level_dbfs)
-        self._batch = _HopBatch(agent.sr_hz, customer_sr_hz is not None)
+        self._batch = _HopBatch(agent.sr_hz, customer_sr_hz is not None, self._extractor.lookahead_s)
         self._segmenter = CallSegmenter(self.options.segmentation, customer_present=two_party)
         self._two_party = two_party
         self._session: CallSession | None = None

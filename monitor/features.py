@@ -163,6 +163,15 @@ class CallFeatureExtractor:
         self._next_hop = 0
 
     @property
+    def lookahead_s(self) -> float:
+        """Audio past the end of a hop needed before that hop's frame can complete, in seconds.
+
+        The voice-activity stage reports each frame this late (its onset lead);
+        the resamplers of non-16 kHz input add a few milliseconds more.
+        """
+        return self._agent.vad.delay_s
+
+    @property
     def has_customer(self) -> bool:
         """Whether the customer's side is analysed."""
         return self._customer_chain is not None

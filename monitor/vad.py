@@ -307,6 +307,11 @@ class VoiceActivityDetector:
         return self._noise_dbfs
 
     @property
+    def delay_s(self) -> float:
+        """How long after its audio has arrived each flag is reported, in seconds (the onset lead)."""
+        return self._lead * self.frame_s
+
+    @property
     def bleed_gain_db(self) -> float:
         """Current bleed-path gain estimate in dB, from the reference to this mic."""
         return self._bleed_db

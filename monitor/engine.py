@@ -165,12 +165,14 @@ _LOST_MESSAGES = {
 
 
 class _HopBatch:
-    """Aligned audio held until the extractor can complete the next hop's frame.
+    """Aligned audio held until the extractor can complete its next frame.
 
     A frame cannot complete before its whole hop, and the extractor's
     lookahead past it, have arrived, so feeding the extractor every tick
     would only multiply its fixed per-call cost; feeding it once per hop, as
-    soon as that much has arrived, delays no frame.
+    soon as that much has arrived, delays no frame. A resampler (a mic that
+    is not at 16 kHz) holds back a few milliseconds more: when a feed leaves
+    the frame incomplete, the next tick's audio is fed at once.
     """
 
     def __init__(self, agent_sr_hz: int, has_customer: bool, lookahead_s: float) -> None:
@@ -180,7 +182,6 @@ class _HopBatch:
         self._customer: list[np.ndarray] | None = [] if has_customer else None
         self._held = 0
         self._fed = 0
-        self._next_hop = 0
 
     def add(self, agent: np.ndarray, customer: np.ndarray | None) -> None:
         self._agent.append(agent)
@@ -188,12 +189,10 @@ class _HopBatch:
         if self._customer is not None and customer is not None:
             self._customer.append(customer)
 
-    def covers_next_hop(self) -> bool:
-        return self._fed + self._held >= self._needed(self._next_hop)
-
-    def _needed(self, hop: int) -> int:
-        """Samples the extractor needs to complete the frame of ``hop``."""
-        return hop_end_sample(hop, self._sr_hz, HOP_S) + self._lookahead
+    def covers(self, hop: int) -> bool:
+        """Whether new audio is held and, with what was fed, reaches the frame of ``hop``."""
+        return self._held > 0 and (self._fed + self._held
+                                   >= hop_end_sample(hop, self._sr_hz, HOP_S) + self._lookahead)
 
     def take(self) -> tuple[np.ndarray, np.ndarray | None]:
         agent = np.concatenate(self._agent) if self._agent else np.zeros(0, np.float32)
@@ -205,8 +204,6 @@ class _HopBatch:
         self._agent = []
         self._fed += self._held
         self._held = 0
-        while self._needed(self._next_hop) <= self._fed:
-            self._next_hop += 1
         return agent, customer
 
 
@@ -373,7 +370,7 @@ class MonitorEngine:
             except RecordingError as exc:
                 self._recording_failed(exc)
         self._batch.add(agent, customer)
-        if ended or self._batch.covers_next_hop():
+        if ended or self._batch.covers(self._extractor.next_hop):
             batch_agent, batch_customer = self._batch.take()
             self._consume(self._extractor.process(batch_agent, batch_customer))
         self._report_overflows()

@@ -163,6 +163,11 @@ class CallFeatureExtractor:
         self._next_hop = 0
 
     @property
+    def next_hop(self) -> int:
+        """Index of the next frame to complete (frames so far, counting from 0)."""
+        return self._next_hop
+
+    @property
     def lookahead_s(self) -> float:
         """Audio past the end of a hop needed before that hop's frame can complete, in seconds.
 

@@ -396,7 +396,6 @@ def _ogg_page_checksum_holds(page: bytes) -> bool:
     return int(f"{crc:032b}"[::-1], 2) == stated
 
 
-
 class _ChainedOgg(FfmpegAudio):
     """A chained Ogg file, read through ffmpeg, which says nothing of a cut-off last page.
 

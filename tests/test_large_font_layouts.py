@@ -1,10 +1,11 @@
-"""The live strip, the wizard's subtitles and the channel dialog at a large font.
+"""The live strip, the wizard's subtitles, the channel dialog, history and review at a large font.
 
 A 1366x768 laptop at 125 % scaling is 1092x614 device-independent pixels to a
 window (see tests/test_hidpi_layouts.py, whose large-font fixture these use).
 """
 from __future__ import annotations
 
+from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QWizard
 
@@ -14,7 +15,15 @@ from monitor.engine import StatusChange
 from tests.test_hidpi_layouts import LAPTOP_WIDTH_PX, large_font, make_wizard  # noqa: F401
 from ui.channel_dialog import ChannelDialog
 from ui.cues import Cue, cue_phrase
+from ui.history_window import HistoryWindow
 from ui.live_window import LiveWindow
+from ui.review_window import ReviewWindow
+
+LAPTOP_HEIGHT_PX = 768 * 4 // 5
+"""The same screen's height in device-independent pixels."""
+
+FRAME_AND_PANEL_PX = 64
+"""A title bar and a desktop panel or task bar at 125 %, which the screen's height also holds."""
 
 PROBLEMS = [
     ("microphone_lost", "Microphone lost: check the headset is plugged in; retrying every 2 s."),
@@ -92,3 +101,28 @@ def test_a_long_file_name_does_not_widen_the_channel_dialog(qtbot, large_font) -
     # The start and the extension stay, so that recordings can still be told apart.
     assert question.text().startswith("2024-05-06")
     assert ".wav has 4 channels" in question.text()
+
+
+def test_history_and_review_fit_a_laptop_screen_at_their_least_height(
+        qtbot, large_font, tmp_path: Path) -> None:  # noqa: F811
+    history = HistoryWindow(tmp_path / "calls.sqlite3")
+    qtbot.addWidget(history)
+    review = ReviewWindow(stream_factory=lambda *args, **kwargs: None)
+    qtbot.addWidget(review)
+    for window in (history, review):
+        least = window.minimumSizeHint()
+        assert least.height() <= LAPTOP_HEIGHT_PX - FRAME_AND_PANEL_PX, type(window).__name__
+        assert least.width() <= LAPTOP_WIDTH_PX, type(window).__name__
+
+
+def test_history_and_review_open_no_larger_than_the_screen(
+        qtbot, large_font, tmp_path: Path) -> None:  # noqa: F811
+    history = HistoryWindow(tmp_path / "calls.sqlite3")
+    qtbot.addWidget(history)
+    review = ReviewWindow(stream_factory=lambda *args, **kwargs: None)
+    qtbot.addWidget(review)
+    for window in (history, review):
+        available = window.screen().availableGeometry()
+        assert window.width() <= available.width(), type(window).__name__
+        assert window.height() <= available.height(), type(window).__name__
+

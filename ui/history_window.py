@@ -29,6 +29,7 @@ from models.store import (CallRecord, CallStatus, CallStore, NoCallLogYet, Promp
                           PromptRecord, StoreError)
 from models.summary import CallSummary
 from ui.breathing_pacer import MANUAL_TRIGGER
+from ui.screen_fit import opening_size
 from ui.window_titles import APP_NAME, window_title
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,13 @@ SHIFT_WINDOW = timedelta(hours=12)
 DEFAULT_MAX_CALLS = 2000
 """Newest calls the window lists: months of calls, still a fast query."""
 
-EXERCISE_LINES = 4
-"""Lines of the selected call's breathing exercises shown without scrolling."""
+EXERCISE_LINES = 3
+"""Lines of the selected call's breathing exercises shown without scrolling: as many
+as a call offers by default (``RuleSettings.breathing_max_per_call``)."""
+
+CHART_MIN_LINES = 9
+"""The trend chart's least height in text lines: each panel keeps a plot two lines
+tall, and the window still fits a 1366x768 laptop at 125 % with a 16 pt font."""
 
 SIZE_BY_ROWS = 200
 """Rows, besides those in view, whose contents the columns are sized to."""
@@ -430,7 +436,7 @@ class TrendChart(QWidget):
         super().__init__(parent)
         self._buckets: list[TrendBucket] = []
         self.setAccessibleName("Trend chart")
-        self.setMinimumHeight(self.fontMetrics().height() * 12)
+        self.setMinimumHeight(self.fontMetrics().height() * CHART_MIN_LINES)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self._describe()
@@ -711,6 +717,7 @@ class HistoryWindow(QMainWindow):
         buttons.addStretch(1)
         chart_box = QWidget()
         chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
         chart_controls = QHBoxLayout()
         chart_controls.addWidget(grouping_label)
         chart_controls.addWidget(self.grouping)
@@ -741,8 +748,7 @@ class HistoryWindow(QMainWindow):
         self.setTabOrder(self.refresh_button, self.grouping)
         self.setTabOrder(self.grouping, self.chart)
         self.refresh()
-        available = self.screen().availableGeometry().size()
-        self.resize(self.sizeHint().boundedTo(available))
+        self.resize(opening_size(self, self.sizeHint()))
 
     def sizeHint(self) -> QSize:
         """Wide enough for every column of the table, in pixels.

@@ -44,6 +44,7 @@ from ui.qt_settings import keep_qt_settings_private
 from ui.quit_signals import quit_on_signals
 from ui.report_export import (REPORT_SUFFIXES, ExportError, event_detail, export_html, export_pdf,
                               report_path, summary_html)
+from ui.screen_fit import opening_size
 from ui.summary_text import EVENT_LABELS, calm_verdict, clock
 from ui.timeline import TimelineWidget, WaveEnvelope, event_icon_image
 from ui.window_titles import window_title
@@ -622,7 +623,7 @@ class ReviewWindow(QMainWindow):
             QWidget.setTabOrder(before, after)
         self._on_position(0.0)
         fm = self.fontMetrics()
-        self.resize(QSize(fm.averageCharWidth() * 140, fm.height() * 48))
+        self.resize(opening_size(self, QSize(fm.averageCharWidth() * 140, fm.height() * 48)))
 
     def _action(self, text: str, shortcut: QKeySequence | str | None, slot: object,
                 tip: str = "") -> QAction:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QWizard
 
 from models.events import EventKind, Severity
@@ -18,6 +20,7 @@ from ui.cues import Cue, cue_phrase
 from ui.history_window import HistoryWindow
 from ui.live_window import LiveWindow
 from ui.review_window import ReviewWindow
+from ui.timeline import TimelineWidget
 
 LAPTOP_HEIGHT_PX = 768 * 4 // 5
 """The same screen's height in device-independent pixels."""
@@ -126,3 +129,17 @@ def test_history_and_review_open_no_larger_than_the_screen(
         assert window.width() <= available.width(), type(window).__name__
         assert window.height() <= available.height(), type(window).__name__
 
+
+@pytest.mark.parametrize("lines", [14, 16, 20])
+def test_a_squeezed_timeline_keeps_a_text_line_for_each_lane_label(
+        qtbot, large_font, lines: int) -> None:  # noqa: F811
+    # The review window on a laptop screen at 16 pt leaves the timeline about 14 lines.
+    timeline = TimelineWidget()
+    qtbot.addWidget(timeline)
+    fm = timeline.fontMetrics()
+    geometry = timeline._geometry(QRectF(0, 0, LAPTOP_WIDTH_PX, fm.height() * lines), fm)
+    for key, lane in geometry.lanes.items():
+        labels = 2 if key == "speech" else 1  # "Speaking you" over "customer"
+        assert lane.rect.height() >= labels * fm.height() - 1e-6, key
+    bottom = max(lane.rect.bottom() for lane in geometry.lanes.values())
+    assert bottom <= geometry.axis.top() + 1e-6

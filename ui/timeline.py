@@ -545,22 +545,38 @@ class TimelineWidget(QWidget):
         legend_h = len(legend_lines) * line * 1.3
         axis_h = line * 1.6
         lanes_h = max(rect.height() - legend_h - axis_h - margin, line * 4)
-        natural = sum(u for _, _, u, _ in units) * line
-        stretch_units = sum(u for _, _, u, s in units if s)
-        extra = max(0.0, lanes_h - natural)
-        scale = 1.0 if lanes_h >= natural else lanes_h / natural
+        heights = self._lane_heights(units, lanes_h, line)
         lanes: dict[str, _Lane] = {}
         y = rect.top() + margin * 0.5
         left = rect.left() + gutter
         width = max(1.0, rect.right() - margin - left)
-        for key, label, u, stretches in units:
-            h = u * line * scale + (extra * u / stretch_units if stretches else 0.0)
+        for (key, label, _, _), h in zip(units, heights):
             lanes[key] = _Lane(key, label, QRectF(left, y, width, h))
             y += h
         plot = QRectF(left, rect.top() + margin * 0.5, width, y - rect.top() - margin * 0.5)
         axis = QRectF(left, y, width, axis_h)
         legend = QRectF(rect.left() + margin, y + axis_h, rect.width() - 2 * margin, legend_h)
         return _Geometry(plot, lanes, axis, legend, gutter)
+
+    def _lane_heights(self, units: list[tuple[str, str, float, bool]], lanes_h: float,
+                      line: float) -> list[float]:
+        """Each lane's height in pixels when the lanes share ``lanes_h`` pixels.
+
+        Room beyond the lanes' natural heights goes to the lanes that stretch.
+        Short of it, every lane gives up what it has above one text line per
+        label it holds, in proportion, so that the labels in the gutter never
+        overlap; only below that are all lanes scaled alike.
+        """
+        natural = [u * line for _, _, u, _ in units]
+        if lanes_h >= sum(natural):
+            stretch_units = sum(u for _, _, u, s in units if s)
+            return [h + ((lanes_h - sum(natural)) * u / stretch_units if s else 0.0)
+                    for h, (_, _, u, s) in zip(natural, units)]
+        least = [line * (len(self._speech_rows()) if key == "speech" else 1) for key, _, _, _ in units]
+        if lanes_h <= sum(least):
+            return [h * lanes_h / sum(least) for h in least]
+        give = (sum(natural) - lanes_h) / (sum(natural) - sum(least))
+        return [h - (h - m) * give for h, m in zip(natural, least)]
 
     @staticmethod
     def _x(plot: QRectF, t_s: float, view: tuple[float, float]) -> float:

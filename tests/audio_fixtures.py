@@ -77,7 +77,9 @@ def sox_effect(x: np.ndarray, sr_hz: int, *effect: str) -> np.ndarray:
         src, out = _scratch_path(), _scratch_path()
         try:
             sf.write(src, x, sr_hz, subtype="FLOAT")
-            subprocess.run(["sox", "-q", str(src), str(out), *effect], check=True)
+            # -V1: sox warns about every float WAV soundfile writes (a short fmt chunk that
+            # it reads correctly), which buried the benchmarks' figures; failures still show.
+            subprocess.run(["sox", "-q", "-V1", str(src), str(out), *effect], check=True)
             out.replace(dst)
         finally:
             src.unlink(missing_ok=True)

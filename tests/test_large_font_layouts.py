@@ -106,13 +106,17 @@ def test_a_long_file_name_does_not_widen_the_channel_dialog(qtbot, large_font) -
     assert ".wav has 4 channels" in question.text()
 
 
-def test_history_and_review_fit_a_laptop_screen_at_their_least_height(
-        qtbot, large_font, tmp_path: Path) -> None:  # noqa: F811
+def _history_and_review(qtbot, tmp_path: Path) -> tuple[HistoryWindow, ReviewWindow]:
     history = HistoryWindow(tmp_path / "calls.sqlite3")
     qtbot.addWidget(history)
     review = ReviewWindow(stream_factory=lambda *args, **kwargs: None)
     qtbot.addWidget(review)
-    for window in (history, review):
+    return history, review
+
+
+def test_history_and_review_fit_a_laptop_screen_at_their_least_height(
+        qtbot, large_font, tmp_path: Path) -> None:  # noqa: F811
+    for window in _history_and_review(qtbot, tmp_path):
         least = window.minimumSizeHint()
         assert least.height() <= LAPTOP_HEIGHT_PX - FRAME_AND_PANEL_PX, type(window).__name__
         assert least.width() <= LAPTOP_WIDTH_PX, type(window).__name__
@@ -120,11 +124,7 @@ def test_history_and_review_fit_a_laptop_screen_at_their_least_height(
 
 def test_history_and_review_open_no_larger_than_the_screen(
         qtbot, large_font, tmp_path: Path) -> None:  # noqa: F811
-    history = HistoryWindow(tmp_path / "calls.sqlite3")
-    qtbot.addWidget(history)
-    review = ReviewWindow(stream_factory=lambda *args, **kwargs: None)
-    qtbot.addWidget(review)
-    for window in (history, review):
+    for window in _history_and_review(qtbot, tmp_path):
         available = window.screen().availableGeometry()
         assert window.width() <= available.width(), type(window).__name__
         assert window.height() <= available.height(), type(window).__name__

@@ -720,6 +720,8 @@ class SoundDeviceSource(CaptureSource):
         self._progress_at_s = 0.0
         self._polled_at_s = 0.0
         self._flowed = False
+        # The state as the last poll left it, which is what the engine saw.
+        self._polled_state = SourceState.STOPPED
         self._next_pulse_check_s = 0.0
         # pactl's answer about a stream: (stream id and whether audio had flowed when asked, answer).
         self._route_check: tuple[str, bool, Future[int | None]] | None = None
@@ -787,11 +789,16 @@ class SoundDeviceSource(CaptureSource):
                 self._losses += 1
                 self._close_stream()
                 self._enter_lost(f"{self._role} lost: {reason}")
-            elif self._state is SourceState.RESTARTING and self._flowed:
+            elif (self._state is SourceState.RESTARTING and self._flowed
+                  and self._polled_state is SourceState.RESTARTING):
+                # Only once a poll has shown the restart: the engine fills its gap on
+                # seeing it, and a stream reopened during this very poll (this source's
+                # or, through the shared host, another's) may already have delivered.
                 self._set_state(SourceState.RUNNING, f"{self._role} running")
         elif self._state is SourceState.LOST and now_s >= self._next_retry_s:
             self._retry()
         self._polled_at_s = now_s
+        self._polled_state = self._state
         self._log_counters(now_s)
 
     def read(self, max_frames: int | None = None) -> CaptureChunk:

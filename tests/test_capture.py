@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -522,7 +523,6 @@ def test_a_device_list_refresh_reopens_running_streams_on_the_engine_thread(
         reinit_threads.append(threading.current_thread().name)
         real_reinitialise()
 
-    monkeypatch.setattr(host, "_reinitialise_portaudio", counted)
     recorder = Recorder([agent, customer])
     stop = threading.Event()
 
@@ -533,6 +533,9 @@ def test_a_device_list_refresh_reopens_running_streams_on_the_engine_thread(
 
     agent.start()
     customer.start()
+    # Only now: the first stream a process opens may re-initialise a device list older
+    # than the test's PulseAudio server.
+    monkeypatch.setattr(host, "_reinitialise_portaudio", counted)
     thread = threading.Thread(target=engine, name="test-engine")
     thread.start()
     try:
@@ -553,6 +556,44 @@ def test_a_device_list_refresh_reopens_running_streams_on_the_engine_thread(
         assert recorder.states[source] == {SourceState.RUNNING, SourceState.RESTARTING}
         assert source.counters.losses == 0
         assert_hears(recorder.frames(source, back[source]), tone)
+
+
+def test_a_stream_that_delivers_while_being_reopened_still_shows_the_restart(
+        pulse_server: PulseServer, tones: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine fills a restart's gap only if a poll shows RESTARTING. A new stream can
+    # deliver before the poll that reopened it ends; here each one is made to.
+    pulse_server.play("agent_mic", tones["agent"])
+    pulse_server.play("customer_line", tones["customer"])
+    host, agent, customer = two_monitor_sources()
+    for source in (agent, customer):
+        reopen = source._reopen_after_reinit
+
+        def reopen_and_await_audio(reopen: Callable[[], None] = reopen,
+                                   source: SoundDeviceSource = source) -> None:
+            stored = source._ring.frames_stored
+            reopen()
+            deadline_s = time.monotonic() + 5.0
+            while source._ring.frames_stored == stored and time.monotonic() < deadline_s:
+                time.sleep(0.005)
+
+        monkeypatch.setattr(source, "_reopen_after_reinit", reopen_and_await_audio)
+    recorder = Recorder([agent, customer])
+    agent.start()
+    customer.start()
+    try:
+        assert recorder.until(lambda: all(s.state is SourceState.RUNNING
+                                          for s in (agent, customer)), timeout_s=5)
+        with ThreadPoolExecutor(max_workers=1) as settings_dialog:
+            refreshed = settings_dialog.submit(host.refresh_device_list, True, 10.0)
+            assert recorder.until(lambda: refreshed.done(), timeout_s=10)
+        assert refreshed.result()
+        assert recorder.until(lambda: all(s.state is SourceState.RUNNING
+                                          for s in (agent, customer)), timeout_s=5)
+        for source in (agent, customer):
+            assert recorder.states[source] == {SourceState.RUNNING, SourceState.RESTARTING}
+    finally:
+        agent.stop()
+        customer.stop()
 
 
 def test_an_unanswered_refresh_is_withdrawn(pulse_server: PulseServer, tones: dict[str, Path],

@@ -81,9 +81,13 @@ def playback(qtbot, tmp_path: Path, recording: np.ndarray):
     player.unload()
 
 
-def pull_file_frames(qtbot, stream: TimedStream, frames: int) -> np.ndarray:
-    """Pull buffers until ``frames`` frames of the file have come out (the feeder may lag)."""
-    pulled: list[np.ndarray] = []
+def pull_file_frames(qtbot, stream: TimedStream, frames: int,
+                     pulled_before: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """Pull buffers until ``frames`` frames of the file have come out (the feeder may lag).
+
+    ``pulled_before`` are buffers already pulled from ``stream``, counted in.
+    """
+    pulled = list(pulled_before)
 
     def enough() -> bool:
         pulled.append(stream.pull())
@@ -100,10 +104,10 @@ def test_the_position_is_what_is_heard_and_seeking_or_pausing_stays_exact(
     assert playback.position_s == 60.0
     playback.play()
     stream = playback.streams[-1]
-    stream.pull()  # the feeder may not have its first block yet: then this is silence
+    first = stream.pull()  # silence if the feeder has no block yet, else the file's first frames
     assert playback.position_s == 60.0  # nothing of the file reached the speaker yet
 
-    handed_out = pull_file_frames(qtbot, stream, SR_HZ)  # 1 s handed to the output
+    handed_out = pull_file_frames(qtbot, stream, SR_HZ, (first,))  # 1 s handed to the output
     unheard = round(DAC_DELAY_S * SR_HZ) + BUFFER_FRAMES
     heard_s = 60.0 + (len(handed_out) - unheard) / SR_HZ
     # 1:00.75 rather than 1:01.00: a quarter of a second, and the buffer in hand, still to come.

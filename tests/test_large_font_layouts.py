@@ -143,3 +143,26 @@ def test_a_squeezed_timeline_keeps_a_text_line_for_each_lane_label(
         assert lane.rect.height() >= labels * fm.height() - 1e-6, key
     bottom = max(lane.rect.bottom() for lane in geometry.lanes.values())
     assert bottom <= geometry.axis.top() + 1e-6
+
+
+@pytest.mark.parametrize("font", ["default", "large"])
+def test_a_timeline_at_its_least_size_gives_up_legend_lines_before_lane_labels(
+        qtbot, request: pytest.FixtureRequest, font: str) -> None:
+    if font == "large":
+        request.getfixturevalue("large_font")
+    timeline = TimelineWidget()
+    qtbot.addWidget(timeline)
+    fm = timeline.fontMetrics()
+    least = timeline.minimumSizeHint()
+    rect = QRectF(0, 0, least.width(), least.height())
+    geometry = timeline._geometry(rect, fm)
+    for key, lane in geometry.lanes.items():
+        labels = 2 if key == "speech" else 1
+        assert lane.rect.height() >= labels * fm.height() - 1e-6, key
+    # What is left of the legend fits below the axis, and the first line (the events) stays.
+    assert 1 <= len(geometry.legend_lines) < len(timeline._legend_lines(fm, rect.width()))
+    assert geometry.legend.bottom() <= rect.bottom() + 1e-6
+    # Roomy enough, it keeps the whole legend.
+    roomy = timeline._geometry(QRectF(0, 0, least.width(), fm.height() * 40), fm)
+    assert roomy.legend_lines == timeline._legend_lines(fm, least.width() - fm.height())
+

@@ -27,7 +27,7 @@ from monitor.audio_file import ChannelChoice
 from ui.channel_dialog import ChannelDialog
 from ui.review_window import LoggedCallDialog, ReviewWindow, run_review
 from ui.summary_text import clock
-from ui.timeline import WaveEnvelope, _legend_items
+from ui.timeline import TimelineWidget, WaveEnvelope, _Colours, _label_above, _legend_items
 
 pytestmark = pytest.mark.skipif(not have("espeak-ng"), reason="espeak-ng renders the demo call")
 
@@ -1031,3 +1031,37 @@ def test_a_sound_output_that_will_not_open_is_blamed_rightly(monkeypatch, code: 
     monkeypatch.setattr(sd, "OutputStream", refuse)
     with pytest.raises(PlaybackUnavailable, match=words):
         sounddevice_stream(16000, 2, lambda *_: None)
+
+
+class _RecordingPainter:
+    """Stands in for a QPainter, keeping what was written."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def fillRect(self, *args: object) -> None:  # noqa: N802 (Qt API)
+        pass
+
+    def setPen(self, *args: object) -> None:  # noqa: N802 (Qt API)
+        pass
+
+    def drawText(self, rect: QRectF, flags: object, text: str) -> None:  # noqa: N802 (Qt API)
+        self.texts.append(text)
+
+
+def test_a_reference_line_label_is_left_out_where_it_would_not_fit(qtbot) -> None:
+    timeline = TimelineWidget()
+    qtbot.addWidget(timeline)
+    fm = timeline.fontMetrics()
+    colours = _Colours.from_palette(timeline.palette())
+    text = "fast above 5.5 syllables/s"
+    lane = QRectF(0, 100, 600, fm.height() * 3)
+    written = _RecordingPainter()
+    _label_above(written, fm, lane, lane.bottom() - 2, text, colours)
+    assert written.texts == [text]
+    for y, narrow in ((lane.top() + fm.height() / 2, False), (lane.bottom() - 2, True)):
+        skipped = _RecordingPainter()
+        squeezed = QRectF(lane.left(), lane.top(), fm.horizontalAdvance(text) / 2 if narrow
+                          else lane.width(), lane.height())
+        _label_above(skipped, fm, squeezed, y, text, colours)
+        assert skipped.texts == []

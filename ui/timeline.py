@@ -200,6 +200,7 @@ class _Geometry:
     lanes: dict[str, _Lane]
     axis: QRectF
     legend: QRectF
+    legend_lines: list[list[tuple[str, str | EventKind]]]
     gutter: float
 
 
@@ -215,11 +216,18 @@ def _legend_items(has_customer: bool) -> list[tuple[str, str | EventKind]]:
     return items
 
 
-def _label_above(painter: QPainter, fm: QFontMetrics, anchor: QPointF, text: str,
+def _label_above(painter: QPainter, fm: QFontMetrics, lane: QRectF, y: float, text: str,
                  colours: _Colours) -> None:
-    """Write ``text`` on a backing just above a reference line, so the line never strikes it."""
-    box = QRectF(anchor.x(), anchor.y() - fm.height() - 2, fm.horizontalAdvance(text) + 6,
+    """Write ``text`` on a backing just above a reference line at height ``y`` in ``lane``.
+
+    The backing keeps the line from striking the text. A lane too small to
+    hold the label whole gets none: a clipped label over the trace says
+    nothing, and the legend names the line anyway.
+    """
+    box = QRectF(lane.left() + 4, y - fm.height() - 2, fm.horizontalAdvance(text) + 6,
                  fm.height())
+    if box.top() < lane.top() or box.right() > lane.right():
+        return
     painter.fillRect(box, colours.background)
     painter.setPen(colours.text)
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
@@ -542,8 +550,12 @@ class TimelineWidget(QWidget):
         gutter = max(widths) + line
         margin = line * 0.5
         legend_lines = self._legend_lines(fm, rect.width() - 2 * margin)
-        legend_h = len(legend_lines) * line * 1.3
         axis_h = line * 1.6
+        # A squeezed timeline gives up legend lines, last first, before its lanes go below a
+        # text line per label: the legend only explains what the lanes show.
+        room_h = rect.height() - axis_h - margin - sum(self._least_lane_heights(units, line))
+        legend_lines = legend_lines[:max(0, min(len(legend_lines), int(room_h // (line * 1.3))))]
+        legend_h = len(legend_lines) * line * 1.3
         lanes_h = max(rect.height() - legend_h - axis_h - margin, line * 4)
         heights = self._lane_heights(units, lanes_h, line)
         lanes: dict[str, _Lane] = {}
@@ -556,7 +568,7 @@ class TimelineWidget(QWidget):
         plot = QRectF(left, rect.top() + margin * 0.5, width, y - rect.top() - margin * 0.5)
         axis = QRectF(left, y, width, axis_h)
         legend = QRectF(rect.left() + margin, y + axis_h, rect.width() - 2 * margin, legend_h)
-        return _Geometry(plot, lanes, axis, legend, gutter)
+        return _Geometry(plot, lanes, axis, legend, legend_lines, gutter)
 
     def _lane_heights(self, units: list[tuple[str, str, float, bool]], lanes_h: float,
                       line: float) -> list[float]:
@@ -572,11 +584,16 @@ class TimelineWidget(QWidget):
             stretch_units = sum(u for _, _, u, s in units if s)
             return [h + ((lanes_h - sum(natural)) * u / stretch_units if s else 0.0)
                     for h, (_, _, u, s) in zip(natural, units)]
-        least = [line * (len(self._speech_rows()) if key == "speech" else 1) for key, _, _, _ in units]
+        least = self._least_lane_heights(units, line)
         if lanes_h <= sum(least):
             return [h * lanes_h / sum(least) for h in least]
         give = (sum(natural) - lanes_h) / (sum(natural) - sum(least))
         return [h - (h - m) * give for h, m in zip(natural, least)]
+
+    def _least_lane_heights(self, units: list[tuple[str, str, float, bool]],
+                            line: float) -> list[float]:
+        """Each lane's least height in pixels: a text line per label it holds."""
+        return [line * (len(self._speech_rows()) if key == "speech" else 1) for key, _, _, _ in units]
 
     @staticmethod
     def _x(plot: QRectF, t_s: float, view: tuple[float, float]) -> float:
@@ -677,7 +694,7 @@ class TimelineWidget(QWidget):
                       fm: QFontMetrics) -> None:
         line = fm.height()
         y = geometry.legend.top()
-        for items in self._legend_lines(fm, geometry.legend.width()):
+        for items in geometry.legend_lines:
             x = geometry.legend.left()
             for text, key in items:
                 swatch = QRectF(x, y + line * 0.15, line * 1.6, line)
@@ -780,16 +797,20 @@ class TimelineWidget(QWidget):
             zone_y = y_of(baseline + self._settings.raised_voice_lu)
             zone = QRectF(rect.left(), rect.top(), rect.width(), zone_y - rect.top())
             painter.fillRect(zone, QBrush(colours.zone, RAISED_ZONE_PATTERN))
-            painter.setPen(colours.text)
             label = f"raised voice zone (+{self._settings.raised_voice_lu:g} dB)"  # 1 LU is 1 dB
-            painter.drawText(QPointF(rect.right() - fm.horizontalAdvance(label) - 4,
-                                     rect.top() + fm.ascent()), label)
+            baseline_label_w = fm.horizontalAdvance("your baseline") + 10
+            # Only where it fits inside the zone and beside the baseline's label.
+            if zone.height() >= fm.height() and \
+                    fm.horizontalAdvance(label) + 8 + baseline_label_w <= rect.width():
+                painter.setPen(colours.text)
+                painter.drawText(QPointF(rect.right() - fm.horizontalAdvance(label) - 4,
+                                         rect.top() + fm.ascent()), label)
         if math.isfinite(baseline):
             y = y_of(baseline)
             painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
             # The level itself (in LUFS) means nothing to a trainee; the line is the reference.
-            _label_above(painter, fm, QPointF(rect.left() + 4, y), "your baseline", colours)
+            _label_above(painter, fm, rect, y, "your baseline", colours)
         values = np.frombuffer(self._report.frames.agent.momentary_lufs, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         # Loudness between the agent's words is room noise; drawing it would hide the voice.
@@ -807,8 +828,7 @@ class TimelineWidget(QWidget):
         y = y_of(threshold)
         painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-        _label_above(painter, fm, QPointF(rect.left() + 4, y), f"fast above {threshold:.1f} syllables/s",
-                     colours)
+        _label_above(painter, fm, rect, y, f"fast above {threshold:.1f} syllables/s", colours)
         values = np.frombuffer(self._report.frames.agent.rate_sps, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         values = np.where(speech.astype(bool), values, np.nan)

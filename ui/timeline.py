@@ -44,6 +44,8 @@ WHEEL_PAN_FRACTION = 0.1
 """One wheel notch pans a zoomed view by this fraction of its span."""
 EMPTY_TIMELINE_TEXT = "Open a call recording (File > Open, or drop a file here)"
 """What the timeline says while no call is open."""
+BASELINE_LABEL = "your baseline"
+"""The loudness lane's baseline; its level in LUFS would mean nothing to a trainee."""
 
 OVERTALK_PATTERN = Qt.BrushStyle.DiagCrossPattern
 LINE_SOUND_PATTERN = Qt.BrushStyle.Dense6Pattern
@@ -554,7 +556,7 @@ class TimelineWidget(QWidget):
         # A squeezed timeline gives up legend lines, last first, before its lanes go below a
         # text line per label: the legend only explains what the lanes show.
         room_h = rect.height() - axis_h - margin - sum(self._least_lane_heights(units, line))
-        legend_lines = legend_lines[:max(0, min(len(legend_lines), int(room_h // (line * 1.3))))]
+        legend_lines = legend_lines[:max(0, int(room_h // (line * 1.3)))]
         legend_h = len(legend_lines) * line * 1.3
         lanes_h = max(rect.height() - legend_h - axis_h - margin, line * 4)
         heights = self._lane_heights(units, lanes_h, line)
@@ -798,7 +800,7 @@ class TimelineWidget(QWidget):
             zone = QRectF(rect.left(), rect.top(), rect.width(), zone_y - rect.top())
             painter.fillRect(zone, QBrush(colours.zone, RAISED_ZONE_PATTERN))
             label = f"raised voice zone (+{self._settings.raised_voice_lu:g} dB)"  # 1 LU is 1 dB
-            baseline_label_w = fm.horizontalAdvance("your baseline") + 10
+            baseline_label_w = fm.horizontalAdvance(BASELINE_LABEL) + 10
             # Only where it fits inside the zone and beside the baseline's label.
             if zone.height() >= fm.height() and \
                     fm.horizontalAdvance(label) + 8 + baseline_label_w <= rect.width():
@@ -809,8 +811,7 @@ class TimelineWidget(QWidget):
             y = y_of(baseline)
             painter.setPen(QPen(colours.text, 1.5, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-            # The level itself (in LUFS) means nothing to a trainee; the line is the reference.
-            _label_above(painter, fm, rect, y, "your baseline", colours)
+            _label_above(painter, fm, rect, y, BASELINE_LABEL, colours)
         values = np.frombuffer(self._report.frames.agent.momentary_lufs, dtype=np.float64)
         speech = np.frombuffer(self._report.frames.agent.speech, dtype=np.uint8)[: len(values)]
         # Loudness between the agent's words is room noise; drawing it would hide the voice.

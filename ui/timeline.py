@@ -555,11 +555,12 @@ class TimelineWidget(QWidget):
         axis_h = line * 1.6
         # A squeezed timeline gives up legend lines, last first, before its lanes go below a
         # text line per label: the legend only explains what the lanes show.
-        room_h = rect.height() - axis_h - margin - sum(self._least_lane_heights(units, line))
+        least = self._least_lane_heights(units, line)
+        room_h = rect.height() - axis_h - margin - sum(least)
         legend_lines = legend_lines[:max(0, int(room_h // (line * 1.3)))]
         legend_h = len(legend_lines) * line * 1.3
         lanes_h = max(rect.height() - legend_h - axis_h - margin, line * 4)
-        heights = self._lane_heights(units, lanes_h, line)
+        heights = self._lane_heights(units, least, lanes_h, line)
         lanes: dict[str, _Lane] = {}
         y = rect.top() + margin * 0.5
         left = rect.left() + gutter
@@ -572,21 +573,21 @@ class TimelineWidget(QWidget):
         legend = QRectF(rect.left() + margin, y + axis_h, rect.width() - 2 * margin, legend_h)
         return _Geometry(plot, lanes, axis, legend, legend_lines, gutter)
 
-    def _lane_heights(self, units: list[tuple[str, str, float, bool]], lanes_h: float,
-                      line: float) -> list[float]:
+    @staticmethod
+    def _lane_heights(units: list[tuple[str, str, float, bool]], least: list[float],
+                      lanes_h: float, line: float) -> list[float]:
         """Each lane's height in pixels when the lanes share ``lanes_h`` pixels.
 
         Room beyond the lanes' natural heights goes to the lanes that stretch.
-        Short of it, every lane gives up what it has above one text line per
-        label it holds, in proportion, so that the labels in the gutter never
-        overlap; only below that are all lanes scaled alike.
+        Short of it, every lane gives up what it has above its ``least`` height
+        (a text line per label it holds), in proportion, so that the labels in
+        the gutter never overlap; only below that are all lanes scaled alike.
         """
         natural = [u * line for _, _, u, _ in units]
         if lanes_h >= sum(natural):
             stretch_units = sum(u for _, _, u, s in units if s)
             return [h + ((lanes_h - sum(natural)) * u / stretch_units if s else 0.0)
                     for h, (_, _, u, s) in zip(natural, units)]
-        least = self._least_lane_heights(units, line)
         if lanes_h <= sum(least):
             return [h * lanes_h / sum(least) for h in least]
         give = (sum(natural) - lanes_h) / (sum(natural) - sum(least))
